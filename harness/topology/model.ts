@@ -1,0 +1,130 @@
+// The validated, variant-expanded lab description. Everything downstream
+// (runtime, firewall, impair, vpn, probe) works from these types only; the
+// YAML loader is the single place that turns text into them.
+
+export type Role = "vpn-client" | "vpn-headend" | "firewall" | "router" | "host";
+export const ROLES: readonly Role[] = ["vpn-client", "vpn-headend", "firewall", "router", "host"];
+
+/** An IPv4 address with its prefix, as written on a link: 203.0.113.10/24. */
+export interface Cidr {
+  addr: string; // dotted quad
+  prefix: number; // 0..32
+}
+
+export interface Link {
+  net: string;
+  ip: Cidr;
+  gw?: string; // default gateway through this link (dotted quad)
+}
+
+export interface Route {
+  to: Cidr; // destination network
+  via: string; // next hop (dotted quad)
+}
+
+export interface NodeSpec {
+  name: string;
+  role: Role;
+  links: Link[];
+  routes: Route[];
+}
+
+export type Transport = "ctcp" | "natt" | "esp" | "anyconnect";
+export const TRANSPORTS: readonly Transport[] = ["ctcp", "natt", "esp", "anyconnect"];
+
+export interface DpdSpec {
+  intervalMs: number;
+  retries: number;
+}
+
+export interface VpnSpec {
+  client: string; // node name, role vpn-client
+  headend: string; // node name, role vpn-headend
+  transport: Transport;
+  impl: "reference" | "ocserv" | "strongswan";
+  port: number;
+  pool: Cidr; // inner address pool; headend takes .1, clients from .2
+  dpd: DpdSpec;
+  dtls: boolean; // anyconnect only
+}
+
+export type FirewallMode = "route" | "stateful" | "full-proxy";
+export const FIREWALL_MODES: readonly FirewallMode[] = ["route", "stateful", "full-proxy"];
+export type ProxyImpl = "builtin" | "haproxy";
+
+/** One flow selector: a protocol and a destination port (either direction is matched where it matters). */
+export interface FlowMatch {
+  proto: "tcp" | "udp";
+  port: number;
+}
+
+export interface FirewallSpec {
+  node: string; // node name, role firewall
+  mode: FirewallMode;
+  proxy: ProxyImpl;
+  inspect: FlowMatch[]; // full-proxy: flows redirected to the proxy
+  bypass: FlowMatch[]; // TCP state bypass: not proxied, not tracked, forwarded
+  idleTimeoutMs: number; // proxy idle timeout
+}
+
+export type Flow = "udp-echo";
+export const FLOWS: readonly Flow[] = ["udp-echo"];
+
+export interface ProbeSpec {
+  from: string; // node name
+  to: string; // node name (the responder)
+  flows: Flow[];
+  ratePerSec: number;
+  port: number; // UDP echo port on the responder
+  timeoutMs: number; // a reply later than this counts as lost
+}
+
+/** Where a fault goes: one interface (node+net) or every interface of a node. */
+export interface FaultTarget {
+  node: string;
+  net?: string;
+}
+
+export interface ChaosStep {
+  atMs: number; // from the start of the baseline phase
+  on: FaultTarget;
+  loss?: number; // percent, 0..100 (exclusive of 0 when set)
+  clear?: boolean;
+  line: number; // where the step was written (for messages)
+}
+
+export interface Phases {
+  baselineMs: number;
+  chaosMs: number;
+  recoveryMs: number;
+}
+
+export type Verdict = "survives" | "fails" | "degraded";
+export const VERDICTS: readonly Verdict[] = ["survives", "fails", "degraded"];
+
+export interface NetSpec {
+  name: string;
+  members: { node: string; ip: Cidr }[];
+}
+
+/** One runnable scenario: the base topology or one of its variants, fully merged. */
+export interface Scenario {
+  file: string; // topology file path
+  name: string; // topology name
+  variant: string; // "base" or the variant name
+  nodes: NodeSpec[];
+  nets: NetSpec[]; // derived from node links, in first-seen order
+  vpn: VpnSpec;
+  firewall?: FirewallSpec;
+  probe: ProbeSpec;
+  phases: Phases;
+  chaos: ChaosStep[];
+  expect: Verdict;
+}
+
+export interface Topology {
+  file: string;
+  name: string;
+  base: Scenario;
+  variants: Map<string, Scenario>;
+}
