@@ -1,0 +1,85 @@
+// The JSON-lines protocol between the harness and the agent on each node.
+// One JSON object per line, both ways. Requests carry an id and get exactly
+// one reply with that id; events carry no id and arrive whenever they happen.
+
+export interface SaJson {
+  spi: number;
+  key: string; // hex
+  salt: string; // hex
+}
+
+export interface TunnelConfig {
+  side: "client" | "headend";
+  transport: "ctcp" | "natt";
+  localIp: string; // this node's address that faces the peer (source of the outer packets)
+  headendIp: string; // the headend's outer address (client side: where to connect)
+  port: number;
+  pool: { addr: string; prefix: number };
+  routes: { addr: string; prefix: number }[]; // client side: networks reached through the tunnel
+  dpd: { intervalMs: number; retries: number };
+  out: SaJson; // SA for what this side sends
+  in: SaJson; // SA for what this side receives
+  tunName: string;
+  mtu: number;
+}
+
+export interface ProbeConfig {
+  to: string; // responder address (inside the protected network)
+  port: number;
+  ratePerSec: number;
+  payloadBytes: number;
+}
+
+export type Request =
+  | { id: number; cmd: "tunnel"; config: TunnelConfig }
+  | { id: number; cmd: "echo-server"; port: number }
+  | { id: number; cmd: "probe-start"; config: ProbeConfig }
+  | { id: number; cmd: "probe-stop"; graceMs: number }
+  | { id: number; cmd: "stats" }
+  | { id: number; cmd: "shutdown" };
+
+export type Reply = { id: number; ok: true; result?: unknown } | { id: number; ok: false; error: string };
+
+export type AgentEvent =
+  | { event: "ready"; pid: number }
+  | { event: "tunnel-up"; at: number; inner: string; peer: string }
+  | { event: "tunnel-down"; at: number; reason: string; lastRxAt: number; missed: number }
+  | { event: "log"; at: number; msg: string };
+
+/** What the probe sender returns: send and receive times (ms since epoch) by sequence number. */
+export interface ProbeRecord {
+  sent: number[]; // sent[seq] = time sent
+  received: (number | null)[]; // received[seq] = time the echo came back, null if it never did
+  duplicates: number;
+  sendErrors: number;
+}
+
+export function encodeLine(msg: unknown): string {
+  return JSON.stringify(msg) + "\n";
+}
+
+/** Split a stream of chunks into JSON lines. Malformed lines are reported, not thrown. */
+export class LineReader {
+  private buf = "";
+  constructor(
+    private readonly onMessage: (msg: unknown) => void,
+    private readonly onBad: (line: string) => void = () => undefined,
+  ) {}
+  push(chunk: Buffer | string): void {
+    this.buf += chunk.toString();
+    let nl: number;
+    while ((nl = this.buf.indexOf("\n")) >= 0) {
+      const line = this.buf.slice(0, nl).trim();
+      this.buf = this.buf.slice(nl + 1);
+      if (!line) continue;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        this.onBad(line);
+        continue;
+      }
+      this.onMessage(msg);
+    }
+  }
+}

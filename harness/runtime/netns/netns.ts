@@ -1,0 +1,192 @@
+// The embedded default backend: every node is a network namespace, every net
+// a veth pair (two members) or a bridge living in a namespace of its own
+// (more members). Interfaces are created directly inside the lab's
+// namespaces (`ip link add ... netns A type veth peer ... netns B`), so the
+// host's own namespace never sees a lab interface, even for a moment.
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import { run, type ExecOptions, type ExecResult } from "../../exec";
+import type { NetSpec, NodeSpec, Role } from "../../topology/model";
+import type { Runtime, SpawnOptions } from "../runtime";
+import { NS_PREFIX, processStart, writeState, type LabState } from "../state";
+
+const FORWARDING_ROLES: readonly Role[] = ["router", "firewall", "vpn-headend"];
+
+export function nodeNamespace(labId: string, node: string): string {
+  return `${NS_PREFIX}${labId}-${node}`;
+}
+export function bridgeNamespace(labId: string, net: string): string {
+  return `${NS_PREFIX}${labId}-net-${net}`;
+}
+
+/** The `ip -batch` lines that give a node its addresses, routes and sysctls. Pure, for tests. */
+export function nodeConfigBatch(node: NodeSpec): string[] {
+  const lines: string[] = [];
+  for (const l of node.links) {
+    lines.push(`address add ${l.ip.addr}/${l.ip.prefix} dev ${l.net}`);
+    lines.push(`link set dev ${l.net} up`);
+  }
+  const gw = node.links.find((l) => l.gw);
+  if (gw?.gw) lines.push(`route add default via ${gw.gw} dev ${gw.net}`);
+  for (const r of node.routes) lines.push(`route add ${r.to.addr}/${r.to.prefix} via ${r.via}`);
+  return lines;
+}
+
+export function nodeSysctls(role: Role): Record<string, string> {
+  return {
+    // lab nets carry only what the scenario sends: no IPv6 autoconf, MLD or RA noise through lossy hops
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+    "net.ipv4.ip_forward": FORWARDING_ROLES.includes(role) ? "1" : "0",
+    // tunnel replies leave by a different interface than the encapsulated packets arrived on
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+  };
+}
+
+export class NetnsRuntime implements Runtime {
+  readonly kind = "netns" as const;
+  private readonly children = new Set<ChildProcess>();
+  private destroyed = false;
+
+  constructor(
+    readonly labId: string,
+    private readonly state: LabState,
+  ) {}
+
+  netnsName(node: string): string {
+    return nodeNamespace(this.labId, node);
+  }
+
+  private async addNamespace(ns: string): Promise<void> {
+    // record first: if we are killed between the two, gc still finds it by name
+    this.state.namespaces.push(ns);
+    writeState(this.state);
+    await run(["ip", "netns", "add", ns]);
+    await run(["ip", "-n", ns, "link", "set", "dev", "lo", "up"]);
+  }
+
+  async createNode(node: NodeSpec): Promise<void> {
+    const ns = this.netnsName(node.name);
+    await this.addNamespace(ns);
+    const sysctls = Object.entries(nodeSysctls(node.role)).map(([k, v]) => `${k}=${v}`);
+    await run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", ...sysctls]);
+  }
+
+  async createNet(net: NetSpec): Promise<void> {
+    const [a, b] = net.members;
+    if (net.members.length === 2) {
+      await run(["ip", "link", "add", "name", net.name, "netns", this.netnsName(a.node), "type", "veth",
+        "peer", "name", net.name, "netns", this.netnsName(b.node)]);
+      return;
+    }
+    const brNs = bridgeNamespace(this.labId, net.name);
+    await this.addNamespace(brNs);
+    await run(["ip", "-n", brNs, "link", "add", "name", "br", "type", "bridge"]);
+    await run(["ip", "-n", brNs, "link", "set", "dev", "br", "up"]);
+    for (const m of net.members) {
+      await run(["ip", "link", "add", "name", net.name, "netns", this.netnsName(m.node), "type", "veth",
+        "peer", "name", m.node, "netns", brNs]);
+      await run(["ip", "-n", brNs, "link", "set", "dev", m.node, "master", "br", "up"]);
+    }
+  }
+
+  async configureNode(node: NodeSpec): Promise<void> {
+    await run(["ip", "-n", this.netnsName(node.name), "-batch", "-"], { input: nodeConfigBatch(node).join("\n") + "\n" });
+  }
+
+  exec(node: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    return run(["ip", "netns", "exec", this.netnsName(node), ...argv], opts);
+  }
+
+  spawn(node: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+    if (this.destroyed) throw new Error(`lab ${this.labId} is already down`);
+    let stdio: ("pipe" | number)[] = ["pipe", "pipe", "pipe"];
+    if (opts.logFile) {
+      const fd = fs.openSync(opts.logFile, "a");
+      stdio = ["pipe", "pipe", fd];
+    }
+    // `ip netns exec` execs the program, so the child's PID is the program's PID
+    const child = spawn("ip", ["netns", "exec", this.netnsName(node), ...argv], {
+      stdio,
+      env: { ...process.env, ...opts.env },
+    });
+    if (typeof stdio[2] === "number") fs.closeSync(stdio[2]);
+    if (child.pid) {
+      this.state.pids.push(child.pid);
+      writeState(this.state);
+    }
+    this.children.add(child);
+    child.on("exit", () => this.children.delete(child));
+    return child;
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await stopChildren([...this.children]);
+    await removeNamespaces(this.state.namespaces);
+  }
+}
+
+async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+async function stopChildren(children: ChildProcess[]): Promise<void> {
+  for (const c of children) c.stdin?.end();
+  for (const c of children) c.kill("SIGTERM");
+  const done = await Promise.all(children.map((c) => waitExit(c, 1500)));
+  children.forEach((c, i) => {
+    if (!done[i]) c.kill("SIGKILL");
+  });
+}
+
+/** PIDs of every process living in a namespace (all of them are the lab's: nothing else runs there). */
+export async function namespacePids(ns: string): Promise<number[]> {
+  const r = await run(["ip", "netns", "pids", ns], { allowFailure: true });
+  if (r.code !== 0) return [];
+  return r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 1);
+}
+
+/** Kill what still runs inside the namespaces, by PID, then delete them. Idempotent. */
+export async function removeNamespaces(namespaces: readonly string[]): Promise<string[]> {
+  const existing = new Set(await listNamespaces());
+  const present = namespaces.filter((ns) => existing.has(ns));
+  for (const ns of present) {
+    for (const pid of await namespacePids(ns)) killPid(pid, "SIGTERM");
+  }
+  for (const ns of present) {
+    for (let i = 0; i < 20; i++) {
+      const left = await namespacePids(ns);
+      if (left.length === 0) break;
+      if (i === 10) left.forEach((pid) => killPid(pid, "SIGKILL"));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await run(["ip", "netns", "del", ns], { allowFailure: true });
+  }
+  return present;
+}
+
+function killPid(pid: number, sig: NodeJS.Signals): void {
+  if (processStart(pid) === undefined) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+export async function listNamespaces(): Promise<string[]> {
+  const r = await run(["ip", "netns", "list"], { allowFailure: true });
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter(Boolean);
+}

@@ -1,0 +1,27 @@
+// One interface for every reference transport: it moves opaque ESP packets
+// between the two ends and knows nothing of keys, TUN or DPD (harness/vpn/tunnel.ts).
+export interface TransportStats {
+  [counter: string]: number | string | boolean;
+}
+
+export interface Transport {
+  readonly name: string;
+  /** Client: connect to the headend. Headend: start listening. Resolves when packets can flow. */
+  start(): Promise<void>;
+  /** Send one ESP packet to the peer (client: the headend; headend: the confirmed peer). */
+  send(esp: Buffer): void;
+  /** Every packet that arrives; `peer` identifies where it came from (headend side learns it). */
+  onPacket(handler: (esp: Buffer, peer: string) => void): void;
+  /** The tunnel authenticated a packet from `peer`: from now on the headend answers there. */
+  confirmPeer(peer: string): void;
+  stats(): TransportStats;
+  close(): Promise<void>;
+}
+
+export interface TransportOptions {
+  side: "client" | "headend";
+  localIp: string;
+  headendIp: string;
+  port: number;
+  log: (msg: string) => void;
+}
