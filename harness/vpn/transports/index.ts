@@ -1,0 +1,19 @@
+// The registry of reference transports.
+import { CtcpTransport } from "./ctcp";
+import { NattTransport } from "./natt";
+import type { Transport, TransportOptions } from "./transport";
+
+const TRANSPORTS = {
+  ctcp: (o: TransportOptions) => new CtcpTransport(o),
+  natt: (o: TransportOptions) => new NattTransport(o),
+} as const;
+
+export type ReferenceTransport = keyof typeof TRANSPORTS;
+
+export function createTransport(name: ReferenceTransport, opts: TransportOptions): Transport {
+  return TRANSPORTS[name](opts);
+}
+
+export function isReferenceTransport(name: string): name is ReferenceTransport {
+  return Object.prototype.hasOwnProperty.call(TRANSPORTS, name);
+}
