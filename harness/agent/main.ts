@@ -1,0 +1,75 @@
+// The program every node runs (`ip netns exec NS node dist/harness/agent/main.js`).
+// It speaks JSON lines on stdin/stdout and exits when its stdin closes, so it
+// never outlives the harness that started it.
+import { EchoResponder, ProbeSender } from "../probe/udp-echo";
+import { Tunnel } from "../vpn/tunnel";
+import { encodeLine, LineReader, type AgentEvent, type Reply, type Request } from "./protocol";
+
+let tunnel: Tunnel | undefined;
+let echo: EchoResponder | undefined;
+let probe: ProbeSender | undefined;
+
+function send(msg: Reply | AgentEvent): void {
+  process.stdout.write(encodeLine(msg));
+}
+
+function log(msg: string): void {
+  send({ event: "log", at: Date.now(), msg });
+}
+
+async function handle(req: Request): Promise<unknown> {
+  switch (req.cmd) {
+    case "tunnel":
+      if (tunnel) throw new Error("a tunnel is already running on this node");
+      tunnel = new Tunnel(req.config, send, log);
+      await tunnel.start();
+      return undefined;
+    case "echo-server":
+      echo = new EchoResponder();
+      await echo.start(req.port);
+      return undefined;
+    case "probe-start":
+      probe = new ProbeSender(req.config);
+      await probe.start();
+      return undefined;
+    case "probe-stop": {
+      if (!probe) throw new Error("no probe running");
+      const record = await probe.stop(req.graceMs);
+      probe = undefined;
+      return record;
+    }
+    case "stats":
+      return { tunnel: tunnel?.stats(), echoed: echo?.echoed };
+    case "shutdown":
+      await shutdown(0);
+      return undefined;
+  }
+}
+
+let closing = false;
+async function shutdown(code: number): Promise<void> {
+  if (closing) return;
+  closing = true;
+  try {
+    await tunnel?.close();
+    echo?.close();
+  } finally {
+    process.exit(code);
+  }
+}
+
+const reader = new LineReader(
+  (msg) => {
+    const req = msg as Request;
+    handle(req).then(
+      (result) => send({ id: req.id, ok: true, result }),
+      (e: Error) => send({ id: req.id, ok: false, error: e.message }),
+    );
+  },
+  (line) => log(`unparseable request: ${line.slice(0, 200)}`),
+);
+process.stdin.on("data", (chunk) => reader.push(chunk));
+process.stdin.on("end", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+process.on("SIGINT", () => void shutdown(0));
+send({ event: "ready", pid: process.pid });

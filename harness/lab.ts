@@ -1,0 +1,204 @@
+// A running lab: the nodes and nets of one scenario, its firewall policy, and
+// the agents on the VPN client, the headend and the probe responder.
+//   const lab = await Lab.up(scenario);
+//   await lab.tunnelUp();
+//   await lab.impair({ node: "wan", net: "edge" }, { loss: { kind: "random", percent: 5 } });
+//   ...
+//   await lab.down();   // always, also on error; signals are covered by harness/cleanup.ts
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AgentClient } from "./agent/client";
+import type { AgentEvent, ProbeConfig, ProbeRecord, TunnelConfig } from "./agent/protocol";
+import { registerTeardown } from "./cleanup";
+import { startFirewall, type FirewallHandle } from "./firewall/start";
+import { Impairer } from "./impair/apply";
+import type { Impairment } from "./impair/impairment";
+import { NetnsRuntime } from "./runtime/netns/netns";
+import type { Runtime } from "./runtime/runtime";
+import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
+import type { FaultTarget, Link, NodeSpec, Scenario } from "./topology/model";
+import { generateSaKeys, saKeysToJson } from "./vpn/esp";
+import { networkOf, intToIp } from "./addr";
+
+export interface LabOptions {
+  runtime?: "netns";
+  log?: (msg: string) => void;
+}
+
+const TUN_NAME = "vpn";
+const TUN_MTU = 1300;
+const TUNNEL_UP_TIMEOUT_MS = 15000;
+
+export class Lab {
+  readonly agents = new Map<string, AgentClient>();
+  firewall?: FirewallHandle;
+  readonly impairer: Impairer;
+  private unregister: () => void = () => undefined;
+  private isDown = false;
+
+  private constructor(
+    readonly scenario: Scenario,
+    readonly runtime: Runtime,
+    readonly state: LabState,
+    readonly dir: string,
+    private readonly log: (msg: string) => void,
+  ) {
+    this.impairer = new Impairer(runtime);
+  }
+
+  get labId(): string {
+    return this.state.labId;
+  }
+
+  /** Build every node, net, address, route and the firewall policy. Nothing is left behind if any step fails. */
+  static async up(scenario: Scenario, opts: LabOptions = {}): Promise<Lab> {
+    const labId = newLabId();
+    const state: LabState = {
+      labId,
+      runtime: "netns",
+      topology: scenario.name,
+      variant: scenario.variant,
+      file: scenario.file,
+      ownerPid: process.pid,
+      ownerStart: processStart(process.pid) ?? "",
+      created: new Date().toISOString(),
+      namespaces: [],
+      pids: [],
+    };
+    writeState(state);
+    const runtime = new NetnsRuntime(labId, state);
+    const lab = new Lab(scenario, runtime, state, labDir(labId), opts.log ?? (() => undefined));
+    lab.unregister = registerTeardown(() => lab.down());
+    try {
+      for (const n of scenario.nodes) await runtime.createNode(n);
+      for (const net of scenario.nets) await runtime.createNet(net);
+      for (const n of scenario.nodes) await runtime.configureNode(n);
+      if (scenario.firewall) lab.firewall = await startFirewall(runtime, scenario.firewall, lab.dir);
+    } catch (e) {
+      await lab.down();
+      throw e;
+    }
+    return lab;
+  }
+
+  node(name: string): NodeSpec {
+    const n = this.scenario.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name} in ${this.scenario.name}`);
+    return n;
+  }
+
+  /** The link a node uses towards the outside world: the one with its default gateway, else its first. */
+  outsideLink(name: string): Link {
+    const n = this.node(name);
+    return n.links.find((l) => l.gw) ?? n.links[0];
+  }
+
+  private async agent(node: string): Promise<AgentClient> {
+    let a = this.agents.get(node);
+    if (!a) {
+      a = await AgentClient.start(this.runtime, node, path.join(this.dir, `agent-${node}.log`));
+      a.onEvent((e) => {
+        if (e.event === "log") this.log(`[${node}] ${e.msg}`);
+      });
+      this.agents.set(node, a);
+    }
+    return a;
+  }
+
+  /** Start the probe responder and both tunnel ends; resolve when the client reports its inner address. */
+  async tunnelUp(): Promise<{ inner: string; ms: number }> {
+    const t = Date.now();
+    const { vpn, probe } = this.scenario;
+    const responder = await this.agent(probe.to);
+    await responder.request({ cmd: "echo-server", port: probe.port });
+
+    const c2h = saKeysToJson(generateSaKeys());
+    const h2c = saKeysToJson(generateSaKeys());
+    const headendOutside = this.outsideLink(vpn.headend);
+    // everything the headend reaches through its other links is protected: the client routes it into the tunnel
+    const routes = this.node(vpn.headend)
+      .links.filter((l) => l !== headendOutside)
+      .map((l) => ({ addr: intToIp(networkOf(l.ip.addr, l.ip.prefix)), prefix: l.ip.prefix }));
+    if (vpn.transport !== "ctcp" && vpn.transport !== "natt") {
+      throw new Error(`transport ${vpn.transport} is not available yet (this build runs ctcp and natt)`);
+    }
+    const common = {
+      transport: vpn.transport,
+      headendIp: headendOutside.ip.addr,
+      port: vpn.port,
+      pool: vpn.pool,
+      dpd: vpn.dpd,
+      tunName: TUN_NAME,
+      mtu: TUN_MTU,
+    };
+    const headendCfg: TunnelConfig = { ...common, side: "headend", localIp: headendOutside.ip.addr, routes: [], out: h2c, in: c2h };
+    const clientCfg: TunnelConfig = { ...common, side: "client", localIp: this.outsideLink(vpn.client).ip.addr, routes, out: c2h, in: h2c };
+    await (await this.agent(vpn.headend)).request({ cmd: "tunnel", config: headendCfg });
+    const client = await this.agent(vpn.client);
+    await client.request({ cmd: "tunnel", config: clientCfg }, TUNNEL_UP_TIMEOUT_MS);
+    const up = await client.waitFor<Extract<AgentEvent, { event: "tunnel-up" }>>(
+      (e) => e.event === "tunnel-up",
+      TUNNEL_UP_TIMEOUT_MS,
+      `the ${vpn.transport} tunnel from ${vpn.client} to ${vpn.headend} did not come up`,
+    );
+    return { inner: up.inner, ms: Date.now() - t };
+  }
+
+  async startProbe(): Promise<void> {
+    const { probe } = this.scenario;
+    const cfg: ProbeConfig = { to: this.outsideLink(probe.to).ip.addr, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
+    await (await this.agent(probe.from)).request({ cmd: "probe-start", config: cfg });
+  }
+
+  async stopProbe(): Promise<ProbeRecord> {
+    const { probe } = this.scenario;
+    return (await this.agent(probe.from)).request<ProbeRecord>({ cmd: "probe-stop", graceMs: probe.timeoutMs }, probe.timeoutMs + 10000);
+  }
+
+  /** The interfaces a fault target names: NODE.NET is one, NODE is every interface of the node. */
+  targetDevices(target: FaultTarget): string[] {
+    return target.net ? [target.net] : this.node(target.node).links.map((l) => l.net);
+  }
+
+  async impair(target: FaultTarget, imp: Impairment) {
+    const results = [];
+    for (const dev of this.targetDevices(target)) results.push(await this.impairer.apply(target.node, dev, imp));
+    return results;
+  }
+
+  async clear(target: FaultTarget): Promise<void> {
+    for (const dev of this.targetDevices(target)) await this.impairer.clear(target.node, dev);
+  }
+
+  async agentStats(node: string): Promise<unknown> {
+    return (await this.agent(node)).request({ cmd: "stats" });
+  }
+
+  /** Tail of an agent's stderr log, for error reports. */
+  agentLog(node: string, maxChars = 2000): string {
+    try {
+      const text = fs.readFileSync(path.join(this.dir, `agent-${node}.log`), "utf8");
+      return text.slice(-maxChars);
+    } catch {
+      return "";
+    }
+  }
+
+  /** Tear everything down. Idempotent; never throws. */
+  async down(): Promise<void> {
+    if (this.isDown) return;
+    this.isDown = true;
+    try {
+      await this.firewall?.stop();
+    } catch (e) {
+      this.log(`firewall stop: ${(e as Error).message}`);
+    }
+    try {
+      await this.runtime.destroy();
+    } catch (e) {
+      this.log(`runtime destroy: ${(e as Error).message}`);
+    }
+    removeState(this.labId);
+    this.unregister();
+  }
+}

@@ -1,0 +1,30 @@
+import { expect } from "chai";
+import { deliveryBuckets, phaseDelivery, type PhaseWindow } from "./phases";
+import type { ProbeRecord } from "../agent/protocol";
+
+describe("phase accounting", () => {
+  // 30 probes 100 ms apart from t=1000; echoes for the first 10, none for 10..19, late (2 s) for 20..24, on time for 25..29
+  const sent = Array.from({ length: 30 }, (_, i) => 1000 + i * 100);
+  const received = sent.map((t, i) => (i < 10 || i >= 25 ? t + 5 : i >= 20 ? t + 2000 : null));
+  const record: ProbeRecord = { sent, received, duplicates: 0, sendErrors: 0 };
+  const windows: PhaseWindow[] = [
+    { name: "baseline", start: 1000, end: 2000 },
+    { name: "chaos", start: 2000, end: 3000 },
+    { name: "recovery", start: 3000, end: 4000 },
+  ];
+
+  it("assigns a probe to the phase it was sent in and counts late echoes as lost", () => {
+    const [b, c, r] = phaseDelivery(record, windows, 1000);
+    expect([b.sent, b.delivered, b.delivery]).to.deep.equal([10, 10, 1]);
+    expect([c.sent, c.delivered]).to.deep.equal([10, 0]);
+    expect([r.sent, r.delivered, r.delivery]).to.deep.equal([10, 5, 0.5]);
+    expect(b.rttMsP50).to.equal(5);
+  });
+
+  it("buckets delivery per 100 ms from the start of the baseline", () => {
+    const buckets = deliveryBuckets(record, 1000, 4000, 1000);
+    expect(buckets).to.have.length(30);
+    expect(buckets[0]).to.deep.equal({ t: 0, sent: 1, delivered: 1 });
+    expect(buckets[15]).to.deep.equal({ t: 1500, sent: 1, delivered: 0 });
+  });
+});

@@ -1,0 +1,33 @@
+import { expect } from "chai";
+import { decideVerdict } from "./verdict";
+import type { PhaseDelivery } from "./phases";
+
+function phases(baseline: number, recovery: number): PhaseDelivery[] {
+  const p = (phase: PhaseDelivery["phase"], d: number): PhaseDelivery => ({
+    phase, startMs: 0, durationMs: 1000, sent: 100, delivered: Math.round(d * 100), delivery: d,
+  });
+  return [p("baseline", baseline), p("chaos", 0.5), p("recovery", recovery)];
+}
+
+describe("verdict", () => {
+  it("survives: never down and recovery at or above 95%", () => {
+    const o = decideVerdict({ tunnelUp: true, phases: phases(1, 0.95) });
+    expect(o).to.include({ kind: "verdict", verdict: "survives" });
+  });
+  it("fails when DPD declared the tunnel down, whatever the recovery delivery", () => {
+    const o = decideVerdict({ tunnelUp: true, tunnelDownAtMs: 4200, phases: phases(1, 1) });
+    expect(o).to.include({ kind: "verdict", verdict: "fails" });
+    expect(JSON.stringify(o)).to.contain("4.20 s");
+  });
+  it("fails when recovery delivery is below 50%", () => {
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.49) })).to.include({ verdict: "fails" });
+  });
+  it("is degraded between 50% and 95%", () => {
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.5) })).to.include({ verdict: "degraded" });
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.94) })).to.include({ verdict: "degraded" });
+  });
+  it("a baseline below 99% or a tunnel that never came up is a lab error, not a verdict", () => {
+    expect(decideVerdict({ tunnelUp: true, phases: phases(0.98, 1) })).to.include({ kind: "lab-error" });
+    expect(decideVerdict({ tunnelUp: false, phases: phases(1, 1) })).to.include({ kind: "lab-error" });
+  });
+});

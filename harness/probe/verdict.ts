@@ -1,0 +1,47 @@
+// The verdict rules of DESIGN.md, as one pure function.
+import type { Verdict } from "../topology/model";
+import type { PhaseDelivery } from "./phases";
+
+export const SURVIVE_RECOVERY = 0.95;
+export const FAIL_RECOVERY = 0.5;
+export const BASELINE_MIN = 0.99;
+
+export interface VerdictInput {
+  tunnelUp: boolean; // the tunnel came up at all
+  tunnelDownAtMs?: number; // when DPD declared it down, ms from the start of the baseline
+  phases: PhaseDelivery[];
+}
+
+export type Outcome =
+  | { kind: "verdict"; verdict: Verdict; reasons: string[] }
+  | { kind: "lab-error"; reason: string };
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function decideVerdict(input: VerdictInput): Outcome {
+  if (!input.tunnelUp) return { kind: "lab-error", reason: "the tunnel never came up" };
+  const baseline = input.phases.find((p) => p.phase === "baseline");
+  const recovery = input.phases.find((p) => p.phase === "recovery");
+  if (!baseline || !recovery || baseline.sent === 0 || recovery.sent === 0) {
+    return { kind: "lab-error", reason: "the probe sent nothing in the baseline or recovery phase" };
+  }
+  if (baseline.delivery < BASELINE_MIN) {
+    return {
+      kind: "lab-error",
+      reason: `baseline delivery ${pct(baseline.delivery)} (${baseline.delivered}/${baseline.sent}) is below ${pct(BASELINE_MIN)}: the lab is broken before any fault`,
+    };
+  }
+  const reasons: string[] = [];
+  const down = input.tunnelDownAtMs !== undefined;
+  if (down) reasons.push(`DPD declared the tunnel down at ${(input.tunnelDownAtMs! / 1000).toFixed(2)} s`);
+  if (recovery.delivery < FAIL_RECOVERY) reasons.push(`recovery delivery ${pct(recovery.delivery)} < ${pct(FAIL_RECOVERY)}`);
+  if (reasons.length) return { kind: "verdict", verdict: "fails", reasons };
+  if (recovery.delivery >= SURVIVE_RECOVERY) {
+    return { kind: "verdict", verdict: "survives", reasons: [`tunnel stayed up; recovery delivery ${pct(recovery.delivery)} ≥ ${pct(SURVIVE_RECOVERY)}`] };
+  }
+  return {
+    kind: "verdict",
+    verdict: "degraded",
+    reasons: [`tunnel stayed up but recovery delivery ${pct(recovery.delivery)} is between ${pct(FAIL_RECOVERY)} and ${pct(SURVIVE_RECOVERY)}`],
+  };
+}

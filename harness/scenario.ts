@@ -1,0 +1,192 @@
+// One scenario from start to verdict: lab up → tunnel up → baseline → chaos
+// (scheduled steps) → recovery (all faults cleared) → verdict → lab down.
+import type { AgentEvent, ProbeRecord } from "./agent/protocol";
+import type { Impairment } from "./impair/impairment";
+import { Lab } from "./lab";
+import { deliveryBuckets, phaseDelivery, type Bucket, type PhaseDelivery, type PhaseWindow } from "./probe/phases";
+import { decideVerdict } from "./probe/verdict";
+import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
+
+export interface ChaosRecord {
+  atMs: number; // planned, from the start of the baseline
+  appliedAtMs: number; // measured
+  on: string;
+  action: string;
+  backend?: string; // which impairment backend served the step
+  detail?: string[]; // tc argv or nftables ruleset
+}
+
+export interface ScenarioResult {
+  topology: string;
+  file: string;
+  variant: string;
+  transport: string;
+  impl: string;
+  firewallMode: string;
+  proxy?: string;
+  expect: Verdict;
+  outcome: "verdict" | "lab-error";
+  verdict?: Verdict;
+  passed: boolean;
+  reasons: string[];
+  error?: string;
+  labId: string;
+  runtime: string;
+  startedAt: string;
+  timing: { setupMs: number; tunnelUpMs: number; scenarioMs: number; totalMs: number };
+  tunnel: { inner?: string; clientDownAtMs?: number; headendDownAtMs?: number; downReason?: string };
+  phases: PhaseDelivery[];
+  buckets: Bucket[];
+  chaos: ChaosRecord[];
+  evidence: {
+    firewall?: unknown; // ruleset, proxy config and the proxy's own view of its connections
+    client?: unknown; // tunnel and wire counters of the VPN client
+    headend?: unknown;
+    logs?: Record<string, string>;
+  };
+}
+
+const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+
+export function stepImpairment(step: ChaosStep): Impairment {
+  return { loss: { kind: "random", percent: step.loss ?? 0 } };
+}
+
+export function targetName(t: FaultTarget): string {
+  return t.net ? `${t.node}.${t.net}` : t.node;
+}
+
+export async function runScenario(scenario: Scenario, opts: { log?: (m: string) => void } = {}): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const fw = scenario.firewall;
+  const result: ScenarioResult = {
+    topology: scenario.name,
+    file: scenario.file,
+    variant: scenario.variant,
+    transport: scenario.vpn.transport,
+    impl: scenario.vpn.impl,
+    firewallMode: fw ? fw.mode : "none",
+    proxy: fw?.mode === "full-proxy" ? fw.proxy : undefined,
+    expect: scenario.expect,
+    outcome: "lab-error",
+    passed: false,
+    reasons: [],
+    labId: "",
+    runtime: "netns",
+    startedAt: new Date(t0).toISOString(),
+    timing: { setupMs: 0, tunnelUpMs: 0, scenarioMs: 0, totalMs: 0 },
+    tunnel: {},
+    phases: [],
+    buckets: [],
+    chaos: [],
+    evidence: {},
+  };
+  let lab: Lab | undefined;
+  try {
+    lab = await Lab.up(scenario, opts);
+    result.labId = lab.labId;
+    result.timing.setupMs = Date.now() - t0;
+    let up;
+    try {
+      up = await lab.tunnelUp();
+    } catch (e) {
+      result.error = (e as Error).message;
+      result.reasons.push("the tunnel never came up");
+      result.evidence.logs = collectLogs(lab);
+      return result;
+    }
+    result.tunnel.inner = up.inner;
+    result.timing.tunnelUpMs = up.ms;
+    await playTimeline(lab, scenario, result);
+    result.outcome = "verdict";
+  } catch (e) {
+    result.error = (e as Error).message;
+    if (lab) result.evidence.logs = collectLogs(lab);
+  } finally {
+    await lab?.down();
+    result.timing.totalMs = Date.now() - t0;
+  }
+  return result;
+}
+
+async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult): Promise<void> {
+  const { phases, vpn, probe } = scenario;
+  const client = lab.agents.get(vpn.client)!;
+  const headend = lab.agents.get(vpn.headend)!;
+  const downOf = (events: AgentEvent[]) => events.find((e): e is Extract<AgentEvent, { event: "tunnel-down" }> => e.event === "tunnel-down");
+
+  const start = Date.now();
+  await lab.startProbe();
+  const chaosStart = start + phases.baselineMs;
+  const recoveryStart = chaosStart + phases.chaosMs;
+  const end = recoveryStart + phases.recoveryMs;
+
+  const active = new Set<string>();
+  for (const step of [...scenario.chaos].sort((a, b) => a.atMs - b.atMs)) {
+    await sleepUntil(start + step.atMs);
+    const rec: ChaosRecord = { atMs: step.atMs, appliedAtMs: Date.now() - start, on: targetName(step.on), action: "" };
+    if (step.clear) {
+      await lab.clear(step.on);
+      active.delete(targetName(step.on));
+      rec.action = "clear";
+    } else {
+      const applied = await lab.impair(step.on, stepImpairment(step));
+      active.add(targetName(step.on));
+      rec.action = `loss ${step.loss}%`;
+      rec.backend = applied.map((a) => a.backend).join(",");
+      rec.detail = applied.map((a) => (a.argv ? a.argv.join(" ") : (a.ruleset ?? "")));
+    }
+    result.chaos.push(rec);
+  }
+  await sleepUntil(recoveryStart);
+  if (active.size > 0) {
+    // recovery means every fault is gone, whatever the steps said
+    await lab.impairer.clearAll();
+    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: Date.now() - start, on: [...active].join(","), action: "clear (end of chaos phase)" });
+  }
+  await sleepUntil(end);
+  const record: ProbeRecord = await lab.stopProbe();
+
+  const windows: PhaseWindow[] = [
+    { name: "baseline", start, end: chaosStart },
+    { name: "chaos", start: chaosStart, end: recoveryStart },
+    { name: "recovery", start: recoveryStart, end },
+  ];
+  result.phases = phaseDelivery(record, windows, probe.timeoutMs);
+  result.buckets = deliveryBuckets(record, start, end, probe.timeoutMs);
+  result.timing.scenarioMs = end - start;
+
+  const clientDown = downOf(client.events);
+  const headendDown = downOf(headend.events);
+  if (clientDown) {
+    result.tunnel.clientDownAtMs = clientDown.at - start;
+    result.tunnel.downReason = clientDown.reason;
+  }
+  if (headendDown) result.tunnel.headendDownAtMs = headendDown.at - start;
+
+  result.evidence.client = await lab.agentStats(vpn.client);
+  result.evidence.headend = await lab.agentStats(vpn.headend);
+  if (lab.firewall) result.evidence.firewall = await lab.firewall.evidence();
+
+  const outcome = decideVerdict({ tunnelUp: true, tunnelDownAtMs: result.tunnel.clientDownAtMs, phases: result.phases });
+  if (outcome.kind === "lab-error") {
+    result.outcome = "lab-error";
+    result.reasons = [outcome.reason];
+    result.evidence.logs = collectLogs(lab);
+    throw new LabError(outcome.reason);
+  }
+  result.verdict = outcome.verdict;
+  result.reasons = outcome.reasons;
+  result.passed = outcome.verdict === scenario.expect;
+}
+
+export class LabError extends Error {}
+
+function collectLogs(lab: Lab): Record<string, string> {
+  const logs: Record<string, string> = {};
+  for (const node of lab.agents.keys()) {
+    const t = lab.agentLog(node);
+    if (t) logs[node] = t;
+  }
+  return logs;
+}
