@@ -1,0 +1,76 @@
+// `vpnlab doctor`: what this host can do, each capability found or missing
+// and what to install. Capabilities are probed, not assumed.
+import * as fs from "node:fs";
+import { run } from "./exec";
+import { removeNamespaces } from "./runtime/netns/netns";
+import { newLabId, processStart, removeState, writeState } from "./runtime/state";
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+  required: boolean;
+}
+
+async function version(argv: string[]): Promise<string | undefined> {
+  try {
+    const r = await run(argv, { allowFailure: true, timeoutMs: 5000 });
+    if (r.code !== 0) return undefined;
+    return (r.stdout + r.stderr).trim().split("\n")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Try netem for real, on the loopback of a throwaway namespace (never on a host interface). */
+async function probeNetem(): Promise<{ ok: boolean; detail: string }> {
+  const labId = newLabId();
+  const ns = `vl-${labId}-doctor`;
+  const pid = process.pid;
+  writeState({ labId, runtime: "netns", topology: "doctor", variant: "", file: "", ownerPid: pid, ownerStart: processStart(pid) ?? "", created: new Date().toISOString(), namespaces: [ns], pids: [] });
+  try {
+    await run(["ip", "netns", "add", ns]);
+    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    const r = await run(["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { allowFailure: true });
+    return r.code === 0 ? { ok: true, detail: "sch_netem works" } : { ok: false, detail: r.stderr.trim().split("\n")[0] || `tc exit ${r.code}` };
+  } catch (e) {
+    return { ok: false, detail: (e as Error).message.split("\n")[0] };
+  } finally {
+    await removeNamespaces([ns]);
+    removeState(labId);
+  }
+}
+
+export async function doctor(): Promise<Check[]> {
+  const checks: Check[] = [];
+  const add = (c: Check) => checks.push(c);
+  const uid = process.getuid?.() ?? -1;
+  add({ name: "root", ok: uid === 0, detail: `uid ${uid}`, fix: "run vpnlab as root (namespaces, raw sockets, nftables)", required: true });
+  add({ name: "node", ok: Number(process.versions.node.split(".")[0]) >= 20, detail: process.version, fix: "Node.js 20 or newer", required: true });
+  const ip = await version(["ip", "-V"]);
+  add({ name: "iproute2", ok: !!ip, detail: ip ?? "ip not found", fix: "apt-get install iproute2", required: true });
+  const nft = await version(["nft", "--version"]);
+  add({ name: "nft", ok: !!nft, detail: nft ?? "nft not found", fix: "apt-get install nftables", required: true });
+  const tun = fs.existsSync("/dev/net/tun");
+  add({ name: "tun", ok: tun, detail: tun ? "/dev/net/tun" : "/dev/net/tun missing", fix: "modprobe tun (or give the container /dev/net/tun)", required: true });
+  let raw = { ok: false, detail: "" };
+  try {
+    const native = await import("./native");
+    const fd = native.rawSocket(6, true);
+    native.closeFd(fd);
+    raw = { ok: true, detail: "native addon loaded; raw TCP socket opened" };
+  } catch (e) {
+    raw = { ok: false, detail: (e as Error).message.split("\n")[0] };
+  }
+  add({ name: "raw sockets", ok: raw.ok, detail: raw.detail, fix: "npm install (builds the addon: needs g++, make, python3) and run as root (CAP_NET_RAW)", required: true });
+  const haproxy = await version(["haproxy", "-v"]);
+  add({ name: "haproxy", ok: !!haproxy, detail: haproxy ?? "haproxy not found", fix: "apt-get install haproxy (for `proxy: haproxy`)", required: false });
+  const netem = uid === 0 && ip ? await probeNetem() : { ok: false, detail: "not probed (needs root and iproute2)" };
+  add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
+  const docker = await version(["docker", "info", "--format", "{{.ServerVersion}}"]);
+  add({ name: "docker", ok: !!docker, detail: docker ? `engine ${docker}` : "no docker engine reachable", fix: "apt-get install docker.io and start dockerd (docker runtime only)", required: false });
+  const java = await version(["java", "-version"]);
+  add({ name: "java", ok: !!java, detail: java ?? "java not found", fix: "apt-get install default-jre-headless (Allure HTML report only)", required: false });
+  return checks;
+}
