@@ -69,6 +69,7 @@ export class Tunnel {
 
   private fromTun(pkt: Buffer): void {
     this.counters.tunRx++;
+    if (pkt.length < 20 || pkt[0] >> 4 !== 4) return; // IPv4 only: the lab runs no IPv6 inside the tunnel
     if (this.state !== "up") {
       this.counters.droppedWhileDown++;
       return;
