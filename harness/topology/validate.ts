@@ -1,0 +1,669 @@
+// Turns one positioned tree (the base document, or a variant merged over it)
+// into a validated Scenario. Every rejection is a TopologyError at the line
+// and column of the offending key or value, naming its dotted path, saying
+// what is wrong and what to do instead. The first problem found is reported.
+import { TopologyError, didYouMean, nearest } from "./errors";
+import { childPath, itemPath, type PEntry, type PMap, type PNode, type PSeq, type Pos } from "./merge";
+import {
+  FIREWALL_MODES,
+  FLOWS,
+  ROLES,
+  TRANSPORTS,
+  VERDICTS,
+  type ChaosStep,
+  type Cidr,
+  type FirewallMode,
+  type FirewallSpec,
+  type Flow,
+  type FlowMatch,
+  type Link,
+  type NetSpec,
+  type NodeSpec,
+  type Phases,
+  type ProbeSpec,
+  type ProxyImpl,
+  type Role,
+  type Route,
+  type Scenario,
+  type Transport,
+  type Verdict,
+  type VpnSpec,
+} from "./model";
+import {
+  addrToInt,
+  broadcastOf,
+  cidrText,
+  contains,
+  describe,
+  intToAddr,
+  msText,
+  networkOf,
+  networkText,
+  overlaps,
+  parseAddr,
+  parseCidr,
+  parseDuration,
+  parsePercent,
+  parseRate,
+  unicastProblem,
+  type Parsed,
+} from "./units";
+
+export const TOPOLOGY_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+export const VARIANT_NAME_RE = TOPOLOGY_NAME_RE;
+/** Node and net names become Linux namespace / interface names. */
+export const IFNAME_RE = /^[a-z][a-z0-9]{0,9}$/;
+
+export const ROOT_KEYS = ["name", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "expect", "variants"] as const;
+const SCENARIO_KEYS = ROOT_KEYS.filter((k) => k !== "variants");
+const NODE_KEYS = ["role", "links", "routes"] as const;
+const LINK_KEYS = ["net", "ip", "gw"] as const;
+const ROUTE_KEYS = ["to", "via"] as const;
+const VPN_KEYS = ["client", "headend", "transport", "impl", "port", "pool", "dpd", "dtls"] as const;
+const DPD_KEYS = ["interval", "retries"] as const;
+const FIREWALL_KEYS = ["node", "mode", "proxy", "inspect", "bypass", "idle-timeout"] as const;
+const FLOW_MATCH_KEYS = ["proto", "port"] as const;
+const PROBE_KEYS = ["from", "to", "flows", "rate", "port", "timeout"] as const;
+const PHASE_KEYS = ["baseline", "chaos", "recovery"] as const;
+const STEP_KEYS = ["at", "on", "loss", "clear"] as const;
+
+const IMPLS = ["reference", "ocserv", "strongswan"] as const;
+type Impl = (typeof IMPLS)[number];
+const PROXIES: readonly ProxyImpl[] = ["builtin", "haproxy"];
+const PROTOS = ["tcp", "udp"] as const;
+
+export const DEFAULT_PORT: Record<Transport, number> = { ctcp: 10000, natt: 4500, esp: 0, anyconnect: 443 };
+export const DEFAULT_POOL = "172.29.0.0/24";
+
+/** Reports problems for one scenario ("base" or a variant) of one file. */
+export class Checker {
+  constructor(
+    readonly file: string,
+    readonly variant: string,
+  ) {}
+
+  fail(pos: Pos, key: string, detail: string): never {
+    const own = `variants.${this.variant}`;
+    const inVariant = this.variant !== "base" && key !== own && !key.startsWith(`${own}.`) && !key.startsWith(`${own}[`);
+    throw new TopologyError(this.file, pos.line, pos.col, key, inVariant ? `${detail} (in variant ${this.variant})` : detail);
+  }
+
+  /** Fail at a value. */
+  at(n: PNode, detail: string): never {
+    return this.fail(n.pos, n.path, detail);
+  }
+
+  /** Fail at the key of an entry. */
+  atKey(e: PEntry, detail: string): never {
+    return this.fail(e.keyPos, e.value.path, detail);
+  }
+
+  /** A map whose keys are all in `known` (unknown keys are rejected, with a suggestion). */
+  map(n: PNode, what: string, known: readonly string[]): PMap {
+    const m = this.anyMap(n, what);
+    for (const e of m.entries.values()) {
+      if (!known.includes(e.key)) {
+        this.atKey(e, `unknown key \`${e.key}\` in ${what} — ${didYouMean(e.key, known)}${what} takes: ${known.join(", ")}`);
+      }
+    }
+    return m;
+  }
+
+  /** A map with free-form keys (names). */
+  anyMap(n: PNode, what: string): PMap {
+    if (n.kind !== "map") this.at(n, `${what} must be a map ({ key: value, ... }), got ${shape(n)} — write it as key: value pairs`);
+    return n;
+  }
+
+  seq(n: PNode, what: string): PSeq {
+    if (n.kind !== "seq") this.at(n, `${what} must be a list ([ ... ] or "- " items), got ${shape(n)} — write it as a list`);
+    return n;
+  }
+
+  /** A required entry; `example` shows what to add. */
+  req(m: PMap, key: string, example: string): PNode {
+    const e = m.entries.get(key);
+    if (e === undefined) this.fail(m.pos, childPath(m.path, key), `missing required key \`${key}\` — add it, e.g. ${example}`);
+    if (e.value.kind === "scalar" && e.value.value === null) this.at(e.value, `\`${key}\` is empty — give it a value, e.g. ${example}`);
+    return e.value;
+  }
+
+  /** An optional entry; absent or null (`key:` with no value) both mean "use the default". */
+  opt(m: PMap, key: string): PNode | undefined {
+    const e = m.entries.get(key);
+    if (e === undefined || (e.value.kind === "scalar" && e.value.value === null)) return undefined;
+    return e.value;
+  }
+
+  str(n: PNode, what: string): string {
+    if (n.kind !== "scalar" || typeof n.value !== "string") this.at(n, `${what} must be a string, got ${shape(n)} — write a plain name or value`);
+    return n.value;
+  }
+
+  oneOf<T extends string>(n: PNode, values: readonly T[], what: string): T {
+    if (n.kind !== "scalar" || typeof n.value !== "string") this.at(n, `${what} must be one of ${values.join(", ")}, got ${shape(n)} — write one of them`);
+    const v = n.value;
+    if (!(values as readonly string[]).includes(v)) {
+      this.at(n, `${what} \`${v}\` is not known — ${didYouMean(v, values)}use one of: ${values.join(", ")}`);
+    }
+    return v as T;
+  }
+
+  int(n: PNode, lo: number, hi: number, what: string): number {
+    if (n.kind !== "scalar" || typeof n.value !== "number" || !Number.isInteger(n.value)) {
+      this.at(n, `${what} must be a whole number from ${lo} to ${hi}, got ${shape(n)} — write a bare number (no quotes)`);
+    }
+    if (n.value < lo || n.value > hi) this.at(n, `${what} ${n.value} is out of range — use a number from ${lo} to ${hi}`);
+    return n.value;
+  }
+
+  bool(n: PNode, what: string): boolean {
+    if (n.kind !== "scalar" || typeof n.value !== "boolean") this.at(n, `${what} must be true or false, got ${shape(n)} — write true or false (no quotes)`);
+    return n.value;
+  }
+
+  /** The parsed value, or fail at `n` with the parser's reason (the key already names the field). */
+  parsed<T>(n: PNode, p: Parsed<T>): T {
+    if (!p.ok) this.at(n, p.why);
+    return p.value;
+  }
+
+  duration(n: PNode, what: string, min: "zero" | "positive"): number {
+    const ms = this.parsed(n, parseDuration(raw(n)));
+    if (min === "positive" && ms <= 0) this.at(n, `${what} must be longer than 0 — write e.g. "1s" or "500ms"`);
+    return ms;
+  }
+}
+
+/** The value for a parser: the scalar itself, or an empty list/map standing for a collection (so messages say "a list"). */
+function raw(n: PNode): unknown {
+  return n.kind === "scalar" ? n.value : n.kind === "seq" ? [] : {};
+}
+
+function shape(n: PNode): string {
+  return describe(raw(n));
+}
+
+/** A rename suggestion for a name that is not a usable interface name, or "". */
+function ifnameHint(name: string): string {
+  const s = name.toLowerCase().replace(/[^a-z0-9]/g, "").replace(/^[0-9]+/, "").slice(0, 10);
+  return IFNAME_RE.test(s) && s !== "lo" ? ` (e.g. \`${s}\`)` : "";
+}
+
+function ifnameProblem(name: string, kind: "node" | "net"): string | undefined {
+  const use = kind === "node" ? "a network namespace and interface name" : "an interface name";
+  if (name === "lo") return `${kind} name \`lo\` is the loopback interface every namespace already has — choose another name`;
+  if (IFNAME_RE.test(name)) return undefined;
+  const why =
+    name.length > 10
+      ? `is ${name.length} characters long`
+      : name.length === 0
+        ? "is empty"
+        : /^[^a-z]/.test(name)
+          ? "does not start with a lowercase letter"
+          : "contains characters other than lowercase letters and digits";
+  return `${kind} name \`${name}\` ${why}; it becomes ${use} — rename it to at most 10 lowercase letters/digits, starting with a letter${ifnameHint(name)}`;
+}
+
+// Internal bookkeeping: the parsed spec plus the tree nodes it came from, for cross-checks.
+interface LinkSrc {
+  node: string;
+  index: number;
+  link: Link;
+  netN: PNode;
+  ipN: PNode;
+  gwN?: PNode;
+}
+
+interface RouteSrc {
+  route: Route;
+  toN: PNode;
+  viaN: PNode;
+}
+
+interface NodeSrc {
+  spec: NodeSpec;
+  links: LinkSrc[];
+  routes: RouteSrc[];
+}
+
+function list(xs: Iterable<string>): string {
+  const a = [...xs];
+  return a.length ? a.join(", ") : "(none)";
+}
+
+/** Validate `root` (a document without `variants`) and build its Scenario. */
+export function buildScenario(root: PMap, ck: Checker): Scenario {
+  ck.map(root, "the topology", SCENARIO_KEYS);
+
+  const nameN = ck.req(root, "name", "name: asa-ips");
+  const name = ck.str(nameN, "name");
+  if (!TOPOLOGY_NAME_RE.test(name)) {
+    ck.at(nameN, `topology name \`${name}\` is not allowed — use 1–32 lowercase letters, digits and '-', starting with a letter or digit (it names reports and lab objects)`);
+  }
+
+  const nodes = checkNodes(root, ck);
+  const nets = checkNets(nodes, ck);
+  checkGateways(nodes, nets, ck);
+
+  const byName = new Map(nodes.map((n) => [n.spec.name, n.spec]));
+  const vpn = checkVpn(root, ck, byName, nets);
+  const firewall = checkFirewall(root, ck, byName);
+  const probe = checkProbe(root, ck, byName, vpn);
+  const phases = checkPhases(root, ck);
+  const chaos = checkChaos(root, ck, nodes, nets, phases);
+  const expect = ck.oneOf<Verdict>(ck.req(root, "expect", "expect: survives"), VERDICTS, "expect");
+
+  return {
+    file: ck.file,
+    name,
+    variant: ck.variant,
+    nodes: nodes.map((n) => n.spec),
+    nets: nets.map((n) => n.spec),
+    vpn,
+    firewall,
+    probe,
+    phases,
+    chaos,
+    expect,
+  };
+}
+
+function checkNodes(root: PMap, ck: Checker): NodeSrc[] {
+  const nodesN = ck.req(root, "nodes", "nodes: { client: { role: vpn-client, links: [{ net: home, ip: 203.0.113.10/24 }] }, ... }");
+  const nodesM = ck.anyMap(nodesN, "nodes");
+  if (nodesM.entries.size < 2) {
+    ck.at(nodesM, `a lab needs at least two nodes, found ${nodesM.entries.size} — add the nodes (at least a vpn-client and a vpn-headend) under nodes`);
+  }
+  const out: NodeSrc[] = [];
+  for (const e of nodesM.entries.values()) {
+    const bad = ifnameProblem(e.key, "node");
+    if (bad) ck.atKey(e, bad);
+    out.push(checkNode(e, ck));
+  }
+  // Every address once in the whole lab.
+  const seen = new Map<number, LinkSrc>();
+  for (const n of out) {
+    for (const l of n.links) {
+      const a = addrToInt(l.link.ip.addr);
+      const prev = seen.get(a);
+      if (prev) {
+        const who = prev.node === l.node ? `this node's links[${prev.index}]` : `node ${prev.node} (${prev.ipN.path}, line ${prev.ipN.pos.line})`;
+        ck.at(l.ipN, `address ${l.link.ip.addr} is already used by ${who} — every interface in the lab needs its own address`);
+      }
+      seen.set(a, l);
+    }
+  }
+  return out;
+}
+
+function checkNode(e: PEntry, ck: Checker): NodeSrc {
+  const name = e.key;
+  const what = `node ${name}`;
+  const m = ck.map(e.value, what, NODE_KEYS);
+  const role = ck.oneOf<Role>(ck.req(m, "role", "role: host"), ROLES, "role");
+
+  const linksN = ck.seq(ck.req(m, "links", "links: [{ net: lan, ip: 10.0.0.2/24 }]"), "links");
+  if (linksN.items.length === 0) ck.at(linksN, `node ${name} has no links — give it at least one, e.g. [{ net: lan, ip: 10.0.0.2/24 }]`);
+  const links: LinkSrc[] = [];
+  linksN.items.forEach((item, index) => {
+    const lm = ck.map(item, `a link`, LINK_KEYS);
+    const netN = ck.req(lm, "net", "net: lan");
+    const net = ck.str(netN, "net");
+    const bad = ifnameProblem(net, "net");
+    if (bad) ck.at(netN, bad);
+    const dup = links.find((l) => l.link.net === net);
+    if (dup) {
+      ck.at(netN, `node ${name} already has a link on net ${net} (links[${dup.index}]) — a node has one interface per net; remove one of the links or put it on another net`);
+    }
+    const ipN = ck.req(lm, "ip", "ip: 10.0.0.2/24");
+    const ip = ck.parsed(ipN, parseCidr(raw(ipN)));
+    checkHostCidr(ipN, ip, ck);
+    const gwN = ck.opt(lm, "gw");
+    let gw: string | undefined;
+    if (gwN) {
+      const g = ck.parsed(gwN, parseAddr(raw(gwN)));
+      gw = intToAddr(g);
+      const other = links.find((l) => l.gwN !== undefined);
+      if (other) {
+        ck.at(gwN, `node ${name} already has a default gateway on links[${other.index}] — a node has one default route; remove one gw (use routes for specific networks)`);
+      }
+    }
+    const link: Link = gw === undefined ? { net, ip } : { net, ip, gw };
+    links.push({ node: name, index, link, netN, ipN, gwN });
+  });
+
+  const routes: RouteSrc[] = [];
+  const routesN = ck.opt(m, "routes");
+  if (routesN) {
+    ck.seq(routesN, "routes").items.forEach((item) => {
+      const rm = ck.map(item, "a route", ROUTE_KEYS);
+      const toN = ck.req(rm, "to", "to: 192.0.2.0/24");
+      const to = ck.parsed(toN, parseCidr(raw(toN)));
+      if (networkOf(to) !== addrToInt(to.addr)) {
+        ck.at(toN, `route destination ${cidrText(to)} has host bits set — write the network address ${networkText(to)}`);
+      }
+      const viaN = ck.req(rm, "via", "via: 198.51.100.1");
+      const via = ck.parsed(viaN, parseAddr(raw(viaN)));
+      routes.push({ route: { to, via: intToAddr(via) }, toN, viaN });
+    });
+  }
+
+  const spec: NodeSpec = { name, role, links: links.map((l) => l.link), routes: routes.map((r) => r.route) };
+  return { spec, links, routes };
+}
+
+/** A host address on a link: unicast, and neither the network nor the broadcast address of its prefix. */
+function checkHostCidr(n: PNode, c: Cidr, ck: Checker): void {
+  const a = addrToInt(c.addr);
+  const u = unicastProblem(a);
+  if (u) ck.at(n, `${cidrText(c)} ${u} — use a private or documentation range, e.g. 10.0.0.2/24`);
+  if (c.prefix <= 30) {
+    const first = intToAddr(networkOf(c) + 1);
+    const last = intToAddr(broadcastOf(c) - 1);
+    if (a === networkOf(c)) {
+      ck.at(n, `${cidrText(c)} is the network address of ${networkText(c)} — a node needs a host address, from ${first} to ${last}`);
+    }
+    if (a === broadcastOf(c)) {
+      ck.at(n, `${cidrText(c)} is the broadcast address of ${networkText(c)} — a node needs a host address, from ${first} to ${last}`);
+    }
+  }
+}
+
+interface NetSrc {
+  spec: NetSpec;
+  links: LinkSrc[];
+}
+
+function checkNets(nodes: NodeSrc[], ck: Checker): NetSrc[] {
+  const nets = new Map<string, NetSrc>();
+  for (const n of nodes) {
+    for (const l of n.links) {
+      let net = nets.get(l.link.net);
+      if (!net) {
+        net = { spec: { name: l.link.net, members: [] }, links: [] };
+        nets.set(l.link.net, net);
+      }
+      net.spec.members.push({ node: n.spec.name, ip: l.link.ip });
+      net.links.push(l);
+    }
+  }
+  for (const net of nets.values()) {
+    const [first, ...rest] = net.links;
+    if (rest.length === 0) {
+      ck.at(first.netN, `net ${net.spec.name} has only one member (node ${first.node}): a net needs at least two nodes — link another node to ${net.spec.name}, or fix the net name if it is a typo${typoNet(net.spec.name, nets)}`);
+    }
+    const subnet = networkText(first.link.ip);
+    for (const l of rest) {
+      if (networkText(l.link.ip) !== subnet) {
+        ck.at(l.ipN, `${cidrText(l.link.ip)} is in ${networkText(l.link.ip)}, but net ${net.spec.name} is ${subnet} (node ${first.node}, ${first.ipN.path}) — members of a net share one subnet: use an address in ${subnet}`);
+      }
+    }
+  }
+  return [...nets.values()];
+}
+
+function typoNet(name: string, nets: Map<string, NetSrc>): string {
+  const others = [...nets.keys()].filter((k) => k !== name);
+  const n = nearest(name, others);
+  return n === undefined ? "" : ` (did you mean \`${n}\`?)`;
+}
+
+/** Gateways and route next hops: on a connected net of that node, another member's address. */
+function checkGateways(nodes: NodeSrc[], nets: NetSrc[], ck: Checker): void {
+  const netByName = new Map(nets.map((n) => [n.spec.name, n]));
+  const connected = (n: NodeSrc): string => n.links.map((l) => `${l.link.net} ${networkText(l.link.ip)}`).join(", ");
+  /** Undefined when some member of the net has `addr`, else the complaint. */
+  const noNeighbour = (netName: string, addr: string, self: string): string | undefined => {
+    const net = netByName.get(netName);
+    if (net === undefined || net.spec.members.some((x) => x.ip.addr === addr)) return undefined;
+    const others = net.spec.members.filter((x) => x.node !== self).map((x) => `${x.node} ${x.ip.addr}`);
+    return `no node on net ${netName} has address ${addr} — use a neighbour's address: ${list(others)}`;
+  };
+  for (const n of nodes) {
+    const self = n.spec.name;
+    const own = new Set(n.links.map((l) => l.link.ip.addr));
+    for (const l of n.links) {
+      if (l.gwN === undefined || l.link.gw === undefined) continue;
+      const gw = l.link.gw;
+      if (own.has(gw)) {
+        ck.at(l.gwN, `gw ${gw} is node ${self}'s own address — the gateway is a neighbour on net ${l.link.net}; use its address`);
+      }
+      if (!contains(l.link.ip, gw)) {
+        const onOther = n.links.find((o) => contains(o.link.ip, gw));
+        if (onOther) {
+          ck.at(l.gwN, `gw ${gw} is on net ${onOther.link.net} (links[${onOther.index}]), not on net ${l.link.net} (${networkText(l.link.ip)}) — move the gw to that link`);
+        }
+        ck.at(l.gwN, `gw ${gw} is not on a net connected to node ${self} (${connected(n)}) — the gateway must be a neighbour's address on net ${l.link.net}`);
+      }
+      const missing = noNeighbour(l.link.net, gw, self);
+      if (missing) ck.at(l.gwN, `gw ${gw}: ${missing}`);
+    }
+    for (const r of n.routes) {
+      const via = r.route.via;
+      if (own.has(via)) ck.at(r.viaN, `via ${via} is node ${self}'s own address — the next hop is a neighbour; use its address`);
+      const l = n.links.find((x) => contains(x.link.ip, via));
+      if (!l) {
+        ck.at(r.viaN, `via ${via} is not on a net connected to node ${self} (${connected(n)}) — the next hop must be a neighbour's address on one of them`);
+      }
+      const missing = noNeighbour(l.link.net, via, self);
+      if (missing) ck.at(r.viaN, `via ${via}: ${missing}`);
+    }
+  }
+}
+
+function nodeRef(n: PNode, ck: Checker, byName: Map<string, NodeSpec>, what: string, role?: Role): string {
+  const name = ck.str(n, what);
+  const node = byName.get(name);
+  if (!node) {
+    ck.at(n, `unknown node \`${name}\` — ${didYouMean(name, byName.keys())}the nodes are: ${list(byName.keys())}`);
+  }
+  if (role !== undefined && node.role !== role) {
+    const fit = [...byName.values()].filter((x) => x.role === role).map((x) => x.name);
+    const hint = fit.length ? `name a ${role} node (${fit.join(", ")})` : `no node has role ${role}: add one or set role: ${role} on ${name}`;
+    ck.at(n, `${what} needs a node of role ${role}, but ${name} is a ${node.role} — ${hint}`);
+  }
+  return name;
+}
+
+function flowMatches(n: PNode | undefined, ck: Checker, what: string): { m: FlowMatch; protoN: PNode }[] {
+  if (n === undefined) return [];
+  return ck.seq(n, what).items.map((item) => {
+    const fm = ck.map(item, `an ${what} entry`, FLOW_MATCH_KEYS);
+    const protoN = ck.req(fm, "proto", "proto: tcp");
+    const proto = ck.oneOf(protoN, PROTOS, "proto");
+    const port = ck.int(ck.req(fm, "port", "port: 10000"), 1, 65535, "port");
+    return { m: { proto, port }, protoN };
+  });
+}
+
+function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: NetSrc[]): VpnSpec {
+  const m = ck.map(ck.req(root, "vpn", "vpn: { client: client, headend: headend, transport: ctcp }"), "vpn", VPN_KEYS);
+  const client = nodeRef(ck.req(m, "client", "client: client"), ck, byName, "vpn.client", "vpn-client");
+  const headend = nodeRef(ck.req(m, "headend", "headend: headend"), ck, byName, "vpn.headend", "vpn-headend");
+  const transportN = ck.req(m, "transport", "transport: ctcp");
+  const transport = ck.oneOf<Transport>(transportN, TRANSPORTS, "transport");
+  const implN = ck.opt(m, "impl");
+  const impl: Impl = implN ? ck.oneOf(implN, IMPLS, "impl") : "reference";
+  if (transport === "anyconnect" && impl === "reference") {
+    ck.at(implN ?? transportN, "transport anyconnect has no reference implementation — it needs `impl: ocserv` (ocserv headend + openconnect client); add impl: ocserv to vpn");
+  }
+  if (impl === "ocserv" && transport !== "anyconnect") {
+    ck.at(implN ?? transportN, `impl ocserv implements only transport anyconnect, not ${transport} — use impl: reference (or transport: anyconnect)`);
+  }
+  if (impl === "strongswan" && transport !== "natt") {
+    ck.at(implN ?? transportN, `impl strongswan is supported only with transport natt (its libipsec cannot do native ESP, and there is no cTCP) — use impl: reference`);
+  }
+  const portN = ck.opt(m, "port");
+  let port = portN ? ck.int(portN, 1, 65535, "vpn.port") : DEFAULT_PORT[transport];
+  if (transport === "esp") port = 0; // ESP is IP protocol 50: no port (a port inherited from a base with another transport is ignored)
+
+  const poolN = ck.opt(m, "pool");
+  let pool: Cidr = { addr: "172.29.0.0", prefix: 24 };
+  if (poolN) {
+    pool = ck.parsed(poolN, parseCidr(raw(poolN)));
+    if (pool.prefix > 30) {
+      ck.at(poolN, `pool ${cidrText(pool)} is too small: the headend takes .1 and clients start at .2 — use a prefix of /30 or shorter, e.g. ${DEFAULT_POOL}`);
+    }
+    if (networkOf(pool) !== addrToInt(pool.addr)) {
+      ck.at(poolN, `pool ${cidrText(pool)} has host bits set — write the network address ${networkText(pool)}`);
+    }
+  }
+  for (const net of nets) {
+    const l = net.links[0];
+    if (overlaps(pool, l.link.ip)) {
+      ck.at(poolN ?? m, `pool ${cidrText(pool)} overlaps net ${net.spec.name} (${networkText(l.link.ip)}) — the tunnel's inner addresses must not collide with lab nets; choose an unused range${poolN ? ` such as ${DEFAULT_POOL}` : " with vpn.pool"}`);
+    }
+  }
+
+  let dpd = { intervalMs: 1000, retries: 3 };
+  const dpdN = ck.opt(m, "dpd");
+  if (dpdN) {
+    const dm = ck.map(dpdN, "dpd", DPD_KEYS);
+    const iN = ck.opt(dm, "interval");
+    const rN = ck.opt(dm, "retries");
+    dpd = {
+      intervalMs: iN ? ck.duration(iN, "dpd.interval", "positive") : 1000,
+      retries: rN ? ck.int(rN, 1, 1000, "dpd.retries") : 3,
+    };
+  }
+  const dtlsN = ck.opt(m, "dtls");
+  const dtls = dtlsN ? ck.bool(dtlsN, "dtls") : false;
+  if (dtls && transport !== "anyconnect" && dtlsN) {
+    ck.at(dtlsN, `dtls applies only to transport anyconnect, not ${transport} — remove it or set dtls: false`);
+  }
+  if (client === headend) ck.at(m, "vpn.client and vpn.headend are the same node — name two different nodes");
+  return { client, headend, transport, impl, port, pool, dpd, dtls };
+}
+
+function checkFirewall(root: PMap, ck: Checker, byName: Map<string, NodeSpec>): FirewallSpec | undefined {
+  const n = ck.opt(root, "firewall");
+  if (n === undefined) return undefined;
+  const m = ck.map(n, "firewall", FIREWALL_KEYS);
+  const node = nodeRef(ck.req(m, "node", "node: firewall"), ck, byName, "firewall.node", "firewall");
+  const modeN = ck.opt(m, "mode");
+  const mode: FirewallMode = modeN ? ck.oneOf(modeN, FIREWALL_MODES, "mode") : "stateful";
+  const proxyN = ck.opt(m, "proxy");
+  const proxy: ProxyImpl = proxyN ? ck.oneOf(proxyN, PROXIES, "proxy") : "builtin";
+  const inspect = flowMatches(ck.opt(m, "inspect"), ck, "inspect");
+  for (const { m: fm, protoN } of inspect) {
+    if (fm.proto !== "tcp") {
+      ck.at(protoN, `inspect entries must be tcp: the full proxy is a TCP proxy and cannot inspect ${fm.proto} — remove this entry (a stateful firewall forwards ${fm.proto} anyway)`);
+    }
+  }
+  const bypass = flowMatches(ck.opt(m, "bypass"), ck, "bypass");
+  if (mode === "full-proxy" && inspect.length === 0) {
+    ck.at(modeN ?? m, "mode full-proxy with an empty inspect list proxies nothing — add inspect: [{ proto: tcp, port: N }] or use mode: stateful");
+  }
+  const idleN = ck.opt(m, "idle-timeout");
+  const idleTimeoutMs = idleN ? ck.duration(idleN, "idle-timeout", "positive") : 30_000;
+  return { node, mode, proxy, inspect: inspect.map((x) => x.m), bypass: bypass.map((x) => x.m), idleTimeoutMs };
+}
+
+function checkProbe(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, vpn: VpnSpec): ProbeSpec {
+  const m = ck.map(ck.req(root, "probe", "probe: { from: client, to: server, rate: 50/s }"), "probe", PROBE_KEYS);
+  const fromN = ck.req(m, "from", `from: ${vpn.client}`);
+  const from = nodeRef(fromN, ck, byName, "probe.from");
+  if (from !== vpn.client) {
+    ck.at(fromN, `probe.from must be the VPN client (vpn.client is ${vpn.client}) — probes travel through the tunnel from the client; write from: ${vpn.client}`);
+  }
+  const toN = ck.req(m, "to", "to: server");
+  const to = nodeRef(toN, ck, byName, "probe.to");
+  if (to === from) ck.at(toN, `probe.to is the probing node itself — name the responder behind the headend (e.g. a host on the protected net)`);
+  let flows: Flow[] = ["udp-echo"];
+  const flowsN = ck.opt(m, "flows");
+  if (flowsN) {
+    const s = ck.seq(flowsN, "flows");
+    if (s.items.length === 0) ck.at(s, `flows is empty — list at least one flow (supported: ${FLOWS.join(", ")}), or leave flows out for [udp-echo]`);
+    flows = s.items.map((f) => {
+      const v = ck.str(f, "flow");
+      if (!(FLOWS as readonly string[]).includes(v)) {
+        ck.at(f, `flow \`${v}\` is not supported — supported flows: ${FLOWS.join(", ")}; remove it`);
+      }
+      return v as Flow;
+    });
+    flows = [...new Set(flows)];
+  }
+  const rateN = ck.req(m, "rate", "rate: 50/s");
+  const ratePerSec = ck.parsed(rateN, parseRate(raw(rateN)));
+  if (!(ratePerSec >= 1 && ratePerSec <= 1000)) {
+    ck.at(rateN, `rate ${ratePerSec}/s is out of range — use 1 to 1000 probes per second, e.g. 50/s`);
+  }
+  const portN = ck.opt(m, "port");
+  const port = portN ? ck.int(portN, 1, 65535, "probe.port") : 7;
+  const tN = ck.opt(m, "timeout");
+  const timeoutMs = tN ? ck.duration(tN, "probe.timeout", "positive") : 1000;
+  return { from, to, flows, ratePerSec, port, timeoutMs };
+}
+
+function checkPhases(root: PMap, ck: Checker): Phases {
+  const n = ck.opt(root, "phases");
+  const p: Phases = { baselineMs: 2000, chaosMs: 4000, recoveryMs: 4000 };
+  if (n === undefined) return p;
+  const m = ck.map(n, "phases", PHASE_KEYS);
+  const b = ck.opt(m, "baseline");
+  const c = ck.opt(m, "chaos");
+  const r = ck.opt(m, "recovery");
+  if (b) p.baselineMs = ck.duration(b, "phases.baseline", "zero");
+  if (b && p.baselineMs <= 0) ck.at(b, "the baseline phase must be longer than 0: it proves the tunnel works before any fault — use e.g. 2s");
+  if (c) p.chaosMs = ck.duration(c, "phases.chaos", "zero");
+  if (r) p.recoveryMs = ck.duration(r, "phases.recovery", "zero");
+  if (r && p.recoveryMs <= 0) ck.at(r, "the recovery phase must be longer than 0: the verdict is measured in it — use e.g. 4s");
+  return p;
+}
+
+function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], phases: Phases): ChaosStep[] {
+  const n = ck.opt(root, "chaos");
+  if (n === undefined) return [];
+  const byName = new Map(nodes.map((x) => [x.spec.name, x.spec]));
+  const netNames = new Set(nets.map((x) => x.spec.name));
+  const start = phases.baselineMs;
+  const end = phases.baselineMs + phases.chaosMs;
+  const steps = ck.seq(n, "chaos").items.map((item, i): ChaosStep => {
+    const m = ck.map(item, "a chaos step", STEP_KEYS);
+    const atN = ck.req(m, "at", `at: ${msText(start)}`);
+    const atMs = ck.duration(atN, "at", "zero");
+    if (atMs < start) {
+      ck.at(atN, `at ${msText(atMs)} is before the chaos phase, which starts when the baseline ends at ${msText(start)} — faults belong to the chaos phase: use at ≥ ${msText(start)} (or shorten phases.baseline)`);
+    }
+    if (atMs > end) {
+      ck.at(atN, `at ${msText(atMs)} is after the chaos phase, which ends at ${msText(end)} (baseline + chaos) — use at ≤ ${msText(end)} or lengthen phases.chaos (the recovery phase clears all faults by itself)`);
+    }
+    const onN = ck.req(m, "on", "on: wan.edge");
+    const on = ck.str(onN, "on");
+    const parts = on.split(".");
+    if (parts.length > 2 || parts.some((p) => p === "")) ck.at(onN, `on \`${on}\` is not NODE or NODE.NET — write e.g. wan (every interface of wan) or wan.edge (wan's interface on net edge)`);
+    const [nodeName, netName] = parts;
+    const node = byName.get(nodeName);
+    if (!node) ck.at(onN, `unknown node \`${nodeName}\` in on — ${didYouMean(nodeName, byName.keys())}the nodes are: ${list(byName.keys())}`);
+    if (netName !== undefined) {
+      const mine = node.links.map((l) => l.net);
+      if (!netNames.has(netName)) {
+        ck.at(onN, `net \`${netName}\` is not declared by any link (nets exist through links) — ${didYouMean(netName, mine)}node ${nodeName}'s nets are: ${list(mine)}`);
+      }
+      if (!mine.includes(netName)) {
+        ck.at(onN, `node ${nodeName} is not on net ${netName} — its nets are: ${list(mine)}; write ${nodeName}.${mine[0]} or put the fault on a member of ${netName}`);
+      }
+    }
+    const lossN = ck.opt(m, "loss");
+    const clearN = ck.opt(m, "clear");
+    const target = netName === undefined ? { node: nodeName } : { node: nodeName, net: netName };
+    const step: ChaosStep = { atMs, on: target, line: m.pos.line };
+    if (lossN && clearN) ck.fail(m.pos, itemPath(n.path, i), "a step has both loss and clear — give exactly one action per step (split it into two steps)");
+    if (!lossN && !clearN) ck.fail(m.pos, itemPath(n.path, i), "a step needs exactly one action — add loss: 5% or clear: true");
+    if (lossN) {
+      const loss = ck.parsed(lossN, parsePercent(raw(lossN)));
+      if (!(loss > 0 && loss <= 100)) {
+        ck.at(lossN, `loss ${loss}% is outside 0–100% — use more than 0% and at most 100% (to remove a fault, use clear: true)`);
+      }
+      step.loss = loss;
+    }
+    if (clearN) {
+      if (!ck.bool(clearN, "clear")) ck.at(clearN, "clear: false does nothing — write clear: true, or remove the step");
+      step.clear = true;
+    }
+    return step;
+  });
+  // Stable: steps at the same instant keep their written order.
+  return steps.map((s, i) => ({ s, i })).sort((a, b) => a.s.atMs - b.s.atMs || a.i - b.i).map((x) => x.s);
+}
