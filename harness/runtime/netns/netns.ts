@@ -10,6 +10,8 @@ import type { NetSpec, NodeSpec, Role } from "../../topology/model";
 import type { Runtime, SpawnOptions } from "../runtime";
 import { NS_PREFIX, processStart, writeState, type LabState } from "../state";
 
+// a '-' can never appear in a node name, so the bridge cannot clash with a member port named after its node
+const BRIDGE = "br-lab";
 const FORWARDING_ROLES: readonly Role[] = ["router", "firewall", "vpn-headend"];
 
 export function nodeNamespace(labId: string, node: string): string {
@@ -82,12 +84,12 @@ export class NetnsRuntime implements Runtime {
     }
     const brNs = bridgeNamespace(this.labId, net.name);
     await this.addNamespace(brNs);
-    await run(["ip", "-n", brNs, "link", "add", "name", "br", "type", "bridge"]);
-    await run(["ip", "-n", brNs, "link", "set", "dev", "br", "up"]);
+    await run(["ip", "-n", brNs, "link", "add", "name", BRIDGE, "type", "bridge"]);
+    await run(["ip", "-n", brNs, "link", "set", "dev", BRIDGE, "up"]);
     for (const m of net.members) {
       await run(["ip", "link", "add", "name", net.name, "netns", this.netnsName(m.node), "type", "veth",
         "peer", "name", m.node, "netns", brNs]);
-      await run(["ip", "-n", brNs, "link", "set", "dev", m.node, "master", "br", "up"]);
+      await run(["ip", "-n", brNs, "link", "set", "dev", m.node, "master", BRIDGE, "up"]);
     }
   }
 
