@@ -31,7 +31,9 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     const p = proxyEvidence(r!);
     const recovery = r!.phases.find((x) => x.phase === "recovery")!;
     const msg = summarize(r!);
+    expect(p.proxied, `the cTCP flow went through the proxy\n${msg}`).to.equal(true);
     expect(p.oooPackets, `proxy socket rcv_ooopack\n${msg}`).to.be.greaterThan(0);
+    expect(p.heldMemory, `proxy socket skmem r (out-of-order queue)\n${msg}`).to.be.greaterThan(0);
     expect(p.stalledBytes, `bytes the cTCP client sent that the proxy never passed on\n${msg}`).to.be.greaterThan(0);
     expect(recovery.delivery, msg).to.equal(0);
     expect(r!.tunnel.clientDownAtMs, msg).to.be.a("number");
@@ -42,7 +44,9 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     expect(r, "the ctcp-no-loss scenario did not run (see its own test)").to.not.equal(undefined);
     const p = proxyEvidence(r!);
     const msg = summarize(r!);
+    expect(p.proxied, msg).to.equal(true);
     expect(p.clientBytesSent, msg).to.be.greaterThan(0);
+    expect(p.forwardedOut, `the proxy forwards every byte it received\n${msg}`).to.equal(p.proxyBytesReceived);
     expect(p.stalledBytes, msg).to.equal(0);
     expect(p.oooPackets, msg).to.equal(0);
   });

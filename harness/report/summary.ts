@@ -11,8 +11,8 @@ export interface ProxyMechanism {
   stalledBytes: number; // sent by the client, never delivered in order to the proxy: lost or held behind a gap
   oooPackets: number; // rcv_ooopack on the proxy's client-facing sockets
   heldMemory: number; // skmem r on those sockets: kernel memory of the out-of-order queue
-  forwardedIn?: number; // what the proxy read from the client and wrote on (its own counters)
-  forwardedOut?: number;
+  proxied: boolean; // the flow went through the proxy at all (a bypass or another transport does not)
+  forwardedOut: number; // bytes the proxy sent on its own connections to the original destinations (ss, without retransmissions)
 }
 
 function wireCounter(stats: unknown, key: string): number {
@@ -33,15 +33,13 @@ export function proxyEvidence(r: ScenarioResult): ProxyMechanism {
     stalledBytes: Math.max(0, clientBytesSent - proxyBytesReceived),
     oooPackets: clientSide.reduce((n, s) => n + s.rcvOooPackets, 0),
     heldMemory: clientSide.reduce((n, s) => n + s.rmemAlloc, 0),
+    proxied: false,
+    forwardedOut: 0,
   };
-  if (fw?.builtin) {
-    m.forwardedIn = fw.builtin.connections.reduce((n, c) => n + c.bytesIn, 0);
-    m.forwardedOut = fw.builtin.connections.reduce((n, c) => n + c.bytesOut, 0);
-  } else if (fw?.haproxy) {
-    const front = fw.haproxy.stat.filter((s) => s.type === "frontend");
-    m.forwardedIn = front.reduce((n, s) => n + s.bin, 0);
-    m.forwardedOut = fw.haproxy.stat.filter((s) => s.type === "backend").reduce((n, s) => n + s.bin, 0);
-  }
+  // what the proxy wrote onward: its own connections to the original destinations, from their sockets
+  const serverSide = (fw?.sockets ?? []).filter((s) => s.localPort !== PROXY_PORT && s.state !== "LISTEN" && s.processes.length > 0);
+  m.proxied = clientSide.length > 0;
+  m.forwardedOut = serverSide.reduce((n, s) => n + s.bytesSent - s.bytesRetrans, 0);
   return m;
 }
 
@@ -56,7 +54,11 @@ export function summarize(r: ScenarioResult): string {
   for (const c of r.chaos) lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}`);
   if (r.firewallMode === "full-proxy") {
     const m = proxyEvidence(r);
-    lines.push(`  proxy: client sent ${m.clientBytesSent} B, proxy received in order ${m.proxyBytesReceived} B, stalled ${m.stalledBytes} B, rcv_ooopack ${m.oooPackets}, skmem r ${m.heldMemory} B, forwarded ${m.forwardedIn ?? "-"} → ${m.forwardedOut ?? "-"} B`);
+    lines.push(
+      m.proxied
+        ? `  proxy: client sent ${m.clientBytesSent} B, proxy received in order ${m.proxyBytesReceived} B, stalled ${m.stalledBytes} B, rcv_ooopack ${m.oooPackets}, skmem r ${m.heldMemory} B, forwarded to the headend ${m.forwardedOut} B`
+        : "  proxy: carried no connection of this flow (not inspected, or bypassed)",
+    );
   }
   return lines.join("\n");
 }
