@@ -1,0 +1,233 @@
+import { expect } from "chai";
+import type { FirewallMode, FirewallSpec, FlowMatch } from "../topology/model";
+import { FIREWALL_TABLE, firewallRuleset } from "./ruleset";
+import { conntrackEntries, createLine3, echoRoundTrip, ECHO_SERVER, isRoot, Netns, type Line3 } from "./testkit";
+
+const PROXY_PORT = 15001;
+
+function spec(mode: FirewallMode, bypass: FlowMatch[], inspect: FlowMatch[] = [{ proto: "tcp", port: 10000 }]): FirewallSpec {
+  return { node: "firewall", mode, proxy: "builtin", inspect, bypass, idleTimeoutMs: 30000 };
+}
+
+interface Chain {
+  name: string;
+  hook: string; // the "type ... hook ... priority ...; policy ...;" line
+  rules: string[]; // without comments and blank lines
+}
+
+/** The chains of our table, in order (a small reader for the generated text, not a general nft parser). */
+function chains(text: string): Chain[] {
+  const out: Chain[] = [];
+  let cur: Chain | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^chain (\S+) \{$/.exec(line);
+    if (m) {
+      cur = { name: m[1], hook: "", rules: [] };
+      out.push(cur);
+    } else if (line === "}") {
+      cur = undefined;
+    } else if (cur && line.startsWith("type ")) {
+      cur.hook = line;
+    } else if (cur) {
+      cur.rules.push(line);
+    }
+  }
+  return out;
+}
+
+function chain(text: string, name: string): Chain {
+  const c = chains(text).find((x) => x.name === name);
+  if (!c) throw new Error(`no chain ${name} in:\n${text}`);
+  return c;
+}
+
+const MODES: FirewallMode[] = ["route", "stateful", "full-proxy"];
+const BYPASSES: { label: string; flows: FlowMatch[] }[] = [
+  { label: "no bypass", flows: [] },
+  { label: "bypass tcp/10000", flows: [{ proto: "tcp", port: 10000 }] },
+  { label: "bypass tcp/10000 + udp/4500", flows: [{ proto: "tcp", port: 10000 }, { proto: "udp", port: 4500 }] },
+];
+
+describe("firewall/ruleset", () => {
+  for (const mode of MODES) {
+    for (const bp of BYPASSES) {
+      describe(`${mode}, ${bp.label}`, () => {
+        const inspect: FlowMatch[] = [
+          { proto: "tcp", port: 10000 },
+          { proto: "tcp", port: 443 },
+        ];
+        const text = firewallRuleset(spec(mode, bp.flows, inspect), { proxyPort: PROXY_PORT });
+        const names = chains(text).map((c) => c.name);
+
+        it("starts with the re-applicable table idiom", () => {
+          const code = text.split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+          expect(code.slice(0, 3)).to.deep.equal([
+            `table inet ${FIREWALL_TABLE} {}`,
+            `delete table inet ${FIREWALL_TABLE}`,
+            `table inet ${FIREWALL_TABLE} {`,
+          ]);
+          expect(text).to.not.match(/flush ruleset/);
+        });
+
+        it("notracks bypassed flows both ways at priority raw, in prerouting and output", () => {
+          if (bp.flows.length === 0 && mode !== "route") {
+            expect(names).to.not.include("raw_prerouting");
+            return;
+          }
+          for (const [name, hook] of [
+            ["raw_prerouting", "prerouting"],
+            ["raw_output", "output"],
+          ]) {
+            const c = chain(text, name);
+            expect(c.hook).to.equal(`type filter hook ${hook} priority raw; policy accept;`);
+            for (const f of bp.flows) {
+              expect(c.rules).to.include(`${f.proto} dport ${f.port} notrack`);
+              expect(c.rules).to.include(`${f.proto} sport ${f.port} notrack`);
+            }
+          }
+        });
+
+        it("forwards per the mode", () => {
+          const fwd = chain(text, "forward");
+          if (mode === "route") {
+            expect(fwd.hook).to.contain("policy accept");
+            expect(fwd.rules.join("\n")).to.not.match(/ct state/);
+            expect(chain(text, "raw_prerouting").rules.at(-1)).to.equal("notrack");
+            expect(chain(text, "raw_output").rules.at(-1)).to.equal("notrack");
+            return;
+          }
+          expect(fwd.hook).to.equal("type filter hook forward priority filter; policy drop;");
+          const est = fwd.rules.indexOf("ct state established,related accept");
+          const inv = fwd.rules.indexOf("ct state invalid drop");
+          const syn = fwd.rules.indexOf("meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) != syn drop");
+          const icmp = fwd.rules.indexOf("meta l4proto { icmp, ipv6-icmp } accept");
+          const newOk = fwd.rules.indexOf("ct state new accept");
+          expect([est, inv, syn, icmp, newOk].every((i) => i >= 0), fwd.rules.join("\n")).to.equal(true);
+          expect(est).to.be.lessThan(inv);
+          expect(inv).to.be.lessThan(syn);
+          expect(syn).to.be.lessThan(newOk);
+          for (const f of bp.flows) {
+            const d = fwd.rules.indexOf(`${f.proto} dport ${f.port} accept`);
+            const s = fwd.rules.indexOf(`${f.proto} sport ${f.port} accept`);
+            expect(d, `bypass ${f.proto}/${f.port} accepted`).to.be.greaterThan(-1);
+            expect(s).to.be.greaterThan(-1);
+            expect(Math.max(d, s), "bypass accepted before the ct state rules").to.be.lessThan(est);
+          }
+        });
+
+        it("redirects inspected, non-bypassed TCP to the proxy only in full-proxy mode", () => {
+          if (mode !== "full-proxy") {
+            expect(names).to.not.include("nat_prerouting");
+            expect(names).to.not.include("input");
+            expect(text).to.not.match(/redirect/);
+            return;
+          }
+          const nat = chain(text, "nat_prerouting");
+          expect(nat.hook).to.equal("type nat hook prerouting priority dstnat; policy accept;");
+          expect(nat.rules).to.include(`tcp dport 443 redirect to :${PROXY_PORT}`);
+          const bypassed10000 = bp.flows.some((f) => f.port === 10000);
+          expect(nat.rules.includes(`tcp dport 10000 redirect to :${PROXY_PORT}`)).to.equal(!bypassed10000);
+
+          const input = chain(text, "input");
+          expect(input.hook).to.equal("type filter hook input priority filter; policy drop;");
+          expect(input.rules).to.include("ct state established,related accept");
+          expect(input.rules).to.include(`tcp dport ${PROXY_PORT} ct status dnat accept`);
+          expect(chain(text, "output").hook).to.equal("type filter hook output priority filter; policy accept;");
+          expect(text).to.match(/notracked[\s\S]*skips nat/); // the reason is written down
+        });
+      });
+    }
+  }
+
+  it("refuses a UDP inspect entry in full-proxy mode (the proxy is TCP only)", () => {
+    expect(() => firewallRuleset(spec("full-proxy", [], [{ proto: "udp", port: 4500 }]), { proxyPort: PROXY_PORT })).to.throw(
+      /terminates TCP only/,
+    );
+  });
+
+  it("refuses ports out of range", () => {
+    expect(() => firewallRuleset(spec("stateful", []), { proxyPort: 0 })).to.throw(/proxyPort 0 is not a port/);
+    expect(() => firewallRuleset(spec("stateful", [{ proto: "tcp", port: 70000 }]), { proxyPort: 1 })).to.throw(/70000/);
+  });
+
+  it("writes each duplicate flow once", () => {
+    const t = firewallRuleset(spec("stateful", [{ proto: "tcp", port: 1 }, { proto: "tcp", port: 1 }]), { proxyPort: 2 });
+    expect(chain(t, "raw_prerouting").rules.filter((r) => r === "tcp dport 1 notrack")).to.have.length(1);
+  });
+
+  describe("with the real nft (root, throwaway netns)", function () {
+    let ns: Netns | undefined;
+    before(async function () {
+      if (!isRoot()) return this.skip();
+      ns = await Netns.create("nft");
+    });
+    after(async () => {
+      await ns?.destroy();
+    });
+
+    for (const mode of MODES) {
+      for (const bp of BYPASSES) {
+        it(`nft -c accepts ${mode}, ${bp.label}`, async () => {
+          const text = firewallRuleset(spec(mode, bp.flows), { proxyPort: PROXY_PORT });
+          const r = await ns!.exec(["nft", "-c", "-f", "-"], { input: text, allowFailure: true });
+          expect(r.code, `${r.stderr}\n${text}`).to.equal(0);
+        });
+      }
+    }
+
+    it("re-applies over itself and leaves other tables alone", async () => {
+      await ns!.exec(["nft", "-f", "-"], { input: "table inet someone_else {\n  chain c { type filter hook input priority 0; policy accept; }\n}\n" });
+      for (const mode of MODES) {
+        const text = firewallRuleset(spec(mode, BYPASSES[2].flows, [{ proto: "tcp", port: 443 }]), { proxyPort: PROXY_PORT });
+        await ns!.exec(["nft", "-f", "-"], { input: text });
+        await ns!.exec(["nft", "-f", "-"], { input: text });
+        const listed = (await ns!.exec(["nft", "list", "table", "inet", FIREWALL_TABLE])).stdout;
+        expect(listed.includes("chain nat_prerouting"), `${mode}:\n${listed}`).to.equal(mode === "full-proxy");
+        expect(listed.match(/chain forward/g)).to.have.length(1);
+      }
+      expect((await ns!.exec(["nft", "list", "tables"])).stdout).to.contain("someone_else");
+    });
+  });
+
+  describe("forwarding for real: client — firewall — server (root)", function () {
+    let line: Line3 | undefined;
+    const PORT = 9001;
+    before(async function () {
+      if (!isRoot()) return this.skip();
+      line = await createLine3();
+      await line.server.node(ECHO_SERVER, ["10.201.2.2", String(PORT)]);
+    });
+    after(async () => {
+      await line?.destroy();
+    });
+
+    const apply = async (s: FirewallSpec): Promise<void> => {
+      await line!.fw.exec(["nft", "-f", "-"], { input: firewallRuleset(s, { proxyPort: PROXY_PORT }) });
+      await line!.fw.exec(["conntrack", "-F"], { allowFailure: true });
+    };
+
+    it("stateful: forwards a new TCP flow and tracks it", async () => {
+      await apply(spec("stateful", []));
+      const r = await echoRoundTrip(line!.client, "10.201.2.2", PORT, 3000);
+      expect(r.echoed).to.equal(3000);
+      expect(r.greeting.peer.startsWith("10.201.1.2:"), "the server sees the client itself").to.equal(true);
+      expect(await conntrackEntries(line!.fw, PORT)).to.have.length.greaterThan(0);
+    });
+
+    it("route: forwards with no conntrack entry at all", async () => {
+      await apply(spec("route", []));
+      const r = await echoRoundTrip(line!.client, "10.201.2.2", PORT, 3000);
+      expect(r.echoed).to.equal(3000);
+      expect(await conntrackEntries(line!.fw, PORT)).to.deep.equal([]);
+    });
+
+    it("stateful + bypass: forwards the bypassed flow untracked", async () => {
+      await apply(spec("stateful", [{ proto: "tcp", port: PORT }]));
+      const r = await echoRoundTrip(line!.client, "10.201.2.2", PORT, 3000);
+      expect(r.echoed).to.equal(3000);
+      expect(await conntrackEntries(line!.fw, PORT)).to.deep.equal([]);
+    });
+  });
+});
