@@ -1,0 +1,129 @@
+// What a user relies on around the scenarios: bad input is refused with
+// file:line and exit 2 before anything is created; a lab killed with SIGKILL
+// is swept by `vpnlab gc`; `vpnlab down` stops a held lab.
+import { expect } from "chai";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const ROOT = path.join(__dirname, "..", "..");
+const BIN = path.join(ROOT, "bin", "vpnlab");
+const TOPO = path.join(ROOT, "topologies", "asa-ips.yaml");
+const BAD = path.join(ROOT, "harness", "topology", "fixtures", "bad");
+
+function labNamespaces(): string[] {
+  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => /^vl-[0-9a-f]{5}-/.test(n));
+}
+
+function labInterfacesOnHost(): string[] {
+  // nothing of a lab is ever created in the host namespace: check the names a lab uses
+  const names = ["home", "edge", "dmz", "corp", "vpn", "br-lab"];
+  return spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((l) => l.split(": ")[1]?.split("@")[0])
+    .filter((n): n is string => !!n && names.includes(n));
+}
+
+function vpnlab(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(BIN, args, { encoding: "utf8", timeout: 60000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms; got:\n${buf}`)), ms);
+    const on = (b: Buffer) => {
+      buf += b.toString();
+      const m = buf.match(re);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[0]);
+      }
+    };
+    child.stdout?.on("data", on);
+    child.stderr?.on("data", (b: Buffer) => (buf += b.toString()));
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`exited ${code} before ${re}:\n${buf}`));
+    });
+  });
+}
+
+const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r())));
+
+describe("vpnlab command line", function () {
+  this.timeout(90000);
+
+  before(function () {
+    expect(labNamespaces(), "lab namespaces left over from an earlier test").to.deep.equal([]);
+  });
+
+  describe("bad input exits 2 with file:line and creates nothing", function () {
+    const fixtures = fs.readdirSync(BAD).filter((f) => f.endsWith(".yaml")).sort();
+    it(`has bad-input fixtures to check (${fixtures.length})`, () => expect(fixtures.length).to.be.greaterThan(20));
+    for (const f of fixtures) {
+      it(f, function () {
+        const file = path.join(BAD, f);
+        const r = vpnlab(["run", file]);
+        expect(r.code, r.stderr).to.equal(2);
+        expect(r.stderr, r.stderr).to.match(new RegExp(`${f.replace(/\./g, "\\.")}:\\d+:\\d+: `));
+        expect(labNamespaces()).to.deep.equal([]);
+      });
+    }
+    it("an unknown variant on the command line", function () {
+      const r = vpnlab(["run", TOPO, "--variant", "nat-t"]);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/asa-ips\.yaml:\d+:\d+: variants: unknown variant `nat-t` — did you mean `natt`\?/);
+      expect(labNamespaces()).to.deep.equal([]);
+    });
+    it("a missing file", function () {
+      const r = vpnlab(["run", "/nonexistent/lab.yaml"]);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.contain("/nonexistent/lab.yaml");
+    });
+    it("an unknown command", function () {
+      const r = vpnlab(["fly"]);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.contain("unknown command fly");
+    });
+  });
+
+  it("gc removes every namespace, interface and process of a lab whose owner was SIGKILLed", async function () {
+    const up = spawn(BIN, ["up", TOPO], { stdio: ["ignore", "pipe", "pipe"] });
+    const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/base\) is up/, 30000);
+    const labId = line.match(/lab ([0-9a-f]{5})/)![1];
+    const nss = labNamespaces().filter((n) => n.startsWith(`vl-${labId}-`));
+    expect(nss.length, `namespaces of lab ${labId}`).to.equal(5);
+    const pids = nss.flatMap((ns) => spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout.split(/\s+/).filter(Boolean));
+    expect(pids.length, "agents and the proxy run inside the lab").to.be.greaterThan(2);
+
+    up.kill("SIGKILL");
+    await exited(up);
+    const ls = vpnlab(["ls"]);
+    expect(ls.stdout).to.match(new RegExp(`${labId} .*orphaned`));
+
+    const gc = vpnlab(["gc"]);
+    expect(gc.code, gc.stderr).to.equal(0);
+    expect(gc.stdout).to.contain(`removed 1 lab(s), 5 namespace(s)`);
+    expect(labNamespaces()).to.deep.equal([]);
+    expect(labInterfacesOnHost()).to.deep.equal([]);
+    const alive = pids.filter((p) => fs.existsSync(`/proc/${p}`));
+    expect(alive, "processes of the killed lab still running").to.deep.equal([]);
+    expect(fs.existsSync(`/run/vpnlab/${labId}`)).to.equal(false);
+  });
+
+  it("down stops a lab held by `vpnlab up`, and its owner tears everything down", async function () {
+    const up = spawn(BIN, ["up", TOPO, "--variant", "natt"], { stdio: ["ignore", "pipe", "pipe"] });
+    const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/natt\) is up/, 30000);
+    const labId = line.match(/lab ([0-9a-f]{5})/)![1];
+    const down = vpnlab(["down", labId]);
+    expect(down.code, down.stderr).to.equal(0);
+    await exited(up);
+    expect(up.exitCode ?? up.signalCode).to.equal(143);
+    expect(labNamespaces()).to.deep.equal([]);
+  });
+});
