@@ -5,6 +5,7 @@ import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { processStart } from "../harness/runtime/state";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -111,7 +112,7 @@ describe("vpnlab command line", function () {
     expect(gc.stdout).to.contain(`removed 1 lab(s), 5 namespace(s)`);
     expect(labNamespaces()).to.deep.equal([]);
     expect(labInterfacesOnHost()).to.deep.equal([]);
-    const alive = pids.filter((p) => fs.existsSync(`/proc/${p}`));
+    const alive = pids.filter((p) => processStart(Number(p)) !== undefined);
     expect(alive, "processes of the killed lab still running").to.deep.equal([]);
     expect(fs.existsSync(`/run/vpnlab/${labId}`)).to.equal(false);
   });

@@ -29,6 +29,7 @@ export interface FirewallEvidence {
   mode: FirewallSpec["mode"];
   proxy?: FirewallSpec["proxy"];
   ruleset: string;
+  haproxyConfig?: string; // the generated haproxy.cfg (proxy: haproxy)
   builtin?: ProxyStats;
   haproxy?: { stat: HaproxyStatRow[]; sessions: HaproxySession[] };
   /** Every TCP socket in the firewall's namespace (ss, see evidence.ts). */
@@ -55,20 +56,18 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
   const ruleset = firewallRuleset(spec, { proxyPort: PROXY_PORT });
   let proxy: ChildProcess | undefined;
   let statsSocket: string | undefined;
+  let haproxyCfgText: string | undefined;
   if (spec.mode === "full-proxy") {
     if (spec.proxy === "haproxy") {
       statsSocket = path.join(labDir, "fw-haproxy.sock");
       const cfg = path.join(labDir, "fw-haproxy.cfg");
-      fs.writeFileSync(
-        cfg,
-        haproxyConfig(spec, {
-          listenPort: PROXY_PORT,
-          statsSocket,
-          pidFile: path.join(labDir, "fw-haproxy.pid"),
-          idleTimeoutMs: spec.idleTimeoutMs,
-        }),
-        { mode: 0o600 },
-      );
+      haproxyCfgText = haproxyConfig(spec, {
+        listenPort: PROXY_PORT,
+        statsSocket,
+        pidFile: path.join(labDir, "fw-haproxy.pid"),
+        idleTimeoutMs: spec.idleTimeoutMs,
+      });
+      fs.writeFileSync(cfg, haproxyCfgText, { mode: 0o600 });
       const log = path.join(labDir, "fw-haproxy.log");
       proxy = runtime.spawn(spec.node, haproxyArgv(cfg), { logFile: log });
       await waitHaproxy(proxy, statsSocket, log);
@@ -98,6 +97,7 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
     async evidence(): Promise<FirewallEvidence> {
       const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], errors: [] };
       if (spec.mode === "full-proxy") ev.proxy = spec.proxy;
+      if (haproxyCfgText) ev.haproxyConfig = haproxyCfgText;
       if (statsSocket && spec.proxy === "builtin") {
         try {
           ev.builtin = await queryProxyStats(statsSocket);

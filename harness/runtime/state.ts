@@ -34,12 +34,14 @@ export function labDir(labId: string): string {
   return path.join(STATE_ROOT, labId);
 }
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined when it is gone. */
+/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined when it is gone (or a zombie). */
 export function processStart(pid: number): string | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // the command name (field 2) may contain spaces and parentheses: split after the last ')'
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // a zombie has exited: only its parent's wait() is missing, it holds nothing of the lab
+    if (rest[0] === "Z" || rest[0] === "X") return undefined;
     return rest[19];
   } catch {
     return undefined;
