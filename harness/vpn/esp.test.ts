@@ -13,8 +13,8 @@ import {
   saKeysToJson,
   sealWithIv,
 } from "./esp";
+import { hex } from "./testkit";
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
 function dropReason(f: () => unknown): string {
   try {

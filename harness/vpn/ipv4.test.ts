@@ -10,8 +10,8 @@ import {
   pseudoHeaderSum,
   transportChecksum,
 } from "./ipv4";
+import { hex, naiveChecksum } from "./testkit";
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
 /**
  * Published packets with valid checksums: the inner IPv4 packets of
@@ -29,19 +29,6 @@ const PUBLISHED_UDP_DNS = hex(
     "0001000000000000037369700963796265726369747902646b00000100010001",
 ).subarray(0, 0x3e);
 
-/** An independent checksum: byte-wise sums of the high and low bytes (RFC 1071 §2(B), byte-order independence). */
-function naiveChecksum(...parts: Buffer[]): number {
-  const all = Buffer.concat(parts);
-  let hi = 0;
-  let lo = 0;
-  for (let i = 0; i < all.length; i++) {
-    if (i % 2 === 0) hi += all[i];
-    else lo += all[i];
-  }
-  let sum = hi * 256 + lo;
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return 0xffff - sum;
-}
 
 describe("vpn/ipv4", () => {
   it("matches the RFC 1071 §3 numerical example", () => {

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { ReplayWindow } from "./replay";
+import { prng } from "./testkit";
 
 /** The obvious model: remember every accepted number. Slow, but clearly right. */
 class NaiveWindow {
@@ -18,17 +19,6 @@ class NaiveWindow {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("vpn/replay ReplayWindow", () => {
   it("never accepts sequence number 0", () => {

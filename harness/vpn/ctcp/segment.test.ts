@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { TcpSegment, decodeSegment, encodeSegment, seqAdd, seqDiff } from "./segment";
+import { hex, naiveChecksum } from "../testkit";
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
 // A real TCP SYN with valid IP and TCP checksums: the inner packet of the
 // AES-256 ESP case (SPI 4a2cbfe3) of draft-mcgrew-gcm-test-01 section 4,
@@ -11,19 +11,6 @@ const PUBLISHED_SYN_WITH_TRAILER = hex(
   "4500003069a6400080062690c0a801029389155e0a9e008b2dc57ee000000000" + "7002400020bf0000020405b40101040201020201",
 );
 
-/** An independent checksum: byte-wise sums of high and low bytes (RFC 1071 §2(B)). */
-function naiveChecksum(...parts: Buffer[]): number {
-  const all = Buffer.concat(parts);
-  let hi = 0;
-  let lo = 0;
-  for (let i = 0; i < all.length; i++) {
-    if (i % 2 === 0) hi += all[i];
-    else lo += all[i];
-  }
-  let sum = hi * 256 + lo;
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return 0xffff - sum;
-}
 
 function seg(over: Partial<TcpSegment> = {}): TcpSegment {
   return {

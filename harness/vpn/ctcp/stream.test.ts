@@ -1,22 +1,12 @@
 import { expect } from "chai";
 import { seqAdd } from "./segment";
 import { MAX_FRAME_PAYLOAD, StreamReceiver, StreamSender, frame } from "./stream";
+import { prng } from "../testkit";
 
 /** A recognisable packet: n bytes of value v. */
 const pkt = (n: number, v: number): Buffer => Buffer.alloc(n, v);
 const hexes = (bufs: Buffer[]): string[] => bufs.map((b) => b.toString("hex"));
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("vpn/ctcp/stream", () => {
   describe("frame", () => {
