@@ -18,7 +18,7 @@ import type { Runtime } from "./runtime/runtime";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
 import type { FaultTarget, Link, NodeSpec, Scenario } from "./topology/model";
 import { generateSaKeys, saKeysToJson } from "./vpn/esp";
-import { networkOf, intToIp } from "./addr";
+import { intToAddr, networkOf } from "./topology/units";
 
 export interface LabOptions {
   runtime?: "netns";
@@ -118,7 +118,7 @@ export class Lab {
     // everything the headend reaches through its other links is protected: the client routes it into the tunnel
     const routes = this.node(vpn.headend)
       .links.filter((l) => l !== headendOutside)
-      .map((l) => ({ addr: intToIp(networkOf(l.ip.addr, l.ip.prefix)), prefix: l.ip.prefix }));
+      .map((l) => ({ addr: intToAddr(networkOf(l.ip)), prefix: l.ip.prefix }));
     if (vpn.transport !== "ctcp" && vpn.transport !== "natt") {
       throw new Error(`transport ${vpn.transport} is not available yet (this build runs ctcp and natt)`);
     }

@@ -8,7 +8,7 @@ import { EspInbound, EspOutbound, EspError, NEXT_HEADER_CONTROL, NEXT_HEADER_IPV
 import { TunDevice } from "./tun";
 import { createTransport } from "./transports";
 import type { Transport } from "./transports/transport";
-import { intToIp, ipToInt } from "../addr";
+import { addrToInt, intToAddr } from "../topology/units";
 
 type Control =
   | { t: "hello" }
@@ -51,7 +51,7 @@ export class Tunnel {
     this.transport.onPacket((esp, peer) => this.onEsp(esp, peer));
     if (this.cfg.side === "headend") {
       // the headend takes the pool's first address and routes the pool into the tunnel
-      await this.openTun(intToIp(ipToInt(this.cfg.pool.addr) + 1), this.cfg.pool.prefix, []);
+      await this.openTun(intToAddr(addrToInt(this.cfg.pool.addr) + 1), this.cfg.pool.prefix, []);
       await this.transport.start();
       return;
     }
@@ -120,9 +120,9 @@ export class Tunnel {
     switch (msg.t) {
       case "hello": {
         if (this.cfg.side !== "headend") return;
-        const base = ipToInt(this.cfg.pool.addr);
-        this.sendControl({ t: "config", inner: intToIp(base + 2), prefix: this.cfg.pool.prefix, gateway: intToIp(base + 1) });
-        if (this.state === "connecting") this.up(intToIp(base + 2), peer);
+        const base = addrToInt(this.cfg.pool.addr);
+        this.sendControl({ t: "config", inner: intToAddr(base + 2), prefix: this.cfg.pool.prefix, gateway: intToAddr(base + 1) });
+        if (this.state === "connecting") this.up(intToAddr(base + 2), peer);
         return;
       }
       case "config": {
