@@ -15,7 +15,9 @@ import { loadTopology, selectScenarios, TopologyError } from "./topology/load";
 export class UsageError extends Error {}
 
 const USAGE = `usage:
-  vpnlab run FILE [--variant NAME ...] [--json]   run the base scenario and every variant (or the named ones)
+  vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]
+                                                  run the base scenario and every variant (or the named ones),
+                                                  N labs at a time (default 1)
   vpnlab up FILE [--variant NAME]                 build one lab, bring the tunnel up, hold it until Ctrl-C or \`vpnlab down\`
   vpnlab ls                                       labs on this machine
   vpnlab down LAB|TOPOLOGY|--all                  tear labs down
@@ -27,10 +29,11 @@ interface Args {
   variants: string[];
   json: boolean;
   all: boolean;
+  jobs: number;
 }
 
 export function parseArgs(argv: string[]): Args {
-  const a: Args = { positional: [], variants: [], json: false, all: false };
+  const a: Args = { positional: [], variants: [], json: false, all: false, jobs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--variant" || arg === "-v") {
@@ -39,6 +42,11 @@ export function parseArgs(argv: string[]): Args {
       a.variants.push(...v.split(",").filter(Boolean));
     } else if (arg.startsWith("--variant=")) a.variants.push(...arg.slice(10).split(",").filter(Boolean));
     else if (arg === "--json") a.json = true;
+    else if (arg === "--jobs" || arg === "-j") {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1 || n > 16) throw new UsageError("--jobs needs a whole number from 1 to 16");
+      a.jobs = n;
+    }
     else if (arg === "--all") a.all = true;
     else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
     else a.positional.push(arg);
@@ -53,16 +61,22 @@ async function cmdRun(args: Args): Promise<number> {
   const file = args.positional[0];
   if (!file) throw new UsageError("run needs a topology FILE");
   const scenarios = selectScenarios(loadTopology(file), args.variants);
-  const results: ScenarioResult[] = [];
-  for (const s of scenarios) {
-    if (!args.json) err(`running ${s.name}/${s.variant} ...`);
-    const r = await runScenario(s);
-    results.push(r);
-    if (!args.json) {
-      const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
-      err(`  ${verdict}`);
+  // each scenario is a lab of its own (own id, own namespaces): they may run side by side
+  const results: ScenarioResult[] = new Array(scenarios.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < scenarios.length; i = next++) {
+      const s = scenarios[i];
+      if (!args.json) err(`running ${s.name}/${s.variant} ...`);
+      const r = await runScenario(s);
+      results[i] = r;
+      if (!args.json) {
+        const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
+        err(`  ${s.variant}: ${verdict}`);
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(args.jobs, scenarios.length) }, worker));
   const labErrors = results.filter((r) => r.outcome === "lab-error").length;
   const mismatches = results.filter((r) => r.outcome === "verdict" && !r.passed).length;
   if (args.json) {

@@ -25,7 +25,8 @@ export interface LabOptions {
   log?: (msg: string) => void;
 }
 
-const TUN_NAME = "vpn";
+// a "-" never appears in a net name, so the tunnel device cannot clash with a link
+const TUN_NAME = "tun-vpn";
 const TUN_MTU = 1300;
 const TUNNEL_UP_TIMEOUT_MS = 15000;
 

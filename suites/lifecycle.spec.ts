@@ -21,7 +21,7 @@ function labNamespaces(): string[] {
 
 function labInterfacesOnHost(): string[] {
   // nothing of a lab is ever created in the host namespace: check the names a lab uses
-  const names = ["home", "edge", "dmz", "corp", "vpn", "br-lab"];
+  const names = ["home", "edge", "dmz", "corp", "tun-vpn", "br-lab"];
   return spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
     .stdout.split("\n")
     .map((l) => l.split(": ")[1]?.split("@")[0])

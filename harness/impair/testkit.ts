@@ -6,15 +6,9 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { CommandError, run, type ExecOptions, type ExecResult } from "../exec";
 import type { NodeExec } from "../runtime/runtime";
+import { netnsExec } from "../testkit/netns";
 
-export const isRoot = (): boolean => typeof process.getuid === "function" && process.getuid() === 0;
-
-/** Runs argv in a network namespace; the node name is the namespace name. */
-export const netnsExec: NodeExec = {
-  exec(node: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    return run(["ip", "netns", "exec", node, ...argv], { timeoutMs: 30_000, ...opts });
-  },
-};
+export { isRoot, netnsExec } from "../testkit/netns";
 
 export interface NetnsPair {
   /** Namespace names (also the node names for `exec`). */
