@@ -51,8 +51,25 @@ import {
 
 export const TOPOLOGY_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 export const VARIANT_NAME_RE = TOPOLOGY_NAME_RE;
-/** Node and net names become Linux namespace / interface names. */
+/**
+ * Node and net names become Linux namespace / interface names. No '-' is
+ * allowed, so they can never clash with the runtime's own names, which all
+ * contain one: namespaces `vl-<labid>-<node>` and `vl-<labid>-net-<net>`, the
+ * bridge `br-lab`, the tunnel device `tun-vpn`.
+ */
 export const IFNAME_RE = /^[a-z][a-z0-9]{0,9}$/;
+
+/**
+ * Names that match IFNAME_RE but that no node or net may take: a net name is
+ * an interface in each member node, and a node name is a bridge-port
+ * interface in a bridge namespace, so both must be names the kernel accepts
+ * for a new interface in a namespace that already has `lo`.
+ */
+export const RESERVED_IFNAMES: ReadonlyMap<string, string> = new Map([
+  ["lo", "is the loopback interface every namespace already has"],
+  ["all", "is refused by the kernel as an interface name (`all` is the net.ipv4.conf.all sysctl directory; ip link add fails with \"Invalid argument\")"],
+  ["default", "is refused by the kernel as an interface name (`default` is the net.ipv4.conf.default sysctl directory; ip link add fails with \"Invalid argument\")"],
+]);
 
 export const ROOT_KEYS = ["name", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "expect", "variants"] as const;
 const SCENARIO_KEYS = ROOT_KEYS.filter((k) => k !== "variants");
@@ -187,12 +204,13 @@ function shape(n: PNode): string {
 /** A rename suggestion for a name that is not a usable interface name, or "". */
 function ifnameHint(name: string): string {
   const s = name.toLowerCase().replace(/[^a-z0-9]/g, "").replace(/^[0-9]+/, "").slice(0, 10);
-  return IFNAME_RE.test(s) && s !== "lo" ? ` (e.g. \`${s}\`)` : "";
+  return IFNAME_RE.test(s) && !RESERVED_IFNAMES.has(s) ? ` (e.g. \`${s}\`)` : "";
 }
 
 function ifnameProblem(name: string, kind: "node" | "net"): string | undefined {
   const use = kind === "node" ? "a network namespace and interface name" : "an interface name";
-  if (name === "lo") return `${kind} name \`lo\` is the loopback interface every namespace already has — choose another name`;
+  const reserved = RESERVED_IFNAMES.get(name);
+  if (reserved !== undefined) return `${kind} name \`${name}\` ${reserved}; it becomes ${use} — choose another name`;
   if (IFNAME_RE.test(name)) return undefined;
   const why =
     name.length > 10
