@@ -4,6 +4,7 @@
 //   vpnlab ls | down NAME|--all | gc | doctor
 // Exit codes: 0 every verdict equals its expect; 1 some verdict differs;
 // 2 bad input or a lab error.
+import { teardownOnCrash } from "./cleanup";
 import { doctor } from "./doctor";
 import { gc, listLabs, removeLab } from "./gc";
 import { Lab } from "./lab";
@@ -93,7 +94,7 @@ async function cmdUp(args: Args): Promise<number> {
   if (!file) throw new UsageError("up needs a topology FILE");
   if (args.variants.length > 1) throw new UsageError("up holds one lab: give at most one --variant");
   const [scenario] = selectScenarios(loadTopology(file), args.variants.length ? args.variants : ["base"]);
-  const lab = await Lab.up(scenario, { log: err });
+  const lab = await Lab.up(scenario, { log: err, holder: "up" });
   try {
     const up = await lab.tunnelUp();
     out(`lab ${lab.labId} (${scenario.name}/${scenario.variant}) is up; tunnel inner address ${up.inner}`);
@@ -129,9 +130,16 @@ async function cmdDown(args: Args): Promise<number> {
   if (!name && !args.all) throw new UsageError("down needs a lab id, a topology name or --all");
   const labs = (await listLabs()).filter((l) => args.all || l.labId === name || l.state?.topology === name);
   if (labs.length === 0) throw new UsageError(`no lab named ${name}; see \`vpnlab ls\``);
+  let refused = 0;
   for (const l of labs) {
-    if (l.alive && l.state && l.state.ownerPid !== process.pid) {
-      // its owner tears it down (it holds the agents); we only ask, by the PID it recorded
+    if (l.alive && l.state && l.state.holder !== "up") {
+      // a run holds several labs and reports on them: stopping it is the user's call, not a side effect
+      err(`lab ${l.labId} belongs to a running \`vpnlab run\` or test (pid ${l.state.ownerPid}): stop that run (Ctrl-C, or kill -TERM ${l.state.ownerPid}); it tears its labs down`);
+      refused++;
+      continue;
+    }
+    if (l.alive && l.state) {
+      // the owner holds the agents and tears the lab down itself; we only ask, by the PID it recorded
       process.kill(l.state.ownerPid, "SIGTERM");
       for (let i = 0; i < 100 && processStart(l.state.ownerPid) === l.state.ownerStart; i++) await new Promise((r) => setTimeout(r, 100));
     }
@@ -139,13 +147,17 @@ async function cmdDown(args: Args): Promise<number> {
     if (left) await removeLab(left);
     out(`lab ${l.labId} down`);
   }
-  return 0;
+  return refused ? 2 : 0;
 }
 
 async function cmdGc(): Promise<number> {
   const r = await gc();
   out(`removed ${r.labs.length} lab(s), ${r.namespaces.length} namespace(s)${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
   for (const ns of r.namespaces) out(`  ${ns}`);
+  if (r.left.length) {
+    err(`could not remove (processes inside would not die): ${r.left.join(", ")}`);
+    return 1;
+  }
   return 0;
 }
 
@@ -185,6 +197,7 @@ export async function dispatch(argv: string[]): Promise<number> {
 }
 
 export function main(argv: string[]): void {
+  teardownOnCrash();
   dispatch(argv).then(
     (code) => process.exit(code),
     (e: Error) => {

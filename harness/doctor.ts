@@ -28,7 +28,7 @@ async function probeNetem(): Promise<{ ok: boolean; detail: string }> {
   const labId = newLabId();
   const ns = `vl-${labId}-doctor`;
   const pid = process.pid;
-  writeState({ labId, runtime: "netns", topology: "doctor", variant: "", file: "", ownerPid: pid, ownerStart: processStart(pid) ?? "", created: new Date().toISOString(), namespaces: [ns], pids: [] });
+  writeState({ labId, runtime: "netns", topology: "doctor", variant: "", file: "", ownerPid: pid, holder: "run", ownerStart: processStart(pid) ?? "", created: new Date().toISOString(), namespaces: [ns], pids: [] });
   try {
     await run(["ip", "netns", "add", ns]);
     await run(["ip", "-n", ns, "link", "set", "lo", "up"]);

@@ -34,27 +34,33 @@ export async function listLabs(): Promise<LabInfo[]> {
 }
 
 /** Remove one lab's namespaces (and with them its interfaces and processes) and its record. */
-export async function removeLab(info: LabInfo): Promise<string[]> {
-  const names = new Set([...info.namespaces, ...(info.state?.namespaces ?? [])]);
-  const removed = await removeNamespaces([...names]);
-  removeState(info.labId);
-  return removed;
+export async function removeLab(info: LabInfo): Promise<{ removed: string[]; left: string[] }> {
+  // only names that carry the lab's prefix: a damaged record must not make gc touch anything else
+  const prefix = `${NS_PREFIX}${info.labId}-`;
+  const names = new Set([...info.namespaces, ...(info.state?.namespaces ?? [])].filter((n) => n.startsWith(prefix)));
+  const r = await removeNamespaces([...names]);
+  // keep the record while something is left, so the next gc tries again
+  if (r.left.length === 0) removeState(info.labId);
+  return r;
 }
 
 export interface GcReport {
   labs: string[];
   namespaces: string[];
+  left: string[]; // namespaces that could not be removed (processes that would not die)
   skippedLive: string[];
 }
 
 export async function gc(): Promise<GcReport> {
-  const report: GcReport = { labs: [], namespaces: [], skippedLive: [] };
+  const report: GcReport = { labs: [], namespaces: [], left: [], skippedLive: [] };
   for (const info of await listLabs()) {
     if (info.alive) {
       report.skippedLive.push(info.labId);
       continue;
     }
-    report.namespaces.push(...(await removeLab(info)));
+    const r = await removeLab(info);
+    report.namespaces.push(...r.removed);
+    report.left.push(...r.left);
     report.labs.push(info.labId);
   }
   return report;

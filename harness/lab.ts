@@ -23,6 +23,8 @@ import { intToAddr, networkOf } from "./topology/units";
 export interface LabOptions {
   runtime?: "netns";
   log?: (msg: string) => void;
+  /** "up" when the lab is held for a person (`vpnlab down` may stop its owner); default "run". */
+  holder?: "up" | "run";
 }
 
 // a "-" never appears in a net name, so the tunnel device cannot clash with a link
@@ -35,7 +37,7 @@ export class Lab {
   firewall?: FirewallHandle;
   readonly impairer: Impairer;
   private unregister: () => void = () => undefined;
-  private isDown = false;
+  private teardown?: Promise<void>;
 
   private constructor(
     readonly scenario: Scenario,
@@ -61,6 +63,7 @@ export class Lab {
       variant: scenario.variant,
       file: scenario.file,
       ownerPid: process.pid,
+      holder: opts.holder ?? "run",
       ownerStart: processStart(process.pid) ?? "",
       created: new Date().toISOString(),
       namespaces: [],
@@ -137,12 +140,10 @@ export class Lab {
     await (await this.agent(vpn.headend)).request({ cmd: "tunnel", config: headendCfg });
     const client = await this.agent(vpn.client);
     await client.request({ cmd: "tunnel", config: clientCfg }, TUNNEL_UP_TIMEOUT_MS);
-    const up = await client.waitFor<Extract<AgentEvent, { event: "tunnel-up" }>>(
-      (e) => e.event === "tunnel-up",
-      TUNNEL_UP_TIMEOUT_MS,
-      `the ${vpn.transport} tunnel from ${vpn.client} to ${vpn.headend} did not come up`,
-    );
-    return { inner: up.inner, ms: Date.now() - t };
+    const what = `the ${vpn.transport} tunnel from ${vpn.client} to ${vpn.headend} did not come up`;
+    const ev = await client.waitFor((e) => e.event === "tunnel-up" || e.event === "tunnel-error", TUNNEL_UP_TIMEOUT_MS, what);
+    if (ev.event !== "tunnel-up") throw new Error(`${what}: ${ev.event === "tunnel-error" ? ev.error : ev.event}`);
+    return { inner: ev.inner, ms: Date.now() - t };
   }
 
   async startProbe(): Promise<void> {
@@ -185,10 +186,13 @@ export class Lab {
     }
   }
 
-  /** Tear everything down. Idempotent; never throws. */
-  async down(): Promise<void> {
-    if (this.isDown) return;
-    this.isDown = true;
+  /** Tear everything down. Idempotent; never throws; every caller waits for the same teardown to finish. */
+  down(): Promise<void> {
+    this.teardown ??= this.tearDown();
+    return this.teardown;
+  }
+
+  private async tearDown(): Promise<void> {
     try {
       await this.firewall?.stop();
     } catch (e) {
@@ -196,10 +200,11 @@ export class Lab {
     }
     try {
       await this.runtime.destroy();
+      removeState(this.labId);
     } catch (e) {
-      this.log(`runtime destroy: ${(e as Error).message}`);
+      // the record stays, so `vpnlab ls` shows the lab and `vpnlab gc` retries
+      process.stderr.write(`vpnlab: lab ${this.labId}: teardown incomplete: ${(e as Error).message}\n`);
     }
-    removeState(this.labId);
     this.unregister();
   }
 }

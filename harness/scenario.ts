@@ -2,6 +2,8 @@
 // (scheduled steps) → recovery (all faults cleared) → verdict → lab down.
 import type { AgentEvent, ProbeRecord } from "./agent/protocol";
 import type { Impairment } from "./impair/impairment";
+import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
+import type { FirewallEvidence } from "./firewall/start";
 import { Lab } from "./lab";
 import { deliveryBuckets, phaseDelivery, type Bucket, type PhaseDelivery, type PhaseWindow } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
@@ -39,7 +41,9 @@ export interface ScenarioResult {
   buckets: Bucket[];
   chaos: ChaosRecord[];
   evidence: {
-    firewall?: unknown; // ruleset, proxy config and the proxy's own view of its connections
+    /** full-proxy only: the stall measured when the faults were cleared and at the end */
+    proxy?: { atRecoveryStart: ProxyMechanism; atEnd: ProxyMechanism };
+    firewall?: FirewallEvidence; // ruleset, proxy config, the proxy's own view of its connections, the firewall's sockets
     client?: unknown; // tunnel and wire counters of the VPN client
     headend?: unknown;
     logs?: Record<string, string>;
@@ -144,6 +148,13 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     await lab.impairer.clearAll();
     result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: Date.now() - start, on: [...active].join(","), action: "clear (end of chaos phase)" });
   }
+  const measure = async () => {
+    const at = Date.now() - start;
+    const clientStats = await lab.agentStats(vpn.client); // first: see measureProxy
+    return { clientStats, fw: await lab.firewall!.evidence(), at };
+  };
+  const fullProxy = scenario.firewall?.mode === "full-proxy";
+  const atRecoveryStart = fullProxy ? await measure() : undefined;
   await sleepUntil(end);
   const record: ProbeRecord = await lab.stopProbe();
 
@@ -167,8 +178,17 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   result.evidence.client = await lab.agentStats(vpn.client);
   result.evidence.headend = await lab.agentStats(vpn.headend);
   if (lab.firewall) result.evidence.firewall = await lab.firewall.evidence();
+  if (atRecoveryStart) {
+    result.evidence.proxy = {
+      atRecoveryStart: measureProxy(atRecoveryStart.fw, atRecoveryStart.clientStats, atRecoveryStart.at),
+      atEnd: measureProxy(result.evidence.firewall, result.evidence.client, Date.now() - start),
+    };
+  }
 
-  const outcome = decideVerdict({ tunnelUp: true, tunnelDownAtMs: result.tunnel.clientDownAtMs, phases: result.phases });
+  // the tunnel is down when either end declares it so
+  const downAt = firstDownMs(result);
+  const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
+  const outcome = decideVerdict({ tunnelUp: true, tunnelDownAtMs: downAt, downBy, phases: result.phases });
   if (outcome.kind === "lab-error") {
     result.outcome = "lab-error";
     result.reasons = [outcome.reason];
@@ -181,6 +201,12 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
 }
 
 export class LabError extends Error {}
+
+/** When DPD first declared the tunnel down, at either end (ms from the start of the baseline). */
+export function firstDownMs(r: ScenarioResult): number | undefined {
+  const t = [r.tunnel.clientDownAtMs, r.tunnel.headendDownAtMs].filter((x): x is number => x !== undefined);
+  return t.length ? Math.min(...t) : undefined;
+}
 
 function collectLogs(lab: Lab): Record<string, string> {
   const logs: Record<string, string> = {};

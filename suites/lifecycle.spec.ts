@@ -94,16 +94,21 @@ describe("vpnlab command line", function () {
   });
 
   it("gc removes every namespace, interface and process of a lab whose owner was SIGKILLed", async function () {
-    const up = spawn(BIN, ["up", TOPO], { stdio: ["ignore", "pipe", "pipe"] });
-    const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/base\) is up/, 30000);
+    // ctcp-haproxy: HAProxy does not watch its stdin, so it outlives its owner and only gc can end it
+    const up = spawn(BIN, ["up", TOPO, "--variant", "ctcp-haproxy"], { stdio: ["ignore", "pipe", "pipe"] });
+    const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/ctcp-haproxy\) is up/, 30000);
     const labId = line.match(/lab ([0-9a-f]{5})/)![1];
     const nss = labNamespaces().filter((n) => n.startsWith(`vl-${labId}-`));
     expect(nss.length, `namespaces of lab ${labId}`).to.equal(5);
-    const pids = nss.flatMap((ns) => spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout.split(/\s+/).filter(Boolean));
+    const pidsIn = (ns: string) => spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout.split(/\s+/).filter(Boolean).map(Number);
+    const pids = nss.flatMap(pidsIn);
     expect(pids.length, "agents and the proxy run inside the lab").to.be.greaterThan(2);
 
     up.kill("SIGKILL");
     await exited(up);
+    await new Promise((r) => setTimeout(r, 500)); // the agents notice their stdin closed and leave
+    const survivors = nss.flatMap(pidsIn).filter((p) => processStart(p) !== undefined);
+    expect(survivors.length, "HAProxy in the firewall namespace survives its owner until gc").to.be.greaterThan(0);
     const ls = vpnlab(["ls"]);
     expect(ls.stdout).to.match(new RegExp(`${labId} .*orphaned`));
 
@@ -112,9 +117,44 @@ describe("vpnlab command line", function () {
     expect(gc.stdout).to.contain(`removed 1 lab(s), 5 namespace(s)`);
     expect(labNamespaces()).to.deep.equal([]);
     expect(labInterfacesOnHost()).to.deep.equal([]);
-    const alive = pids.filter((p) => processStart(Number(p)) !== undefined);
+    const alive = pids.filter((p) => processStart(p) !== undefined);
     expect(alive, "processes of the killed lab still running").to.deep.equal([]);
     expect(fs.existsSync(`/run/vpnlab/${labId}`)).to.equal(false);
+  });
+
+  for (const ms of [300, 600, 1000, 2500]) {
+    it(`SIGTERM ${ms} ms into a run (building the lab, starting agents, or mid-scenario) leaves nothing behind`, async function () {
+      const run = spawn(BIN, ["run", TOPO, "--variant", "natt"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      run.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+      await new Promise((r) => setTimeout(r, ms));
+      run.kill("SIGTERM");
+      await exited(run);
+      expect(labNamespaces(), stderr).to.deep.equal([]);
+      expect(labInterfacesOnHost(), stderr).to.deep.equal([]);
+      const left = fs.existsSync("/run/vpnlab") ? fs.readdirSync("/run/vpnlab").filter((d) => /^[0-9a-f]{5}$/.test(d)) : [];
+      expect(left, `lab records left\n${stderr}`).to.deep.equal([]);
+    });
+  }
+
+  it("down refuses a lab held by a run, and says whose it is", async function () {
+    const run = spawn(BIN, ["run", TOPO, "--variant", "natt"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let labId: string | undefined;
+      for (let i = 0; i < 100 && !labId; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        labId = fs.existsSync("/run/vpnlab") ? fs.readdirSync("/run/vpnlab").find((d) => /^[0-9a-f]{5}$/.test(d)) : undefined;
+      }
+      expect(labId, "the run created a lab").to.be.a("string");
+      const down = vpnlab(["down", labId!]);
+      expect(down.code).to.equal(2);
+      expect(down.stderr).to.contain(`belongs to a running \`vpnlab run\``);
+      expect(run.exitCode, "the run goes on").to.equal(null);
+    } finally {
+      run.kill("SIGTERM");
+      await exited(run);
+    }
+    expect(labNamespaces()).to.deep.equal([]);
   });
 
   it("down stops a lab held by `vpnlab up`, and its owner tears everything down", async function () {

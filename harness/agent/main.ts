@@ -71,5 +71,7 @@ const reader = new LineReader(
 process.stdin.on("data", (chunk) => reader.push(chunk));
 process.stdin.on("end", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
+// a bug in the agent must reach the harness as words, not as a silent exit
+process.on("unhandledRejection", (e) => log(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
 process.on("SIGINT", () => void shutdown(0));
 send({ event: "ready", pid: process.pid });

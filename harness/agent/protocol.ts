@@ -44,6 +44,7 @@ export type AgentEvent =
   | { event: "ready"; pid: number }
   | { event: "tunnel-up"; at: number; inner: string; peer: string }
   | { event: "tunnel-down"; at: number; reason: string; lastRxAt: number; missed: number }
+  | { event: "tunnel-error"; at: number; error: string }
   | { event: "log"; at: number; msg: string };
 
 /** What the probe sender returns: send and receive times (ms since epoch) by sequence number. */

@@ -65,7 +65,7 @@ describe("firewall/haproxy", () => {
     });
 
     it("is accepted by haproxy -c", async function () {
-      if (!fs.existsSync(HAPROXY_BIN)) return this.skip();
+      if (!fs.existsSync(HAPROXY_BIN)) return this.skip(); // host lacks haproxy (apt-get install haproxy)
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-hapc-"));
       try {
         const file = path.join(dir, "h.cfg");
@@ -120,7 +120,7 @@ describe("firewall/haproxy", () => {
     let dir: string | undefined;
     let sock = "";
     before(async function () {
-      if (!isRoot() || !fs.existsSync(HAPROXY_BIN)) return this.skip();
+      if (!isRoot() || !fs.existsSync(HAPROXY_BIN)) return this.skip(); // needs root and haproxy
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-hap-"));
       ns = await Netns.create("hap");
       await ns.exec(["ip", "addr", "add", "10.77.0.1/32", "dev", "lo"]);

@@ -8,7 +8,8 @@ export const BASELINE_MIN = 0.99;
 
 export interface VerdictInput {
   tunnelUp: boolean; // the tunnel came up at all
-  tunnelDownAtMs?: number; // when DPD declared it down, ms from the start of the baseline
+  tunnelDownAtMs?: number; // when DPD first declared it down (either end), ms from the start of the baseline
+  downBy?: string; // which end did
   phases: PhaseDelivery[];
 }
 
@@ -33,7 +34,7 @@ export function decideVerdict(input: VerdictInput): Outcome {
   }
   const reasons: string[] = [];
   const down = input.tunnelDownAtMs !== undefined;
-  if (down) reasons.push(`DPD declared the tunnel down at ${(input.tunnelDownAtMs! / 1000).toFixed(2)} s`);
+  if (down) reasons.push(`DPD${input.downBy ? ` on the ${input.downBy}` : ""} declared the tunnel down at ${(input.tunnelDownAtMs! / 1000).toFixed(2)} s`);
   if (recovery.delivery < FAIL_RECOVERY) reasons.push(`recovery delivery ${pct(recovery.delivery)} < ${pct(FAIL_RECOVERY)}`);
   if (reasons.length) return { kind: "verdict", verdict: "fails", reasons };
   if (recovery.delivery >= SURVIVE_RECOVERY) {

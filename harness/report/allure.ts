@@ -2,7 +2,6 @@
 // parameters to compare, and the evidence as attachments.
 import * as allure from "allure-js-commons";
 import { Status } from "allure-js-commons";
-import type { FirewallEvidence } from "../firewall/start";
 import type { ScenarioResult } from "../scenario";
 import { summarize } from "./summary";
 
@@ -22,7 +21,7 @@ export async function publishResult(r: ScenarioResult): Promise<void> {
   await allure.attachment("result.json", JSON.stringify(r, null, 2), "application/json");
   const csv = ["t_ms,sent,delivered", ...r.buckets.map((b) => `${b.t},${b.sent},${b.delivered}`)].join("\n");
   await allure.attachment("delivery-100ms.csv", csv, "text/csv");
-  const fw = r.evidence.firewall as FirewallEvidence | undefined;
+  const fw = r.evidence.firewall;
   if (fw?.ruleset) await allure.attachment("firewall.nft", fw.ruleset, "text/plain");
   if (fw?.haproxyConfig) await allure.attachment("haproxy.cfg", fw.haproxyConfig, "text/plain");
   for (const c of r.chaos) {

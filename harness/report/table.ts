@@ -1,5 +1,5 @@
 // The result table `vpnlab run` prints: one row per variant.
-import type { ScenarioResult } from "../scenario";
+import { firstDownMs, type ScenarioResult } from "../scenario";
 
 const pct = (d: number | undefined) => (d === undefined || Number.isNaN(d) ? "-" : `${(d * 100).toFixed(1)}%`);
 const secs = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)}s`);
@@ -18,7 +18,7 @@ export function resultRow(r: ScenarioResult): string[] {
     pct(phase("baseline")?.delivery),
     pct(phase("chaos")?.delivery),
     pct(phase("recovery")?.delivery),
-    secs(r.tunnel.clientDownAtMs),
+    secs(firstDownMs(r)),
     secs(r.timing.totalMs),
     outcome,
   ];

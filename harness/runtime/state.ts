@@ -16,6 +16,7 @@ export interface LabState {
   variant: string;
   file: string;
   ownerPid: number; // the vpnlab process that owns the lab
+  holder: "up" | "run"; // `vpnlab up` holds one lab; a run (or a test) may hold several
   ownerStart: string; // /proc/<pid>/stat start time, so a recycled PID is not mistaken for the owner
   created: string; // ISO time
   namespaces: string[];

@@ -17,6 +17,7 @@ type Control =
   | { t: "dpd-ack"; n: number };
 
 const HELLO_RETRY_MS = 500;
+const ESP_OVERHEAD_MAX = 4 + 4 + 8 + 3 + 2 + 16;
 
 export class Tunnel {
   private readonly transport: Transport;
@@ -41,6 +42,9 @@ export class Tunnel {
       localIp: cfg.localIp,
       headendIp: cfg.headendIp,
       port: cfg.port,
+      inboundSpi: cfg.in.spi,
+      // SPI, sequence number, IV (8), padding (≤ 3), pad length, next header, ICV (16)
+      maxPacket: cfg.mtu + ESP_OVERHEAD_MAX,
       log,
     });
     this.out = new EspOutbound(saKeysFromJson(cfg.out));
@@ -113,7 +117,11 @@ export class Tunnel {
     } catch {
       return;
     }
-    void this.onControl(msg, peer);
+    this.onControl(msg, peer).catch((e: Error) => {
+      // e.g. the client could not configure its TUN: say so, rather than leave the harness waiting
+      this.state = "down";
+      this.emit({ event: "tunnel-error", at: Date.now(), error: e.message });
+    });
   }
 
   private async onControl(msg: Control, peer: string): Promise<void> {

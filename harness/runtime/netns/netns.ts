@@ -50,6 +50,7 @@ export class NetnsRuntime implements Runtime {
   readonly kind = "netns" as const;
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     readonly labId: string,
@@ -60,6 +61,22 @@ export class NetnsRuntime implements Runtime {
     return nodeNamespace(this.labId, node);
   }
 
+  /**
+   * Run one building step. A teardown that starts meanwhile waits for it to
+   * settle before it deletes anything, and no step starts after teardown:
+   * a signal in the middle of Lab.up leaves nothing behind.
+   */
+  private async step<T>(what: () => Promise<T>): Promise<T> {
+    if (this.destroyed) throw new Error(`lab ${this.labId} is being torn down`);
+    const p = what();
+    this.inFlight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.inFlight.delete(p);
+    }
+  }
+
   private async addNamespace(ns: string): Promise<void> {
     // record first: if we are killed between the two, gc still finds it by name
     this.state.namespaces.push(ns);
@@ -68,14 +85,20 @@ export class NetnsRuntime implements Runtime {
     await run(["ip", "-n", ns, "link", "set", "dev", "lo", "up"]);
   }
 
-  async createNode(node: NodeSpec): Promise<void> {
-    const ns = this.netnsName(node.name);
-    await this.addNamespace(ns);
-    const sysctls = Object.entries(nodeSysctls(node.role)).map(([k, v]) => `${k}=${v}`);
-    await run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", ...sysctls]);
+  createNode(node: NodeSpec): Promise<void> {
+    return this.step(async () => {
+      const ns = this.netnsName(node.name);
+      await this.addNamespace(ns);
+      const sysctls = Object.entries(nodeSysctls(node.role)).map(([k, v]) => `${k}=${v}`);
+      await run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", ...sysctls]);
+    });
   }
 
-  async createNet(net: NetSpec): Promise<void> {
+  createNet(net: NetSpec): Promise<void> {
+    return this.step(() => this.wireNet(net));
+  }
+
+  private async wireNet(net: NetSpec): Promise<void> {
     const [a, b] = net.members;
     if (net.members.length === 2) {
       await run(["ip", "link", "add", "name", net.name, "netns", this.netnsName(a.node), "type", "veth",
@@ -93,8 +116,8 @@ export class NetnsRuntime implements Runtime {
     }
   }
 
-  async configureNode(node: NodeSpec): Promise<void> {
-    await run(["ip", "-n", this.netnsName(node.name), "-batch", "-"], { input: nodeConfigBatch(node).join("\n") + "\n" });
+  configureNode(node: NodeSpec): Promise<void> {
+    return this.step(() => run(["ip", "-n", this.netnsName(node.name), "-batch", "-"], { input: nodeConfigBatch(node).join("\n") + "\n" })).then(() => undefined);
   }
 
   exec(node: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
@@ -113,6 +136,8 @@ export class NetnsRuntime implements Runtime {
       stdio,
       env: { ...process.env, ...opts.env },
     });
+    // a failed spawn (EAGAIN, ENOMEM) surfaces as the child's exit, never as an uncaught error
+    child.on("error", () => undefined);
     if (typeof stdio[2] === "number") fs.closeSync(stdio[2]);
     if (child.pid) {
       this.state.pids.push(child.pid);
@@ -125,8 +150,13 @@ export class NetnsRuntime implements Runtime {
 
   async destroy(): Promise<void> {
     this.destroyed = true;
+    await Promise.allSettled([...this.inFlight]);
     await stopChildren([...this.children]);
-    await removeNamespaces(this.state.namespaces);
+    // by name as well as by record: whatever carries this lab's prefix is this lab's
+    const prefix = `${NS_PREFIX}${this.labId}-`;
+    const named = (await listNamespaces()).filter((ns) => ns.startsWith(prefix));
+    const { left } = await removeNamespaces([...new Set([...this.state.namespaces, ...named])]);
+    if (left.length) throw new Error(`lab ${this.labId}: could not remove ${left.join(", ")} (see \`vpnlab gc\`)`);
   }
 }
 
@@ -157,23 +187,34 @@ export async function namespacePids(ns: string): Promise<number[]> {
   return r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 1);
 }
 
-/** Kill what still runs inside the namespaces, by PID, then delete them. Idempotent. */
-export async function removeNamespaces(namespaces: readonly string[]): Promise<string[]> {
+/**
+ * Kill what still runs inside the namespaces, by PID, then delete them. Idempotent.
+ * A namespace whose processes would not die is left in place (named, so gc can retry),
+ * never unmounted under them: that would hide a live namespace nobody could find again.
+ */
+export async function removeNamespaces(namespaces: readonly string[]): Promise<{ removed: string[]; left: string[] }> {
   const existing = new Set(await listNamespaces());
   const present = namespaces.filter((ns) => existing.has(ns));
+  const removed: string[] = [];
+  const left: string[] = [];
   for (const ns of present) {
     for (const pid of await namespacePids(ns)) killPid(pid, "SIGTERM");
   }
   for (const ns of present) {
-    for (let i = 0; i < 20; i++) {
-      const left = await namespacePids(ns);
-      if (left.length === 0) break;
-      if (i === 10) left.forEach((pid) => killPid(pid, "SIGKILL"));
+    let alive = await namespacePids(ns);
+    for (let i = 0; i < 40 && alive.length > 0; i++) {
+      if (i === 20) alive.forEach((pid) => killPid(pid, "SIGKILL"));
       await new Promise((r) => setTimeout(r, 50));
+      alive = await namespacePids(ns);
     }
-    await run(["ip", "netns", "del", ns], { allowFailure: true });
+    if (alive.length > 0) {
+      left.push(ns);
+      continue;
+    }
+    const r = await run(["ip", "netns", "del", ns], { allowFailure: true });
+    (r.code === 0 ? removed : left).push(ns);
   }
-  return present;
+  return { removed, left };
 }
 
 function killPid(pid: number, sig: NodeJS.Signals): void {

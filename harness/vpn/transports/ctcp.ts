@@ -93,6 +93,18 @@ export class CtcpTransport implements Transport {
     }
   }
 
+  /**
+   * After a gap in a stream a proxy re-segmented, frame boundaries are found again by a length
+   * no ESP packet of this tunnel can exceed and the SPI every frame of ours starts with.
+   */
+  private newReceiver(irs: number): StreamReceiver {
+    const spi = this.opts.inboundSpi;
+    return new StreamReceiver(irs, {
+      maxFrame: this.opts.maxPacket,
+      isFrameStart: (p) => p.length >= 8 && p.readUInt32BE(0) === spi,
+    });
+  }
+
   private emit(conn: Conn, flags: TcpFlags, seq: number, ack: number, payload: Buffer, mss?: number): void {
     this.ipId = (this.ipId + 1) & 0xffff;
     const pkt = encodeSegment(
@@ -122,7 +134,7 @@ export class CtcpTransport implements Transport {
       // the same SYN again means our SYN-ACK was lost: answer it again; any other SYN opens a new connection
       if (!conn || conn.irs !== seg.seq) {
         const isn = randomInt(0, 2 ** 32 - 1);
-        conn = { key, ip: seg.src, port: seg.sport, isn, irs: seg.seq, state: "syn-rcvd", sender: new StreamSender(isn), receiver: new StreamReceiver(seg.seq) };
+        conn = { key, ip: seg.src, port: seg.sport, isn, irs: seg.seq, state: "syn-rcvd", sender: new StreamSender(isn), receiver: this.newReceiver(seg.seq) };
         this.conns.set(key, conn);
       }
       this.emit(conn, { syn: true, ack: true }, conn.isn, seqAdd(seg.seq, 1), Buffer.alloc(0), MSS);
@@ -133,7 +145,7 @@ export class CtcpTransport implements Transport {
     if (conn.state === "syn-sent") {
       if (!(seg.flags.syn && seg.flags.ack && seg.ack === seqAdd(conn.isn, 1))) return;
       conn.irs = seg.seq;
-      conn.receiver = new StreamReceiver(seg.seq);
+      conn.receiver = this.newReceiver(seg.seq);
       conn.sender = new StreamSender(conn.isn);
       conn.state = "established";
       this.peer = conn;
@@ -186,6 +198,8 @@ export class CtcpTransport implements Transport {
       gapBytes: r?.gapBytes ?? 0,
       duplicateBytes: r?.duplicateBytes ?? 0,
       badFrames: r?.badFrames ?? 0,
+      resyncs: r?.resyncs ?? 0,
+      resyncBytes: r?.resyncBytes ?? 0,
     };
   }
 

@@ -23,5 +23,9 @@ export interface TransportOptions {
   localIp: string;
   headendIp: string;
   port: number;
+  /** The SPI of what this side receives: lets a stream transport find ESP frame boundaries again after a gap. */
+  inboundSpi: number;
+  /** The largest ESP packet this tunnel can produce (inner MTU + ESP overhead). */
+  maxPacket: number;
   log: (msg: string) => void;
 }
