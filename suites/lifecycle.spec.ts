@@ -4,6 +4,7 @@
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { processStart } from "../harness/runtime/state";
 
@@ -91,6 +92,21 @@ describe("vpnlab command line", function () {
       expect(r.code).to.equal(2);
       expect(r.stderr).to.contain("unknown command fly");
     });
+  });
+
+  it("exits 1 when a verdict differs from its expect, and says so in the table", function () {
+    const file = path.join(os.tmpdir(), `vpnlab-mismatch-${process.pid}.yaml`);
+    // the natt remedy survives; claiming it fails must be reported as a mismatch, not hidden
+    fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8").replace("natt:              { vpn: { transport: natt, port: 4500 }, expect: survives }", "natt:              { vpn: { transport: natt, port: 4500 }, expect: fails }"));
+    try {
+      const r = vpnlab(["run", file, "--variant", "natt"]);
+      expect(r.code, r.stdout + r.stderr).to.equal(1);
+      expect(r.stdout).to.match(/natt\s+natt\s+full-proxy\/builtin\s+fails\s+survives .*MISMATCH/);
+      expect(r.stdout).to.contain("0 as expected, 1 not, 0 lab error(s)");
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    expect(labNamespaces()).to.deep.equal([]);
   });
 
   it("gc removes every namespace, interface and process of a lab whose owner was SIGKILLed", async function () {
