@@ -115,14 +115,8 @@ async function cmdLs(): Promise<number> {
     out("no labs");
     return 0;
   }
-  out(formatLs(labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", String(l.namespaces.length), l.state?.created ?? "-"])));
+  out(formatTable(labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", String(l.namespaces.length), l.state?.created ?? "-"]), ["lab", "topology", "variant", "owner", "namespaces", "created"]));
   return 0;
-}
-
-function formatLs(rows: string[][]): string {
-  const all = [["lab", "topology", "variant", "owner", "namespaces", "created"], ...rows];
-  const w = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n");
 }
 
 async function cmdDown(args: Args): Promise<number> {

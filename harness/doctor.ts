@@ -2,6 +2,8 @@
 // and what to install. Capabilities are probed, not assumed.
 import * as fs from "node:fs";
 import { run } from "./exec";
+import { probeNetem } from "./impair/backend";
+import type { NodeExec } from "./runtime/runtime";
 import { removeNamespaces } from "./runtime/netns/netns";
 import { newLabId, processStart, removeState, writeState } from "./runtime/state";
 
@@ -23,17 +25,18 @@ async function version(argv: string[]): Promise<string | undefined> {
   }
 }
 
-/** Try netem for real, on the loopback of a throwaway namespace (never on a host interface). */
-async function probeNetem(): Promise<{ ok: boolean; detail: string }> {
+/** Try netem for real (impair's own probe), on the loopback of a throwaway namespace — never on a host interface. */
+async function probeNetemHere(): Promise<{ ok: boolean; detail: string }> {
   const labId = newLabId();
   const ns = `vl-${labId}-doctor`;
   const pid = process.pid;
   writeState({ labId, runtime: "netns", topology: "doctor", variant: "", file: "", ownerPid: pid, holder: "run", ownerStart: processStart(pid) ?? "", created: new Date().toISOString(), namespaces: [ns], pids: [] });
+  const exec: NodeExec = { exec: (node, argv, opts) => run(["ip", "netns", "exec", node, ...argv], opts) };
   try {
     await run(["ip", "netns", "add", ns]);
     await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-    const r = await run(["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"], { allowFailure: true });
-    return r.code === 0 ? { ok: true, detail: "sch_netem works" } : { ok: false, detail: r.stderr.trim().split("\n")[0] || `tc exit ${r.code}` };
+    const r = await probeNetem(exec, ns, "lo");
+    return r.available ? { ok: true, detail: "sch_netem works" } : { ok: false, detail: r.reason ?? "unavailable" };
   } catch (e) {
     return { ok: false, detail: (e as Error).message.split("\n")[0] };
   } finally {
@@ -66,7 +69,7 @@ export async function doctor(): Promise<Check[]> {
   add({ name: "raw sockets", ok: raw.ok, detail: raw.detail, fix: "npm install (builds the addon: needs g++, make, python3) and run as root (CAP_NET_RAW)", required: true });
   const haproxy = await version(["haproxy", "-v"]);
   add({ name: "haproxy", ok: !!haproxy, detail: haproxy ?? "haproxy not found", fix: "apt-get install haproxy (for `proxy: haproxy`)", required: false });
-  const netem = uid === 0 && ip ? await probeNetem() : { ok: false, detail: "not probed (needs root and iproute2)" };
+  const netem = uid === 0 && ip ? await probeNetemHere() : { ok: false, detail: "not probed (needs root and iproute2)" };
   add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
   const docker = await version(["docker", "info", "--format", "{{.ServerVersion}}"]);
   add({ name: "docker", ok: !!docker, detail: docker ? `engine ${docker}` : "no docker engine reachable", fix: "apt-get install docker.io and start dockerd (docker runtime only)", required: false });

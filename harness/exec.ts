@@ -1,5 +1,5 @@
 // The one way the harness runs a program: an argv array, never a shell string.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 export interface ExecResult {
   stdout: string;
@@ -53,4 +53,19 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
     child.stdin.on("error", () => undefined); // the program may exit before reading its input
     child.stdin.end(opts.input ?? "");
   });
+}
+
+/**
+ * Stop a child we started: SIGTERM by its PID, SIGKILL after `graceMs`;
+ * resolves once it has exited. Never signals anything but that child.
+ */
+export async function stopProcess(child: ChildProcess, graceMs = 2000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
 }

@@ -7,26 +7,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { processStart } from "../harness/runtime/state";
+import { hostLinks, labNamespaces } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
 const TOPO = path.join(ROOT, "topologies", "asa-ips.yaml");
 const BAD = path.join(ROOT, "harness", "topology", "fixtures", "bad");
 
-function labNamespaces(): string[] {
-  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" })
-    .stdout.split("\n")
-    .map((l) => l.split(" ")[0])
-    .filter((n) => /^vl-[0-9a-f]{5}-/.test(n));
-}
-
 function labInterfacesOnHost(): string[] {
   // nothing of a lab is ever created in the host namespace: check the names a lab uses
   const names = ["home", "edge", "dmz", "corp", "tun-vpn", "br-lab"];
-  return spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
-    .stdout.split("\n")
-    .map((l) => l.split(": ")[1]?.split("@")[0])
-    .filter((n): n is string => !!n && names.includes(n));
+  return hostLinks().filter((n) => names.includes(n));
 }
 
 function vpnlab(args: string[]): { code: number; stdout: string; stderr: string } {

@@ -2,9 +2,9 @@
 // (bridge), addresses, gateways and routes, forwarding by role, no way out of
 // the lab, nothing in the host's namespace, and everything gone after down().
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
 import { Lab } from "../harness/lab";
 import { parseTopology, selectScenarios } from "../harness/topology/load";
+import { hostLinks, labNamespaces } from "./host";
 
 const TOPOLOGY = `
 name: runtime-check
@@ -19,14 +19,6 @@ vpn:    { client: client, headend: headend, transport: natt }
 probe:  { from: client, to: server, rate: 10/s }
 expect: survives
 `;
-
-const hostLinks = () =>
-  spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
-    .stdout.split("\n")
-    .map((l) => l.split(": ")[1]?.split("@")[0])
-    .filter(Boolean)
-    .sort();
-const namespaces = () => spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
 
 describe("netns runtime", function () {
   this.timeout(60000);
@@ -78,14 +70,14 @@ describe("netns runtime", function () {
     } finally {
       await second.down();
     }
-    expect(namespaces()).to.not.contain(`vl-${second.labId}-`);
+    expect(labNamespaces().filter((n) => n.startsWith(`vl-${second.labId}-`))).to.deep.equal([]);
   });
 
   it("down() removes every namespace of the lab, the bridge's too", async () => {
     const id = lab!.labId;
-    expect(namespaces()).to.contain(`vl-${id}-net-home`);
+    expect(labNamespaces()).to.include(`vl-${id}-net-home`);
     await lab!.down();
-    expect(namespaces()).to.not.contain(`vl-${id}-`);
+    expect(labNamespaces().filter((n) => n.startsWith(`vl-${id}-`))).to.deep.equal([]);
     expect(hostLinks()).to.deep.equal(linksBefore);
   });
 });

@@ -5,7 +5,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { queryProxyStats, serveStats, TcpProxy, type OriginalDst, type ProxyConnection } from "./proxy";
-import { echoRoundTrip, ECHO_SERVER, isRoot, killByPid, Netns, waitEvent } from "./testkit";
+import { stopProcess } from "../exec";
+import { echoRoundTrip, ECHO_SERVER, isRoot, Netns, waitEvent } from "./testkit";
 
 const PROXY_MAIN = path.join(__dirname, "proxy-main.js");
 
@@ -199,7 +200,7 @@ describe("firewall/proxy (builtin)", () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-pxm-"));
     });
     afterEach(async () => {
-      for (const c of children.splice(0)) await killByPid(c);
+      for (const c of children.splice(0)) await stopProcess(c);
       fs.rmSync(dir, { recursive: true, force: true });
     });
 

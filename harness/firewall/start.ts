@@ -4,6 +4,7 @@
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { stopProcess } from "../exec";
 import type { Runtime } from "../runtime/runtime";
 import type { FirewallSpec } from "../topology/model";
 import { holdsOutOfOrder, parseSs, SS_ARGV, type SsSocket } from "./evidence";
@@ -85,7 +86,7 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
   try {
     await runtime.exec(spec.node, ["nft", "-f", "-"], { input: ruleset });
   } catch (e) {
-    await stopChild(proxy);
+    if (proxy) await stopProcess(proxy);
     throw new Error(`firewall ${spec.node}: applying the ${spec.mode} ruleset failed: ${(e as Error).message}`);
   }
 
@@ -136,7 +137,7 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
-      await stopChild(proxy);
+      if (proxy) await stopProcess(proxy);
       await runtime.exec(spec.node, ["nft", "delete", "table", "inet", FIREWALL_TABLE], { allowFailure: true });
     },
   };
@@ -158,7 +159,7 @@ function waitListening(child: ChildProcess, log: string): Promise<void> {
     const fail = (why: string): void => {
       clearTimeout(timer);
       child.off("exit", onExit);
-      void stopChild(child);
+      void stopProcess(child);
       reject(new Error(`builtin proxy did not start: ${why} (log ${log})\n  ${logTail(log)}`));
     };
     const timer = setTimeout(() => fail(`no "listening" within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
@@ -192,16 +193,6 @@ async function waitHaproxy(child: ChildProcess, statsSocket: string, log: string
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  await stopChild(child);
+  await stopProcess(child);
   throw new Error(`haproxy did not answer on ${statsSocket} within ${START_TIMEOUT_MS} ms: ${last} (log ${log})\n  ${logTail(log)}`);
-}
-
-/** SIGTERM by PID, SIGKILL after 2 s. */
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
-  await exited;
-  clearTimeout(timer);
 }

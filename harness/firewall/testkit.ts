@@ -2,9 +2,10 @@
 // throwaway namespaces, and a three-node client — firewall — server line.
 import { randomBytes } from "node:crypto";
 import { run } from "../exec";
-import { killByPid, Netns } from "../testkit/netns";
+import { stopProcess } from "../exec";
+import { Netns } from "../testkit/netns";
 
-export { isRoot, killByPid, netnsExec, Netns, waitEvent } from "../testkit/netns";
+export { isRoot, netnsExec, Netns, waitEvent } from "../testkit/netns";
 
 /**
  * TCP echo server: greets each connection with `{"from":"<listen ip:port>","peer":"<ip:port>"}\n`
@@ -104,6 +105,6 @@ export interface EchoResult {
 /** One ECHO_CLIENT connection from `ns` to host:port; what the server said and how much came back. */
 export async function echoRoundTrip(ns: Netns, host: string, port: number, bytes: number, localAddress?: string): Promise<EchoResult> {
   const { child, ready } = await ns.node(ECHO_CLIENT, [host, String(port), String(bytes), ...(localAddress ? [localAddress] : [])]);
-  await killByPid(child);
+  await stopProcess(child);
   return ready as unknown as EchoResult;
 }

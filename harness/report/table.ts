@@ -26,8 +26,9 @@ export function resultRow(r: ScenarioResult): string[] {
 
 export const HEADER = ["variant", "transport", "firewall", "expect", "verdict", "baseline", "chaos", "recovery", "dpd-down", "duration", "result"];
 
-export function formatTable(rows: string[][]): string {
-  const all = [HEADER, ...rows];
-  const widths = HEADER.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+/** Left-aligned columns, two spaces apart, under a header row. */
+export function formatTable(rows: string[][], header: string[] = HEADER): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { run, type ExecOptions, type ExecResult } from "../exec";
+import { run, stopProcess, type ExecOptions, type ExecResult } from "../exec";
 import type { NodeExec } from "../runtime/runtime";
 
 export const isRoot = (): boolean => typeof process.getuid === "function" && process.getuid() === 0;
@@ -58,7 +58,7 @@ export class Netns {
   }
 
   async destroy(): Promise<void> {
-    await Promise.all([...this.children].map((c) => killByPid(c)));
+    await Promise.all([...this.children].map((c) => stopProcess(c)));
     await run(["ip", "netns", "del", this.name], { allowFailure: true });
   }
 }
@@ -105,17 +105,5 @@ export function waitEvent(child: ChildProcess, event: string, timeoutMs: number)
     child.stderr?.on("data", onErr);
     child.on("exit", onExit);
   });
-}
-
-/** SIGTERM by PID, SIGKILL after 2 s; resolves when it has exited. */
-export async function killByPid(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(child.pid, "SIGTERM");
-  const timer = setTimeout(() => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGKILL");
-  }, 2000);
-  await exited;
-  clearTimeout(timer);
 }
 

@@ -5,7 +5,7 @@
 // host's own namespace never sees a lab interface, even for a moment.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { run, type ExecOptions, type ExecResult } from "../../exec";
+import { run, stopProcess, type ExecOptions, type ExecResult } from "../../exec";
 import type { NetSpec, NodeSpec, Role } from "../../topology/model";
 import type { Runtime, SpawnOptions } from "../runtime";
 import { NS_PREFIX, processStart, writeState, type LabState } from "../state";
@@ -160,24 +160,9 @@ export class NetnsRuntime implements Runtime {
   }
 }
 
-async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
 async function stopChildren(children: ChildProcess[]): Promise<void> {
-  for (const c of children) c.stdin?.end();
-  for (const c of children) c.kill("SIGTERM");
-  const done = await Promise.all(children.map((c) => waitExit(c, 1500)));
-  children.forEach((c, i) => {
-    if (!done[i]) c.kill("SIGKILL");
-  });
+  for (const c of children) c.stdin?.end(); // agents leave by themselves when their stdin closes
+  await Promise.all(children.map((c) => stopProcess(c, 1500)));
 }
 
 /** PIDs of every process living in a namespace (all of them are the lab's: nothing else runs there). */

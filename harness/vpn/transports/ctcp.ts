@@ -72,13 +72,14 @@ export class CtcpTransport implements Transport {
   }
 
   private async connect(): Promise<void> {
+    const isn = randomInt(0, 2 ** 32 - 1);
     const conn: Conn = {
       key: `${this.opts.headendIp}:${this.opts.port}`,
       ip: this.opts.headendIp,
       port: this.opts.port,
-      isn: randomInt(0, 2 ** 32 - 1),
+      isn,
       state: "syn-sent",
-      sender: undefined as unknown as StreamSender, // set when the handshake completes
+      sender: new StreamSender(isn),
     };
     this.conns.set(conn.key, conn);
     const up = new Promise<void>((resolve) => (this.established = resolve));
@@ -146,7 +147,6 @@ export class CtcpTransport implements Transport {
       if (!(seg.flags.syn && seg.flags.ack && seg.ack === seqAdd(conn.isn, 1))) return;
       conn.irs = seg.seq;
       conn.receiver = this.newReceiver(seg.seq);
-      conn.sender = new StreamSender(conn.isn);
       conn.state = "established";
       this.peer = conn;
       this.emit(conn, { ack: true }, seqAdd(conn.isn, 1), seqAdd(seg.seq, 1), Buffer.alloc(0));
@@ -192,7 +192,7 @@ export class CtcpTransport implements Transport {
       ...this.counters,
       localPort: this.localPort,
       peer: c?.key ?? "",
-      bytesSent: c?.sender ? c.sender.bytesSent : 0,
+      bytesSent: c?.sender.bytesSent ?? 0,
       bytesReceived: r?.bytes ?? 0,
       gaps: r?.gaps ?? 0,
       gapBytes: r?.gapBytes ?? 0,

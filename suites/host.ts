@@ -1,0 +1,20 @@
+// What the lab suites look at on the host itself: lab namespaces and the
+// host namespace's own interfaces (where nothing of a lab may ever appear).
+import { spawnSync } from "node:child_process";
+
+/** Namespaces named like a lab's (vl-<5 hex>-...). */
+export function labNamespaces(): string[] {
+  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => /^vl-[0-9a-f]{5}-/.test(n));
+}
+
+/** Every interface of the host's own namespace, sorted. */
+export function hostLinks(): string[] {
+  return spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((l) => l.split(": ")[1]?.split("@")[0])
+    .filter((n): n is string => !!n)
+    .sort();
+}
