@@ -16,7 +16,7 @@ export interface TunnelConfig {
   port: number;
   pool: { addr: string; prefix: number };
   routes: { addr: string; prefix: number }[]; // client side: networks reached through the tunnel
-  dpd: { intervalMs: number; retries: number };
+  dpd: { intervalMs: number; retries: number } | null; // null: no dead-peer detection
   out: SaJson; // SA for what this side sends
   in: SaJson; // SA for what this side receives
   tunName: string;

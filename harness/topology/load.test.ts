@@ -38,10 +38,10 @@ describe("topology loader: topologies/asa-ips.yaml", () => {
     return s;
   };
 
-  it("has the base and five variants, in file order", () => {
+  it("has the base and six variants, in file order", () => {
     expect(t.name).to.equal("asa-ips");
-    expect(all.map((s) => s.variant)).to.deep.equal(["base", "ctcp-haproxy", "ctcp-no-loss", "ctcp-state-bypass", "ctcp-stateful", "natt"]);
-    expect(all.map((s) => s.expect)).to.deep.equal(["fails", "fails", "survives", "survives", "survives", "survives"]);
+    expect(all.map((s) => s.variant)).to.deep.equal(["base", "ctcp-haproxy", "ctcp-no-dpd", "ctcp-no-loss", "ctcp-state-bypass", "ctcp-stateful", "natt"]);
+    expect(all.map((s) => s.expect)).to.deep.equal(["fails", "fails", "fails", "survives", "survives", "survives", "survives"]);
     for (const s of all) {
       expect(s.name).to.equal("asa-ips");
       expect(s.file).to.equal(ASA);
@@ -134,7 +134,7 @@ describe("topology loader: selectScenarios", () => {
     expect(e.key).to.equal("variants");
     expect(e.line).to.equal(24);
     expect(e.col).to.equal(1);
-    expect(e.detail).to.equal("unknown variant `nat-t` — did you mean `natt`? known: base, ctcp-haproxy, ctcp-no-loss, ctcp-state-bypass, ctcp-stateful, natt");
+    expect(e.detail).to.equal("unknown variant `nat-t` — did you mean `natt`? known: base, ctcp-haproxy, ctcp-no-dpd, ctcp-no-loss, ctcp-state-bypass, ctcp-stateful, natt");
     expect(e.message).to.equal(`${ASA}:24:1: variants: ${e.detail}`);
   });
 
@@ -220,6 +220,23 @@ firewall: { node: headend, mode: route, idle-timeout: 2m }
     const s = parseTopology(SMALL.replace("rate: 20", "rate: 20, flows:, port:"), "p.yaml").base;
     expect(s.probe).to.include({ port: 7 });
     expect(s.probe.flows).to.deep.equal(["udp-echo"]);
+  });
+});
+
+describe("topology loader: dpd off", () => {
+  for (const off of ["off", "false"]) {
+    it(`dpd: ${off} switches dead-peer detection off, in the base and in a variant over a dpd map`, () => {
+      const t = parseTopology(`${SMALL.replace("transport: ctcp", `transport: ctcp, dpd: ${off}`)}variants:\n  on: { vpn: { dpd: { interval: 2s } } }\n`, "d.yaml");
+      expect(t.base.vpn.dpd).to.equal(null);
+      // a map in a variant replaces the scalar: DPD on again, with defaults for what it does not say
+      expect(t.variants.get("on")?.vpn.dpd).to.deep.equal({ intervalMs: 2000, retries: 3 });
+      const v = parseTopology(`${SMALL}variants:\n  no-dpd: { vpn: { dpd: ${off} } }\n`, "d.yaml");
+      expect(v.variants.get("no-dpd")?.vpn.dpd).to.equal(null);
+      expect(v.base.vpn.dpd).to.deep.equal({ intervalMs: 1000, retries: 3 });
+    });
+  }
+  it("refuses any other scalar with file:line and what to write", () => {
+    expect(() => parseTopology(SMALL.replace("transport: ctcp", "transport: ctcp, dpd: on"), "d.yaml")).to.throw(/d\.yaml:\d+:\d+: .*dpd must be a map \{ interval, retries \} or off, got "on"/);
   });
 });
 

@@ -44,7 +44,7 @@ export interface VpnSpec {
   impl: "reference" | "ocserv" | "strongswan";
   port: number;
   pool: Cidr; // inner address pool; headend takes .1, clients from .2
-  dpd: DpdSpec;
+  dpd: DpdSpec | null; // null: DPD off at both ends (`dpd: off`)
   dtls: boolean; // anyconnect only
 }
 

@@ -12,6 +12,7 @@ import {
   VERDICTS,
   type ChaosStep,
   type Cidr,
+  type DpdSpec,
   type FirewallMode,
   type FirewallSpec,
   type Flow,
@@ -534,9 +535,15 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
     }
   }
 
-  let dpd = { intervalMs: 1000, retries: 3 };
+  // `dpd: off` (or false) switches dead-peer detection off at both ends: a stall then shows as
+  // what it is — data the client keeps sending that never arrives — not as a timer of our own
+  let dpd: DpdSpec | null = { intervalMs: 1000, retries: 3 };
   const dpdN = ck.opt(m, "dpd");
-  if (dpdN) {
+  if (dpdN && dpdN.kind === "scalar" && (dpdN.value === false || dpdN.value === "off")) {
+    dpd = null;
+  } else if (dpdN && dpdN.kind === "scalar") {
+    ck.at(dpdN, `dpd must be a map { interval, retries } or off, got ${JSON.stringify(dpdN.value)} — write e.g. dpd: { interval: 1s, retries: 3 }, or dpd: off`);
+  } else if (dpdN) {
     const dm = ck.map(dpdN, "dpd", DPD_KEYS);
     const iN = ck.opt(dm, "interval");
     const rN = ck.opt(dm, "retries");

@@ -153,13 +153,17 @@ export class Tunnel {
 
   private up(inner: string, peer: string): void {
     this.state = "up";
-    this.dpd = new Dpd(this.cfg.dpd, Date.now());
-    this.dpdTimer = setInterval(() => this.dpdTick(), this.cfg.dpd.intervalMs);
+    if (this.cfg.dpd) {
+      this.dpd = new Dpd(this.cfg.dpd, Date.now());
+      this.dpdTimer = setInterval(() => this.dpdTick(), this.cfg.dpd.intervalMs);
+    }
     this.emit({ event: "tunnel-up", at: Date.now(), inner, peer });
   }
 
   private dpdTick(): void {
-    const dpd = this.dpd as Dpd;
+    const dpd = this.dpd;
+    const cfg = this.cfg.dpd;
+    if (!dpd || !cfg) return;
     const action = dpd.tick(Date.now());
     if (action === "probe") {
       this.sendControl({ t: "dpd-req", n: ++this.dpdSeq });
@@ -170,7 +174,7 @@ export class Tunnel {
       this.emit({
         event: "tunnel-down",
         at: Date.now(),
-        reason: `dead peer: ${this.cfg.dpd.retries} R-U-THERE unanswered, ${this.cfg.dpd.intervalMs} ms apart`,
+        reason: `dead peer: ${cfg.retries} R-U-THERE unanswered, ${cfg.intervalMs} ms apart`,
         lastRxAt: dpd.lastProofAt,
         missed: dpd.missedProbes,
       });
