@@ -27,6 +27,21 @@ export interface LabOptions {
   holder?: "up" | "run";
 }
 
+/** A piece of the lab died under a running scenario: a harness fault, reported as a lab error, never as a verdict. */
+export interface LabFault {
+  piece: string; // what died, e.g. "agent on client (pid 1234)", "HAProxy on firewall (pid 99)", "namespace vl-...-wan (node wan)"
+  at: number; // when it was noticed (ms since the epoch)
+  why: string; // how: "exited (SIGKILL)", "deleted"
+}
+
+export class LabFaultError extends Error {
+  constructor(readonly fault: LabFault) {
+    super(`${fault.piece} ${fault.why}`);
+  }
+}
+
+const WATCH_MS = 250; // how often the runtime is asked whether a namespace/container vanished
+
 // a "-" never appears in a net name, so the tunnel device cannot clash with a link
 const TUN_NAME = "tun-vpn";
 const TUN_MTU = 1300;
@@ -38,6 +53,10 @@ export class Lab {
   readonly impairer: Impairer;
   private unregister: () => void = () => undefined;
   private teardown?: Promise<void>;
+  /** The first harness fault, once one happened. */
+  fault?: LabFault;
+  private readonly faultWaiters = new Set<(f: LabFault) => void>();
+  private watchTimer?: NodeJS.Timeout;
 
   private constructor(
     readonly scenario: Scenario,
@@ -78,11 +97,57 @@ export class Lab {
       for (const net of scenario.nets) await runtime.createNet(net);
       for (const n of scenario.nodes) await runtime.configureNode(n);
       if (scenario.firewall) lab.firewall = await startFirewall(runtime, scenario.firewall, lab.dir);
+      lab.firewall?.onDeath((piece, why) => lab.reportFault(piece, why));
+      lab.watchRuntime();
     } catch (e) {
       await lab.down();
       throw e;
     }
     return lab;
+  }
+
+  /** Record a harness fault (the first one counts); ignored once teardown began, when pieces stop on purpose. */
+  reportFault(piece: string, why: string): void {
+    if (this.teardown || this.fault) return;
+    this.fault = { piece, at: Date.now(), why };
+    for (const w of this.faultWaiters) w(this.fault);
+    this.faultWaiters.clear();
+  }
+
+  /** Resolve with `p`, or reject with a LabFaultError as soon as a piece of the lab dies (also if one already did). */
+  guard<T>(p: Promise<T>): Promise<T> {
+    if (this.fault) return Promise.reject(new LabFaultError(this.fault));
+    return new Promise<T>((resolve, reject) => {
+      const onFault = (f: LabFault): void => reject(new LabFaultError(f));
+      this.faultWaiters.add(onFault);
+      p.then(
+        (v) => {
+          this.faultWaiters.delete(onFault);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.faultWaiters.delete(onFault);
+          // a request that failed because its agent died: the death is the cause worth naming
+          reject(this.fault ? new LabFaultError(this.fault) : e);
+        },
+      );
+    });
+  }
+
+  private watchRuntime(): void {
+    let busy = false;
+    this.watchTimer = setInterval(() => {
+      if (busy || this.teardown) return;
+      busy = true;
+      this.runtime
+        .vanished()
+        .then((gone) => {
+          if (gone.length > 0) this.reportFault(gone.join(", "), gone.length > 1 ? "were deleted" : "was deleted");
+        })
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, WATCH_MS);
+    this.watchTimer.unref();
   }
 
   node(name: string): NodeSpec {
@@ -104,6 +169,8 @@ export class Lab {
       a.onEvent((e) => {
         if (e.event === "log") this.log(`[${node}] ${e.msg}`);
       });
+      const piece = `the agent on ${node} (pid ${a.pid ?? "?"})`;
+      a.onExit((why) => this.reportFault(piece, why.replace(/^agent on \S+ /, "")));
       this.agents.set(node, a);
     }
     return a;
@@ -193,6 +260,7 @@ export class Lab {
   }
 
   private async tearDown(): Promise<void> {
+    clearInterval(this.watchTimer);
     try {
       await this.firewall?.stop();
     } catch (e) {

@@ -4,7 +4,8 @@ import type { AgentEvent, ProbeRecord } from "./agent/protocol";
 import type { Impairment } from "./impair/impairment";
 import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
-import { Lab } from "./lab";
+import type { DropTotal } from "./impair/apply";
+import { Lab, LabFaultError } from "./lab";
 import { deliveryBuckets, phaseDelivery, type Bucket, type PhaseDelivery, type PhaseWindow } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
@@ -16,6 +17,16 @@ export interface ChaosRecord {
   action: string;
   backend?: string; // which impairment backend served the step
   detail?: string[]; // tc argv or nftables ruleset
+  /** Packets the kernel counted as dropped by the impairment this step replaced or cleared. */
+  dropped?: number;
+}
+
+/** A piece of the lab that died mid-scenario (the result is then a lab error). */
+export interface FaultRecord {
+  piece: string;
+  why: string;
+  atMs?: number; // from the start of the baseline, when the scenario had started
+  phase: "setup" | "tunnel-up" | "baseline" | "chaos" | "recovery" | "verdict";
 }
 
 export interface ScenarioResult {
@@ -32,6 +43,8 @@ export interface ScenarioResult {
   passed: boolean;
   reasons: string[];
   error?: string;
+  /** Set when a piece of the lab died under the scenario. */
+  fault?: FaultRecord;
   labId: string;
   runtime: string;
   startedAt: string;
@@ -44,6 +57,8 @@ export interface ScenarioResult {
     /** full-proxy only: the stall measured when the faults were cleared and at the end */
     proxy?: { atRecoveryStart: ProxyMechanism; atEnd: ProxyMechanism };
     firewall?: FirewallEvidence; // ruleset, proxy config, the proxy's own view of its connections, the firewall's sockets
+    /** What the impairments dropped, read from the kernel (nftables rule counters, netem drops) per interface. */
+    faults?: { droppedPackets: number; interfaces: DropTotal[] };
     client?: unknown; // tunnel and wire counters of the VPN client
     headend?: unknown;
     logs?: Record<string, string>;
@@ -86,14 +101,17 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     evidence: {},
   };
   let lab: Lab | undefined;
+  const clock: Clock = { phase: "setup" };
   try {
     lab = await Lab.up(scenario, opts);
     result.labId = lab.labId;
     result.timing.setupMs = Date.now() - t0;
     let up;
+    clock.phase = "tunnel-up";
     try {
-      up = await lab.tunnelUp();
+      up = await lab.guard(lab.tunnelUp());
     } catch (e) {
+      if (e instanceof LabFaultError) throw e;
       result.error = (e as Error).message;
       result.reasons.push("the tunnel never came up");
       result.evidence.logs = collectLogs(lab);
@@ -101,10 +119,23 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     }
     result.tunnel.inner = up.inner;
     result.timing.tunnelUpMs = up.ms;
-    await playTimeline(lab, scenario, result);
+    await playTimeline(lab, scenario, result, clock);
     result.outcome = "verdict";
   } catch (e) {
-    result.error = (e as Error).message;
+    result.outcome = "lab-error";
+    result.verdict = undefined;
+    result.passed = false;
+    const fault = lab?.fault;
+    if (fault) {
+      // whatever failed after it, the death of a piece of the lab is the cause
+      const atMs = clock.start === undefined ? undefined : fault.at - clock.start;
+      result.fault = { piece: fault.piece, why: fault.why, phase: clock.phase, ...(atMs === undefined ? {} : { atMs }) };
+      const when = atMs === undefined ? `during ${clock.phase}` : `${(atMs / 1000).toFixed(2)} s into the scenario (${clock.phase} phase)`;
+      result.error = `${fault.piece} ${fault.why} ${when} — a harness fault, not a verdict`;
+      result.reasons = [result.error];
+    } else {
+      result.error = (e as Error).message;
+    }
     if (lab) result.evidence.logs = collectLogs(lab);
   } finally {
     await lab?.down();
@@ -113,50 +144,74 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
   return result;
 }
 
-async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult): Promise<void> {
+/** Where a scenario is, so that a fault can say when it happened. */
+interface Clock {
+  phase: FaultRecord["phase"];
+  start?: number; // the start of the baseline (ms since the epoch)
+}
+
+async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult, clock: Clock): Promise<void> {
   const { phases, vpn, probe } = scenario;
   const client = lab.agents.get(vpn.client)!;
   const headend = lab.agents.get(vpn.headend)!;
   const downOf = (events: AgentEvent[]) => events.find((e): e is Extract<AgentEvent, { event: "tunnel-down" }> => e.event === "tunnel-down");
 
+  const g = <T>(p: Promise<T>): Promise<T> => lab.guard(p);
   const start = Date.now();
-  await lab.startProbe();
+  clock.start = start;
+  clock.phase = "baseline";
+  await g(lab.startProbe());
   const chaosStart = start + phases.baselineMs;
   const recoveryStart = chaosStart + phases.chaosMs;
   const end = recoveryStart + phases.recoveryMs;
 
   const active = new Set<string>();
+  // the kernel's drop counts of what a step replaced or cleared
+  const droppedSince = (from: number): number | undefined => {
+    const got = lab.impairer.applied.slice(from).filter((a) => a.dropped);
+    return got.length ? got.reduce((n, a) => n + (a.dropped?.packets ?? 0), 0) : undefined;
+  };
   for (const step of [...scenario.chaos].sort((a, b) => a.atMs - b.atMs)) {
-    await sleepUntil(start + step.atMs);
+    await g(sleepUntil(start + step.atMs));
+    clock.phase = "chaos";
     const rec: ChaosRecord = { atMs: step.atMs, appliedAtMs: Date.now() - start, on: targetName(step.on), action: "" };
+    const from = lab.impairer.applied.length;
     if (step.clear) {
-      await lab.clear(step.on);
+      await g(lab.clear(step.on));
       active.delete(targetName(step.on));
       rec.action = "clear";
     } else {
-      const applied = await lab.impair(step.on, stepImpairment(step));
+      const applied = await g(lab.impair(step.on, stepImpairment(step)));
       active.add(targetName(step.on));
       rec.action = `loss ${step.loss}%`;
       rec.backend = applied.map((a) => a.backend).join(",");
       rec.detail = applied.map((a) => (a.argv ? a.argv.join(" ") : (a.ruleset ?? "")));
     }
+    const dropped = droppedSince(from);
+    if (dropped !== undefined) rec.dropped = dropped;
     result.chaos.push(rec);
   }
-  await sleepUntil(recoveryStart);
+  await g(sleepUntil(recoveryStart));
+  clock.phase = "recovery";
   if (active.size > 0) {
     // recovery means every fault is gone, whatever the steps said
-    await lab.impairer.clearAll();
-    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: Date.now() - start, on: [...active].join(","), action: "clear (end of chaos phase)" });
+    const from = lab.impairer.applied.length;
+    await g(lab.impairer.clearAll());
+    const dropped = droppedSince(from);
+    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: Date.now() - start, on: [...active].join(","), action: "clear (end of chaos phase)", ...(dropped === undefined ? {} : { dropped }) });
   }
+  const drops = lab.impairer.dropTotals();
+  result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
   const measure = async () => {
     const at = Date.now() - start;
     const clientStats = await lab.agentStats(vpn.client); // first: see measureProxy
     return { clientStats, fw: await lab.firewall!.evidence(), at };
   };
   const fullProxy = scenario.firewall?.mode === "full-proxy";
-  const atRecoveryStart = fullProxy ? await measure() : undefined;
-  await sleepUntil(end);
-  const record: ProbeRecord = await lab.stopProbe();
+  const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
+  await g(sleepUntil(end));
+  const record: ProbeRecord = await g(lab.stopProbe());
+  clock.phase = "verdict";
 
   const windows: PhaseWindow[] = [
     { name: "baseline", start, end: chaosStart },
@@ -175,9 +230,11 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   }
   if (headendDown) result.tunnel.headendDownAtMs = headendDown.at - start;
 
-  result.evidence.client = await lab.agentStats(vpn.client);
-  result.evidence.headend = await lab.agentStats(vpn.headend);
-  if (lab.firewall) result.evidence.firewall = await lab.firewall.evidence();
+  result.evidence.client = await g(lab.agentStats(vpn.client));
+  result.evidence.headend = await g(lab.agentStats(vpn.headend));
+  if (lab.firewall) result.evidence.firewall = await g(lab.firewall.evidence());
+  // a piece that died while the numbers were read makes them worthless
+  if (lab.fault) throw new LabFaultError(lab.fault);
   if (atRecoveryStart) {
     result.evidence.proxy = {
       atRecoveryStart: measureProxy(atRecoveryStart.fw, atRecoveryStart.clientStats, atRecoveryStart.at),

@@ -1,53 +1,108 @@
 // cTCP behind an inspecting firewall: every variant of topologies/asa-ips.yaml
-// runs as a real lab on network namespaces, and its verdict must equal the
-// variant's `expect`. The base scenario must also show the mechanism itself.
+// runs as a real lab on network namespaces (side by side), and its verdict must
+// equal the variant's `expect`. Then the mechanism, not only the symptom:
+//  - where cTCP fails, the proxy took not one more byte in order after the loss
+//    stopped, holds bytes behind a gap, and (with DPD on) DPD fired only after
+//    the first loss; without DPD the client kept sending through recovery — the
+//    proxy alone killed the tunnel, no timer of ours;
+//  - where a remedy survives, the fault really hit it (the kernel's drop
+//    counters, chaos delivery below 100 %), and the traffic never reached the
+//    proxy (bypass: not even conntrack saw the flow).
 import { expect } from "chai";
 import * as path from "node:path";
-import { loadTopology, selectScenarios } from "../harness/topology/load";
-import { runScenario, type ScenarioResult } from "../harness/scenario";
+import { entriesOf } from "../harness/firewall/conntrack";
+import { holdsOutOfOrder } from "../harness/firewall/evidence";
+import { PROXY_PORT } from "../harness/firewall/start";
 import { publishResult } from "../harness/report/allure";
 import { summarize } from "../harness/report/summary";
+import { firstDownMs, runScenario, type ScenarioResult } from "../harness/scenario";
+import { loadTopology, selectScenarios } from "../harness/topology/load";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
+/** Labs side by side (each is its own set of namespaces); VPNLAB_JOBS overrides. */
+const JOBS = Number(process.env.VPNLAB_JOBS ?? 3);
+const CTCP = { proto: "tcp" as const, port: 10000 };
+
+async function runAll<T, R>(items: T[], jobs: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return out;
+}
 
 describe("asa-ips: cTCP behind a full TCP proxy", function () {
   this.timeout(120000);
   const scenarios = selectScenarios(loadTopology(FILE), []);
   const results = new Map<string, ScenarioResult>();
 
+  before(async function () {
+    this.timeout(600000);
+    const rs = await runAll(scenarios, JOBS, (s) => runScenario(s));
+    rs.forEach((r) => results.set(r.variant, r));
+  });
+
+  /** The result of a variant that came to a verdict (a lab error is not one: it fails as an Error, "broken" in Allure). */
+  const verdictOf = (variant: string): { r: ScenarioResult; msg: string } => {
+    const r = results.get(variant);
+    if (!r) throw new Error(`variant ${variant} did not run`);
+    const msg = summarize(r);
+    if (r.outcome === "lab-error") throw new Error(`lab error: ${r.error ?? r.reasons.join("; ")}\n${msg}`);
+    return { r, msg };
+  };
+
   for (const s of scenarios) {
-    it(`${s.variant}: ${s.vpn.transport} through ${s.firewall?.mode ?? "no firewall"} → ${s.expect}`, async function () {
-      const r = await runScenario(s);
-      results.set(s.variant, r);
-      await publishResult(r);
-      // a lab error is not a verdict: a plain Error (not an assertion) makes Allure report it "broken"
-      if (r.outcome === "lab-error") throw new Error(`lab error: ${r.error ?? r.reasons.join("; ")}\n${summarize(r)}`);
-      expect(r.verdict, summarize(r)).to.equal(s.expect);
+    it(`${s.variant}: ${s.vpn.transport} through ${s.firewall?.mode ?? "no firewall"}${s.firewall?.mode === "full-proxy" ? `/${s.firewall.proxy}` : ""} → ${s.expect}`, async function () {
+      const r = results.get(s.variant);
+      if (r) await publishResult(r);
+      const { r: ok, msg } = verdictOf(s.variant);
+      expect(ok.verdict, msg).to.equal(s.expect);
     });
   }
 
-  it("base: the proxy holds out-of-order bytes it never delivers, recovery is 0 %, DPD fires", function () {
-    const r = results.get("base");
-    expect(r, "the base scenario did not run (see its own test)").to.not.equal(undefined);
-    const msg = summarize(r!);
-    const { atRecoveryStart: rs, atEnd: end } = r!.evidence.proxy!;
-    const recovery = r!.phases.find((x) => x.phase === "recovery")!;
-    expect(end.proxied, `the cTCP flow went through the proxy\n${msg}`).to.equal(true);
-    expect(end.stalledBytes, `bytes the cTCP client sent that the proxy never took in order\n${msg}`).to.be.greaterThan(0);
-    expect(end.oooPackets, `proxy socket rcv_ooopack\n${msg}`).to.be.greaterThan(0);
-    // after the loss stopped: still bytes in the out-of-order queue, and not one more byte taken in order
-    expect(end.heldMemory, `proxy socket skmem r (out-of-order queue) at the end\n${msg}`).to.be.greaterThan(0);
-    expect(end.proxyBytesReceived - rs.proxyBytesReceived, `in-order bytes the proxy took during recovery\n${msg}`).to.equal(0);
-    expect(end.forwardedOut, `the proxy forwarded only what it took in order\n${msg}`).to.equal(end.proxyBytesReceived);
-    expect(recovery.delivery, msg).to.equal(0);
-    expect(r!.tunnel.clientDownAtMs, `client DPD\n${msg}`).to.be.a("number");
-  });
+  const stalls: { variant: string; dpd: boolean; builtin: boolean }[] = [
+    { variant: "base", dpd: true, builtin: true },
+    { variant: "ctcp-haproxy", dpd: true, builtin: false },
+    { variant: "ctcp-no-dpd", dpd: false, builtin: true },
+  ];
+  for (const { variant, dpd, builtin } of stalls) {
+    it(`${variant}: the proxy holds bytes behind a gap and takes no byte in order during recovery${dpd ? "; DPD fires after the first loss" : "; the client keeps sending, no DPD"}`, function () {
+      const { r, msg } = verdictOf(variant);
+      const { atRecoveryStart: rs, atEnd: end } = r.evidence.proxy!;
+      const recovery = r.phases.find((x) => x.phase === "recovery")!;
+      expect(end.proxied, `the cTCP flow went through the proxy\n${msg}`).to.equal(true);
+      expect(r.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped\n${msg}`).to.be.greaterThan(0);
+      expect(end.stalledBytes, `bytes the cTCP client sent that the proxy never took in order\n${msg}`).to.be.greaterThan(0);
+      // behind a gap: rcv_ooopack on the proxy's client-facing socket, with memory held and nothing readable
+      const fw = r.evidence.firewall!;
+      const held = fw.sockets.filter((x) => x.localPort === PROXY_PORT && holdsOutOfOrder(x));
+      expect(end.oooPackets, `proxy socket rcv_ooopack\n${msg}`).to.be.greaterThan(0);
+      expect(held.length, `proxy sockets with Recv-Q 0, skmem r > 0 and rcv_ooopack > 0 at the end\n${msg}`).to.be.greaterThan(0);
+      expect(end.proxyBytesReceived - rs.proxyBytesReceived, `in-order bytes the proxy took during recovery\n${msg}`).to.equal(0);
+      if (builtin) expect(end.forwardedOut, `the proxy forwarded only what it took in order\n${msg}`).to.equal(end.proxyBytesReceived);
+      expect(recovery.delivery, msg).to.equal(0);
+      // the proxy tracks the flows it redirects: the control for the bypass's "no conntrack entry"
+      expect(entriesOf(fw.conntrack, CTCP).length, `conntrack entries of tcp/10000 on the firewall\n${msg}`).to.be.greaterThan(0);
+      const firstLoss = r.chaos.find((c) => c.action.startsWith("loss"))!;
+      if (dpd) {
+        const down = firstDownMs(r);
+        expect(down, `DPD declared the tunnel down\n${msg}`).to.be.a("number");
+        expect(down!, `DPD (${down} ms) after the first loss (${firstLoss.appliedAtMs} ms)\n${msg}`).to.be.greaterThan(firstLoss.appliedAtMs);
+      } else {
+        expect(r.tunnel.clientDownAtMs, `no DPD on the client\n${msg}`).to.equal(undefined);
+        expect(r.tunnel.headendDownAtMs, `no DPD on the headend\n${msg}`).to.equal(undefined);
+        const sentDuringRecovery = end.clientBytesSent - rs.clientBytesSent;
+        expect(sentDuringRecovery, `cTCP bytes the client sent during recovery (${rs.clientBytesSent} → ${end.clientBytesSent})\n${msg}`).to.be.greaterThan(1000);
+      }
+    });
+  }
 
   it("ctcp-no-loss: the same proxy forwards everything", function () {
-    const r = results.get("ctcp-no-loss");
-    expect(r, "the ctcp-no-loss scenario did not run (see its own test)").to.not.equal(undefined);
-    const msg = summarize(r!);
-    const { atRecoveryStart: rs, atEnd: end } = r!.evidence.proxy!;
+    const { r, msg } = verdictOf("ctcp-no-loss");
+    const { atRecoveryStart: rs, atEnd: end } = r.evidence.proxy!;
+    expect(r.evidence.faults?.droppedPackets ?? 0, msg).to.equal(0);
     expect(end.proxied, msg).to.equal(true);
     expect(end.clientBytesSent, msg).to.be.greaterThan(0);
     expect(end.stalledBytes, msg).to.equal(0);
@@ -55,4 +110,25 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     expect(end.proxyBytesReceived - rs.proxyBytesReceived, `in-order bytes the proxy took during recovery\n${msg}`).to.be.greaterThan(0);
     expect(end.forwardedOut, `the proxy forwards every byte it received\n${msg}`).to.equal(end.proxyBytesReceived);
   });
+
+  for (const variant of ["ctcp-state-bypass", "ctcp-stateful", "natt"]) {
+    it(`${variant}: the fault hit the remedy, and its traffic never reached the proxy`, function () {
+      const { r, msg } = verdictOf(variant);
+      const chaos = r.phases.find((x) => x.phase === "chaos")!;
+      expect(r.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped\n${msg}`).to.be.greaterThan(0);
+      expect(chaos.delivery, `chaos-phase delivery\n${msg}`).to.be.below(1);
+      const fw = r.evidence.firewall!;
+      if (r.firewallMode === "full-proxy") {
+        expect(r.evidence.proxy?.atEnd.accepted, `connections the proxy accepted\n${msg}`).to.equal(0);
+        expect(r.evidence.proxy?.atEnd.proxied, msg).to.equal(false);
+      } else {
+        expect(r.proxy, `${r.firewallMode} runs no proxy\n${msg}`).to.equal(undefined);
+        expect(fw.sockets.filter((x) => x.localPort === PROXY_PORT), `sockets on the proxy port\n${msg}`).to.deep.equal([]);
+      }
+      if (variant === "ctcp-state-bypass") {
+        const tracked = entriesOf(fw.conntrack, CTCP);
+        expect(tracked, `conntrack entries of the bypassed tcp/10000 flow\n${msg}`).to.deep.equal([]);
+      }
+    });
+  }
 });

@@ -102,6 +102,12 @@ export class AgentClient {
     });
   }
 
+  /** Called once when the agent process exits, with how (signal or code). */
+  onExit(l: (why: string) => void): void {
+    if (this.exited) l(this.exited);
+    else this.child.once("exit", () => l(this.exited ?? "exited"));
+  }
+
   onEvent(l: (e: AgentEvent) => void): void {
     this.listeners.add(l);
   }

@@ -13,6 +13,7 @@ export interface ProxyMechanism {
   oooPackets: number; // rcv_ooopack on the proxy's client-facing sockets
   heldMemory: number; // skmem r on those sockets: kernel memory of the out-of-order queue
   forwardedOut: number; // bytes the proxy sent on its own connections to the original destinations (without retransmissions)
+  accepted?: number; // connections the proxy accepted since it started, by its own count (absent when it could not say)
 }
 
 function wireCounter(stats: unknown, key: string): number {
@@ -38,5 +39,6 @@ export function measureProxy(fw: FirewallEvidence | undefined, clientStats: unkn
     oooPackets: clientSide.reduce((n, s) => n + s.rcvOooPackets, 0),
     heldMemory: clientSide.reduce((n, s) => n + s.rmemAlloc, 0),
     forwardedOut: serverSide.reduce((n, s) => n + s.bytesSent - s.bytesRetrans, 0),
+    ...(fw?.proxyAccepted === undefined ? {} : { accepted: fw.proxyAccepted }),
   };
 }

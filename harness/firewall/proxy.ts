@@ -42,6 +42,7 @@ export interface ProxyConnection {
 export interface ProxyStats {
   port: number;
   idleTimeoutMs: number;
+  accepted: number; // connections accepted since the start (closed ones included, however many were kept)
   connections: ProxyConnection[];
 }
 
@@ -101,7 +102,7 @@ export class TcpProxy {
       ...conn,
       held: conn.bytesIn - conn.bytesOut + (conn.bytesBack - conn.bytesBackOut),
     }));
-    return { port: this.boundPort, idleTimeoutMs: this.opts.idleTimeoutMs, connections };
+    return { port: this.boundPort, idleTimeoutMs: this.opts.idleTimeoutMs, accepted: this.nextId - 1, connections };
   }
 
   /** Stop accepting and tear down every connection. */

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { stopProcess } from "../exec";
 import type { Runtime } from "../runtime/runtime";
 import type { FirewallSpec } from "../topology/model";
+import { CONNTRACK_ARGV, parseConntrack, type ConntrackEntry } from "./conntrack";
 import { holdsOutOfOrder, parseSs, SS_ARGV, type SsSocket } from "./evidence";
 import {
   haproxyArgv,
@@ -33,6 +34,10 @@ export interface FirewallEvidence {
   haproxyConfig?: string; // the generated haproxy.cfg (proxy: haproxy)
   builtin?: ProxyStats;
   haproxy?: { stat: HaproxyStatRow[]; sessions: HaproxySession[] };
+  /** Connections the proxy accepted since it started (the builtin proxy's count, HAProxy's frontend stot); absent without a proxy. */
+  proxyAccepted?: number;
+  /** The firewall's conntrack table (a bypassed flow must have no entry). */
+  conntrack: ConntrackEntry[];
   /** Every TCP socket in the firewall's namespace (ss, see evidence.ts). */
   sockets: SsSocket[];
   /** Sockets holding bytes behind a gap: the full-proxy stall, measured. */
@@ -46,6 +51,8 @@ export interface FirewallHandle {
   /** Set in full-proxy mode. */
   readonly proxyPort?: number;
   evidence(): Promise<FirewallEvidence>;
+  /** Called once if the proxy process dies before stop(): a harness fault, never a verdict. */
+  onDeath(l: (piece: string, why: string) => void): void;
   /** Stop the proxy (by PID) and remove the policy. Idempotent. */
   stop(): Promise<void>;
 }
@@ -91,17 +98,19 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
   }
 
   let stopped = false;
+  const proxyName = `${spec.proxy === "haproxy" ? "HAProxy" : "the builtin proxy"} on ${spec.node} (pid ${proxy?.pid ?? "?"})`;
   return {
     spec,
     ruleset,
     proxyPort: spec.mode === "full-proxy" ? PROXY_PORT : undefined,
     async evidence(): Promise<FirewallEvidence> {
-      const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], errors: [] };
+      const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], conntrack: [], errors: [] };
       if (spec.mode === "full-proxy") ev.proxy = spec.proxy;
       if (haproxyCfgText) ev.haproxyConfig = haproxyCfgText;
       if (statsSocket && spec.proxy === "builtin") {
         try {
           ev.builtin = await queryProxyStats(statsSocket);
+          ev.proxyAccepted = ev.builtin.accepted;
         } catch (e) {
           ev.errors.push(`builtin proxy stats: ${(e as Error).message}`);
         }
@@ -112,6 +121,7 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
             stat: parseHaproxyStat(await haproxyCommand(statsSocket, "show stat")),
             sessions: parseHaproxySess(await haproxyCommand(statsSocket, "show sess")),
           };
+          ev.proxyAccepted = ev.haproxy.stat.filter((r) => r.type === "frontend").reduce((n, r) => n + r.stot, 0);
         } catch (e) {
           ev.errors.push(`haproxy stats: ${(e as Error).message}`);
         }
@@ -132,7 +142,21 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
       } catch (e) {
         ev.errors.push(`ss: ${(e as Error).message}`);
       }
+      try {
+        ev.conntrack = parseConntrack((await runtime.exec(spec.node, CONNTRACK_ARGV)).stdout);
+      } catch (e) {
+        ev.errors.push(`conntrack: ${(e as Error).message}`);
+      }
       return ev;
+    },
+    onDeath(l: (piece: string, why: string) => void): void {
+      const p = proxy;
+      if (!p) return;
+      const fire = (): void => {
+        if (!stopped) l(proxyName, `exited (${p.signalCode ?? `code ${p.exitCode}`})`);
+      };
+      if (p.exitCode !== null || p.signalCode !== null) fire();
+      else p.once("exit", fire);
     },
     async stop(): Promise<void> {
       if (stopped) return;

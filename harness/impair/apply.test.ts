@@ -82,9 +82,37 @@ describe("impair/apply: Impairer", () => {
       expect(k.tables.size).to.equal(0);
       await imp.clear("wan", "edge"); // nothing there: still fine
       expect(imp.applied.slice(1)).to.deep.equal([
-        { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", cleared: ["nftables"], description: "cleared" },
+        { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", cleared: ["nftables"], description: "cleared", dropped: { packets: 0, bytes: 0 } },
         { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", cleared: [], description: "cleared" },
       ]);
+    });
+
+    it("reads what the rules dropped before replacing or removing them, per step and in total", async () => {
+      const k = new FakeKernel(false);
+      const imp = new Impairer(k);
+      await imp.apply("wan", "edge", { loss: { kind: "random", percent: 5 } });
+      k.drops.set("wan/vpnlab_impair_edge", 7);
+      await imp.apply("wan", "edge", { loss: { kind: "random", percent: 10 } }); // the replace resets the kernel's counters
+      k.drops.set("wan/vpnlab_impair_edge", 3);
+      await imp.clear("wan", "edge");
+      await imp.apply("wan", "home", { partition: true });
+      k.drops.set("wan/vpnlab_impair_home", 2);
+      await imp.clearAll();
+      expect(imp.applied.map((a) => a.dropped?.packets)).to.deep.equal([undefined, 7, 3, undefined, 2]);
+      expect(imp.dropTotals()).to.deep.equal([
+        { node: "wan", dev: "edge", packets: 10, bytes: 1000 },
+        { node: "wan", dev: "home", packets: 2, bytes: 200 },
+      ]);
+    });
+
+    it("an unreadable counter is not guessed", async () => {
+      const k = new FakeKernel(false);
+      const imp = new Impairer(k);
+      await imp.apply("wan", "edge", { partition: true });
+      k.failNext = { match: (a) => a[1] === "-j", stderr: "Error: busy\n" };
+      await imp.clear("wan", "edge");
+      expect(imp.applied[1].dropped).to.equal(undefined);
+      expect(imp.dropTotals()).to.deep.equal([]);
     });
 
     it("clearAll clears every impaired interface", async () => {
@@ -105,7 +133,7 @@ describe("impair/apply: Impairer", () => {
       const imp = new Impairer(k);
       await imp.apply("wan", "edge", { partition: true });
       await imp.apply("wan", "home", { partition: true });
-      k.failNext = { match: (a) => a[0] === "nft", stderr: "Error: Could not process rule: Operation not permitted\n" };
+      k.failNext = { match: (a) => a[0] === "nft" && a[1] === "-f", stderr: "Error: Could not process rule: Operation not permitted\n" };
       let caught: unknown;
       try {
         await imp.clearAll();
@@ -207,6 +235,9 @@ describe("impair/apply: Impairer", () => {
       await impairer.clear(pair.a, pair.devA);
       const tables = await pair.exec.exec(pair.a, ["nft", "list", "tables"]);
       expect(tables.stdout).to.not.contain("vpnlab_impair_a");
+      // what the kernel dropped was read back before the rules went away: at least the 30% step's datagrams
+      const total = impairer.dropTotals().find((t) => t.dev === pair.devA);
+      expect(total?.packets ?? 0, JSON.stringify(impairer.dropTotals())).to.be.greaterThan(400);
       const m = await measureUdpLoss(pair, 2000);
       console.log(`        cleared: ${show(m)}`);
       expect(m.lossPercent, show(m)).to.be.at.most(1);

@@ -4,6 +4,7 @@
 import type { NodeExec } from "../runtime/runtime";
 import { type ImpairBackend, chooseBackend, probeNetem } from "./backend";
 import { checkDeviceName, describeImpairment, type Impairment, ImpairmentUnsupported, validateImpairment } from "./impairment";
+import { addDrops, NO_DROPS, nftListTableArgv, parseNetemDrops, parseNftDrops, tcStatsArgv, type DropCount } from "./counters";
 import { netemArgv, netemClearArgv } from "./netem";
 import { nftDeleteTable, nftLossRuleset, nftReplaceScript, nftTableName } from "./nftables";
 import { showExplicitRoot } from "./tc";
@@ -23,6 +24,8 @@ export interface AppliedRecord {
   argv?: string[];
   /** nftables: the table that was loaded. */
   ruleset?: string;
+  /** apply (replacing an earlier impairment) and clear: what the kernel counted as dropped since the previous step here. */
+  dropped?: DropCount;
 }
 
 export interface AppliedResult {
@@ -51,10 +54,17 @@ interface Active {
   backends: Set<ImpairBackend>;
 }
 
+/** Packets an Impairer's rules dropped on one interface, over its whole life. */
+export interface DropTotal extends DropCount {
+  node: string;
+  dev: string;
+}
+
 export class Impairer {
   readonly applied: AppliedRecord[] = [];
   private readonly active = new Map<string, Active>();
   private readonly locks = new Map<string, Promise<void>>();
+  private readonly totals = new Map<string, DropTotal>();
 
   constructor(
     private readonly exec: NodeExec,
@@ -70,6 +80,8 @@ export class Impairer {
       const choice = chooseBackend(imp, probe.available, probe.reason);
       if ("refused" in choice) throw new ImpairmentRefused(node, dev, imp, choice.reasons, choice.refused);
       const state = this.state(node, dev);
+      // replacing the rules resets their counters: read what the previous impairment dropped first
+      const dropped = state.backends.size > 0 ? await this.harvest(node, dev, state.backends, choice.backend) : undefined;
       let result: AppliedResult;
       if (choice.backend === "netem") {
         const argv = netemArgv(dev, imp);
@@ -99,6 +111,7 @@ export class Impairer {
         impairment: structuredClone(imp),
         description: describeImpairment(imp),
         ...result,
+        ...(dropped ? { dropped } : {}),
       });
       return result;
     });
@@ -109,6 +122,7 @@ export class Impairer {
     checkDeviceName(dev);
     return this.serialize(node, dev, async () => {
       const known = [...(this.active.get(key(node, dev))?.backends ?? [])];
+      const dropped = known.length > 0 ? await this.harvest(node, dev, new Set(known)) : undefined;
       await this.removeNft(node, dev);
       await this.removeNetem(node, dev);
       this.active.delete(key(node, dev));
@@ -119,6 +133,7 @@ export class Impairer {
         action: "clear",
         cleared: known,
         description: "cleared",
+        ...(dropped ? { dropped } : {}),
       });
     });
   }
@@ -129,6 +144,35 @@ export class Impairer {
     const results = await Promise.allSettled(targets.map((t) => this.clear(t.node, t.dev)));
     const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
     if (errors.length > 0) throw new AggregateError(errors, `clearing impairments failed on ${errors.length} of ${targets.length} interfaces`);
+  }
+
+  /** Every interface this Impairer impaired, with what its rules dropped (read at each replace and clear). */
+  dropTotals(): DropTotal[] {
+    return [...this.totals.values()].map((t) => ({ ...t }));
+  }
+
+  /**
+   * Read the drop counters of the backends active on DEV before they go away: nftables always (a
+   * replace resets its counters), netem only when it is about to be removed (`tc qdisc replace`
+   * keeps a netem's statistics). A counter that cannot be read is not guessed: it counts nothing.
+   */
+  private async harvest(node: string, dev: string, active: Set<ImpairBackend>, next?: ImpairBackend): Promise<DropCount | undefined> {
+    const reads: (DropCount | undefined)[] = [];
+    if (active.has("nftables")) {
+      const r = await this.exec.exec(node, nftListTableArgv(nftTableName(dev)), { allowFailure: true });
+      reads.push(r.code === 0 ? safeParse(parseNftDrops, r.stdout) : undefined);
+    }
+    if (active.has("netem") && next !== "netem") {
+      const r = await this.exec.exec(node, tcStatsArgv(dev), { allowFailure: true });
+      reads.push(r.code === 0 ? safeParse(parseNetemDrops, r.stdout) : undefined);
+    }
+    const read = reads.filter((d): d is DropCount => d !== undefined);
+    if (read.length === 0) return undefined;
+    const got = read.reduce(addDrops, NO_DROPS);
+    const k = key(node, dev);
+    const t = this.totals.get(k) ?? { node, dev, ...NO_DROPS };
+    this.totals.set(k, { ...t, ...addDrops(t, got) });
+    return got;
   }
 
   private state(node: string, dev: string): Active {
@@ -165,6 +209,14 @@ export class Impairer {
       if (this.locks.get(k) === tail) this.locks.delete(k);
     });
     return run;
+  }
+}
+
+function safeParse(parse: (s: string) => DropCount, stdout: string): DropCount | undefined {
+  try {
+    return parse(stdout);
+  } catch {
+    return undefined;
   }
 }
 

@@ -3,6 +3,7 @@
 // that runs `ip netns exec NS ...`, and a UDP loss meter. Nothing here
 // touches the host namespace's interfaces or firewall.
 import { spawn } from "node:child_process";
+import { nftListTableArgv, parseNftDrops } from "./counters";
 import { randomBytes } from "node:crypto";
 import { CommandError, run, type ExecOptions, type ExecResult } from "../exec";
 import type { NodeExec } from "../runtime/runtime";
@@ -167,21 +168,8 @@ export async function measureUdpLoss(pair: NetnsPair, count: number, port = 4000
 
 /** Packets counted by the drop rules of an nftables table in a namespace (0 when the table is absent). */
 export async function nftDropCount(exec: NodeExec, node: string, table: string): Promise<number> {
-  const r = await exec.exec(node, ["nft", "-j", "list", "table", "inet", table], { allowFailure: true });
-  if (r.code !== 0) return 0;
-  let total = 0;
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (typeof v === "object" && v !== null) {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === "counter" && typeof x === "object" && x !== null && typeof (x as { packets?: unknown }).packets === "number") {
-          total += (x as { packets: number }).packets;
-        } else walk(x);
-      }
-    }
-  };
-  walk(JSON.parse(r.stdout));
-  return total;
+  const r = await exec.exec(node, nftListTableArgv(table), { allowFailure: true });
+  return r.code === 0 ? parseNftDrops(r.stdout).packets : 0;
 }
 
 /**
@@ -195,6 +183,8 @@ export class FakeKernel implements NodeExec {
   readonly roots = new Map<string, string>();
   /** "node/table" → the last ruleset text loaded for it. */
   readonly tables = new Map<string, string>();
+  /** "node/table" → packets its drop rules have dropped (what `nft -j list table` reports). */
+  readonly drops = new Map<string, number>();
   /** Make the next call matching this predicate fail with stderr. */
   failNext?: { match: (argv: readonly string[]) => boolean; stderr: string };
 
@@ -234,6 +224,13 @@ export class FakeKernel implements NodeExec {
       if (!this.roots.has(k)) return fail("Error: Cannot delete qdisc with handle of zero.\n");
       this.roots.delete(k);
       return ok();
+    }
+    if ((m = a.match(/^nft -j list table inet (\S+)$/))) {
+      const k = `${node}/${m[1]}`;
+      if (!this.tables.has(k)) return fail(`Error: No such file or directory\n`);
+      const packets = this.drops.get(k) ?? 0;
+      const rule = { family: "inet", table: m[1], chain: "egress", handle: 2, expr: [{ counter: { packets, bytes: packets * 100 } }, { drop: null }] };
+      return ok(JSON.stringify({ nftables: [{ metainfo: { json_schema_version: 1 } }, { table: { family: "inet", name: m[1] } }, { rule }] }));
     }
     if (a === "nft -f -") {
       const lines = input.split("\n");

@@ -17,14 +17,16 @@ export function summarize(r: ScenarioResult): string {
   if (r.error) lines.push(`  error: ${r.error}`);
   for (const p of r.phases) lines.push(`  ${p.phase.padEnd(9)} ${p.delivered}/${p.sent} delivered (${pct(p.delivery)})${p.rttMsP50 !== undefined ? `, rtt p50 ${p.rttMsP50} ms` : ""}`);
   lines.push(`  tunnel: up as ${r.tunnel.inner ?? "-"}; client DPD down ${r.tunnel.clientDownAtMs ?? "never"} ms; headend DPD down ${r.tunnel.headendDownAtMs ?? "never"} ms`);
-  for (const c of r.chaos) lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}`);
+  if (r.fault) lines.push(`  harness fault: ${r.fault.piece} ${r.fault.why}${r.fault.atMs === undefined ? "" : ` at ${r.fault.atMs} ms`} (${r.fault.phase})`);
+  for (const c of r.chaos) lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}${c.dropped === undefined ? "" : ` — ${c.dropped} packets dropped`}`);
+  if (r.evidence.faults) lines.push(`  faults dropped ${r.evidence.faults.droppedPackets} packets in all`);
   if (r.firewallMode === "full-proxy") {
     const m = proxyEvidence(r);
     const rs = r.evidence.proxy?.atRecoveryStart;
     lines.push(
       m.proxied
-        ? `  proxy: client sent ${m.clientBytesSent} B, proxy received in order ${m.proxyBytesReceived} B (${rs ? `${m.proxyBytesReceived - rs.proxyBytesReceived} B of it during recovery` : "-"}), stalled ${m.stalledBytes} B, rcv_ooopack ${m.oooPackets}, skmem r ${m.heldMemory} B, forwarded to the headend ${m.forwardedOut} B`
-        : "  proxy: carried no connection of this flow (not inspected, or bypassed)",
+        ? `  proxy: client sent ${m.clientBytesSent} B, proxy received in order ${m.proxyBytesReceived} B (${rs ? `${m.proxyBytesReceived - rs.proxyBytesReceived} B of it during recovery` : "-"}), stalled ${m.stalledBytes} B, rcv_ooopack ${m.oooPackets}, skmem r ${m.heldMemory} B, forwarded to the headend ${m.forwardedOut} B${m.accepted === undefined ? "" : `, ${m.accepted} connection(s) accepted`}`
+        : `  proxy: carried no connection of this flow (not inspected, or bypassed)${m.accepted === undefined ? "" : `; accepted ${m.accepted} connection(s)`}`,
     );
   }
   return lines.join("\n");

@@ -30,6 +30,8 @@ export interface Runtime extends NodeExec {
   spawn(node: string, argv: readonly string[], opts?: SpawnOptions): ChildProcess;
   /** The name `ip netns` knows the node by (so iproute2/tc/nft code serves every backend). */
   netnsName(node: string): string;
+  /** What of the lab has vanished under it (a node's namespace or container, a net's bridge), in words; empty when whole. */
+  vanished(): Promise<string[]>;
   /** Remove everything this lab created. Idempotent; never throws for already-gone objects. */
   destroy(): Promise<void>;
 }

@@ -148,6 +148,17 @@ export class NetnsRuntime implements Runtime {
     return child;
   }
 
+  async vanished(): Promise<string[]> {
+    // `ip netns del` unlinks the name at once, even while processes keep the namespace itself alive
+    const prefix = `${NS_PREFIX}${this.labId}-`;
+    return this.state.namespaces
+      .filter((ns) => !fs.existsSync(`/run/netns/${ns}`))
+      .map((ns) => {
+        const rest = ns.slice(prefix.length);
+        return rest.startsWith("net-") ? `namespace ${ns} (the bridge of net ${rest.slice(4)})` : `namespace ${ns} (node ${rest})`;
+      });
+  }
+
   async destroy(): Promise<void> {
     this.destroyed = true;
     await Promise.allSettled([...this.inFlight]);
