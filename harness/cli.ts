@@ -1,204 +1,153 @@
-// The `vpnlab` command.
-//   vpnlab run FILE [--variant NAME ...] [--json]   run scenarios, print verdicts
-//   vpnlab up FILE [--variant NAME]                 hold one lab up until Ctrl-C / `vpnlab down`
-//   vpnlab ls | down NAME|--all | gc | doctor
+// The `vpnlab` command: yargs registers one module per subcommand
+// (harness/cli/*.ts), each with its own options and --help.
+//   vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]
+//   vpnlab check FILE [--variant NAME ...] [--json]
+//   vpnlab up FILE [--variant NAME] | ls | down LAB|TOPOLOGY|--all | gc | doctor | schema | completion
 // Exit codes: 0 every verdict equals its expect; 1 some verdict differs;
-// 2 bad input or a lab error.
+// 2 bad input (topology, variant, usage) or a lab error.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Argv } from "yargs";
+import yargs = require("yargs");
 import { teardownOnCrash } from "./cleanup";
-import { doctor } from "./doctor";
-import { gc, listLabs, removeLab } from "./gc";
-import { Lab } from "./lab";
-import { formatTable, resultRow } from "./report/table";
-import { processStart } from "./runtime/state";
-import { runScenario, type ScenarioResult } from "./scenario";
-import { loadTopology, selectScenarios, TopologyError } from "./topology/load";
+import { check } from "./cli/check";
+import { PACKAGE_ROOT, UsageError, type Command } from "./cli/command";
+import { doctor } from "./cli/doctor";
+import { down, gc, ls } from "./cli/labs";
+import { err, flushOutput, guardStreams } from "./cli/output";
+import { run } from "./cli/run";
+import { schema } from "./cli/schema";
+import { up } from "./cli/up";
+import { TopologyError, didYouMean } from "./topology/errors";
+import { loadTopology } from "./topology/load";
 
-export class UsageError extends Error {}
+export { UsageError } from "./cli/command";
 
-const USAGE = `usage:
-  vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]
-                                                  run the base scenario and every variant (or the named ones),
-                                                  N labs at a time (default 1)
-  vpnlab up FILE [--variant NAME]                 build one lab, bring the tunnel up, hold it until Ctrl-C or \`vpnlab down\`
-  vpnlab ls                                       labs on this machine
-  vpnlab down LAB|TOPOLOGY|--all                  tear labs down
-  vpnlab gc                                       remove what killed runs left behind
-  vpnlab doctor                                   what this host can do`;
+/** yargs already printed the message and the help: only the exit code is left to give. */
+class Reported extends Error {}
 
-interface Args {
-  positional: string[];
-  variants: string[];
-  json: boolean;
-  all: boolean;
-  jobs: number;
+interface Outcome {
+  code?: number;
+  error?: unknown;
 }
 
-export function parseArgs(argv: string[]): Args {
-  const a: Args = { positional: [], variants: [], json: false, all: false, jobs: 1 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--variant" || arg === "-v") {
-      const v = argv[++i];
-      if (!v) throw new UsageError("--variant needs a name");
-      a.variants.push(...v.split(",").filter(Boolean));
-    } else if (arg.startsWith("--variant=")) a.variants.push(...arg.slice(10).split(",").filter(Boolean));
-    else if (arg === "--json") a.json = true;
-    else if (arg === "--jobs" || arg === "-j") {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1 || n > 16) throw new UsageError("--jobs needs a whole number from 1 to 16");
-      a.jobs = n;
-    }
-    else if (arg === "--all") a.all = true;
-    else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
-    else a.positional.push(arg);
-  }
-  return a;
-}
-
-const err = (s: string) => process.stderr.write(s.endsWith("\n") ? s : s + "\n");
-const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : s + "\n");
-
-async function cmdRun(args: Args): Promise<number> {
-  const file = args.positional[0];
-  if (!file) throw new UsageError("run needs a topology FILE");
-  const scenarios = selectScenarios(loadTopology(file), args.variants);
-  // each scenario is a lab of its own (own id, own namespaces): they may run side by side
-  const results: ScenarioResult[] = new Array(scenarios.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < scenarios.length; i = next++) {
-      const s = scenarios[i];
-      if (!args.json) err(`running ${s.name}/${s.variant} ...`);
-      const r = await runScenario(s);
-      results[i] = r;
-      if (!args.json) {
-        const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
-        err(`  ${s.variant}: ${verdict}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(args.jobs, scenarios.length) }, worker));
-  const labErrors = results.filter((r) => r.outcome === "lab-error").length;
-  const mismatches = results.filter((r) => r.outcome === "verdict" && !r.passed).length;
-  if (args.json) {
-    out(JSON.stringify({ topology: scenarios[0]?.name, file, results, summary: { scenarios: results.length, passed: results.length - labErrors - mismatches, mismatches, labErrors } }, null, 2));
-  } else {
-    out(formatTable(results.map(resultRow)));
-    out(`${results.length - labErrors - mismatches} as expected, ${mismatches} not, ${labErrors} lab error(s)`);
-  }
-  return labErrors > 0 ? 2 : mismatches > 0 ? 1 : 0;
-}
-
-async function cmdUp(args: Args): Promise<number> {
-  const file = args.positional[0];
-  if (!file) throw new UsageError("up needs a topology FILE");
-  if (args.variants.length > 1) throw new UsageError("up holds one lab: give at most one --variant");
-  const [scenario] = selectScenarios(loadTopology(file), args.variants.length ? args.variants : ["base"]);
-  const lab = await Lab.up(scenario, { log: err, holder: "up" });
+function version(): string {
   try {
-    const up = await lab.tunnelUp();
-    out(`lab ${lab.labId} (${scenario.name}/${scenario.variant}) is up; tunnel inner address ${up.inner}`);
-    for (const n of scenario.nodes) out(`  ${n.name.padEnd(10)} ip netns exec ${lab.runtime.netnsName(n.name)} bash`);
-    out(`stop it with Ctrl-C or \`vpnlab down ${lab.labId}\``);
-  } catch (e) {
-    await lab.down();
-    throw e;
+    return (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
   }
-  // held until a signal: harness/cleanup.ts tears the lab down and exits
-  await new Promise(() => undefined);
-  return 0;
 }
 
-async function cmdLs(): Promise<number> {
-  const labs = await listLabs();
-  if (labs.length === 0) {
-    out("no labs");
-    return 0;
-  }
-  out(formatTable(labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", String(l.namespaces.length), l.state?.created ?? "-"]), ["lab", "topology", "variant", "owner", "namespaces", "created"]));
-  return 0;
-}
-
-async function cmdDown(args: Args): Promise<number> {
-  const name = args.positional[0];
-  if (!name && !args.all) throw new UsageError("down needs a lab id, a topology name or --all");
-  const labs = (await listLabs()).filter((l) => args.all || l.labId === name || l.state?.topology === name);
-  if (labs.length === 0) throw new UsageError(`no lab named ${name}; see \`vpnlab ls\``);
-  let refused = 0;
-  for (const l of labs) {
-    if (l.alive && l.state && l.state.holder !== "up") {
-      // a run holds several labs and reports on them: stopping it is the user's call, not a side effect
-      err(`lab ${l.labId} belongs to a running \`vpnlab run\` or test (pid ${l.state.ownerPid}): stop that run (Ctrl-C, or kill -TERM ${l.state.ownerPid}); it tears its labs down`);
-      refused++;
-      continue;
+function register<A>(y: Argv, c: Command<A>, outcome: Outcome): Argv {
+  return y.command(c.command, c.describe, c.builder, async (a) => {
+    // caught here rather than by yargs: a command's own failure is not a usage error and gets no help text
+    try {
+      outcome.code = await c.run(a);
+    } catch (e) {
+      outcome.error = e;
     }
-    if (l.alive && l.state) {
-      // the owner holds the agents and tears the lab down itself; we only ask, by the PID it recorded
-      process.kill(l.state.ownerPid, "SIGTERM");
-      for (let i = 0; i < 100 && processStart(l.state.ownerPid) === l.state.ownerStart; i++) await new Promise((r) => setTimeout(r, 100));
-    }
-    const left = (await listLabs()).find((x) => x.labId === l.labId);
-    if (left) await removeLab(left);
-    out(`lab ${l.labId} down`);
-  }
-  return refused ? 2 : 0;
+  });
 }
 
-async function cmdGc(): Promise<number> {
-  const r = await gc();
-  out(`removed ${r.labs.length} lab(s), ${r.namespaces.length} namespace(s)${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
-  for (const ns of r.namespaces) out(`  ${ns}`);
-  if (r.left.length) {
-    err(`could not remove (processes inside would not die): ${r.left.join(", ")}`);
-    return 1;
-  }
-  return 0;
+/** Words completed by the shell: what follows `--get-yargs-completions` (the first is the program name). */
+function completionWords(argv: string[]): string[] {
+  const i = argv.indexOf("--get-yargs-completions");
+  return i < 0 ? [] : argv.slice(i + 1);
 }
 
-async function cmdDoctor(): Promise<number> {
-  const checks = await doctor();
-  for (const c of checks) {
-    out(`${c.ok ? "ok     " : c.required ? "MISSING" : "absent "} ${c.name.padEnd(12)} ${c.detail}${c.ok ? "" : `\n        ${"".padEnd(12)} → ${c.fix}`}`);
+const COMMANDS = [run, check, up, ls, down, gc, doctor, schema].map((c) => c.command.split(" ")[0]).concat("completion");
+
+const TAKES_VALUE = new Set(["--variant", "-v", "--jobs", "-j"]);
+
+/** `vpnlab run FILE --variant <TAB>`: the scenario names of FILE ("a,<TAB>" completes the next one of a list). */
+function variantCompletions(words: string[]): string[] | undefined {
+  const current = words[words.length - 1] ?? "";
+  const prev = words[words.length - 2];
+  if (prev !== "--variant" && prev !== "-v") return undefined;
+  if (!["run", "up", "check"].includes(words[1])) return undefined;
+  const file = words.slice(2, -1).find((w, i, ws) => !w.startsWith("-") && !TAKES_VALUE.has(ws[i - 1] ?? ""));
+  if (!file) return [];
+  try {
+    // the loader is pure (a file read and a parse): safe to call on every TAB
+    const t = loadTopology(file);
+    const head = current.includes(",") ? current.slice(0, current.lastIndexOf(",") + 1) : "";
+    return ["base", ...t.variants.keys()].map((n) => head + n);
+  } catch {
+    return []; // an invalid file completes to nothing; `vpnlab check` says why
   }
-  return checks.some((c) => c.required && !c.ok) ? 2 : 0;
 }
 
+function parser(argv: string[], outcome: Outcome): Argv {
+  let y = yargs(argv)
+    .scriptName("vpnlab")
+    .locale("en") // messages the tests and users can rely on, whatever LANG says
+    .usage("usage: $0 <command> [options]\n\nChaos test harness for VPN labs. `$0 <command> --help` shows a command's options.")
+    .version(version())
+    .help()
+    .alias("help", "h")
+    .wrap(Math.min(120, process.stdout.columns || 120))
+    .exitProcess(false);
+  // one line per command: each keeps its own argument type
+  y = register(y, run, outcome);
+  y = register(y, check, outcome);
+  y = register(y, up, outcome);
+  y = register(y, ls, outcome);
+  y = register(y, down, outcome);
+  y = register(y, gc, outcome);
+  y = register(y, doctor, outcome);
+  y = register(y, schema, outcome);
+  return y
+    .completion("completion", "print a bash completion script (vpnlab completion >> ~/.bashrc)", (_current: string, _argv: unknown, defaults: () => void, done: (completions: string[]) => void) => {
+      const variants = variantCompletions(completionWords(argv));
+      if (variants) done(variants);
+      else defaults();
+    })
+    .demandCommand(1, "give a command")
+    .strict()
+    .fail((msg, e, y2) => {
+      // a command's own exception comes through `outcome`; here only yargs' validation (and check()) failures
+      if (e && !msg) throw e;
+      const first = argv[0];
+      if (first === undefined || first.startsWith("-")) {
+        // no command at all: the whole usage is the answer
+        err(`vpnlab: ${msg}`);
+        y2.showHelp((s: string) => err(s));
+      } else if (!COMMANDS.includes(first)) {
+        err(`vpnlab: unknown command ${first} — ${didYouMean(first, COMMANDS)}commands: ${COMMANDS.join(", ")}`);
+      } else {
+        err(`vpnlab: ${msg} (see \`vpnlab ${first} --help\`)`);
+      }
+      throw new Reported(msg);
+    });
+}
+
+/** Parse and run one command line; the promise holds the exit code. */
 export async function dispatch(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  const args = parseArgs(rest);
-  switch (cmd) {
-    case "run":
-      return cmdRun(args);
-    case "up":
-      return cmdUp(args);
-    case "ls":
-      return cmdLs();
-    case "down":
-      return cmdDown(args);
-    case "gc":
-      return cmdGc();
-    case "doctor":
-      return cmdDoctor();
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      out(USAGE);
-      return cmd ? 0 : 2;
-    default:
-      throw new UsageError(`unknown command ${cmd}`);
+  const outcome: Outcome = {};
+  try {
+    await parser(argv, outcome).parseAsync();
+  } catch (e) {
+    outcome.error = e;
   }
+  if (outcome.error === undefined) return outcome.code ?? 0;
+  const e = outcome.error;
+  if (e instanceof Reported) return 2;
+  if (e instanceof UsageError) err(`vpnlab: ${e.message} (see \`vpnlab ${argv[0] ?? ""} --help\`)`);
+  else if (e instanceof TopologyError) err(`vpnlab: ${e.message}`);
+  else err(`vpnlab: ${e instanceof Error ? e.message : String(e)}`);
+  return 2;
 }
 
+/** The entry bin/vpnlab calls. */
 export function main(argv: string[]): void {
+  guardStreams();
   teardownOnCrash();
-  dispatch(argv).then(
-    (code) => process.exit(code),
-    (e: Error) => {
-      if (e instanceof TopologyError) err(`vpnlab: ${e.message}`);
-      else if (e instanceof UsageError) err(`vpnlab: ${e.message}\n${USAGE}`);
-      else err(`vpnlab: ${e.message}`);
-      process.exit(2);
-    },
-  );
+  void dispatch(argv).then(async (code) => {
+    // never exit while output is still queued: a piped reader would get a cut document
+    process.exitCode = code;
+    await flushOutput();
+    // everything is written; a stray handle (an unref-less timer, a child's pipe) must not keep a finished command alive
+    setTimeout(() => process.exit(), 1000).unref();
+  });
 }

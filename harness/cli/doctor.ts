@@ -1,0 +1,17 @@
+// `vpnlab doctor`: what this host can do, and what to install.
+import type { Command } from "./command";
+import { out } from "./output";
+
+export const doctor = {
+  command: "doctor",
+  describe: "check root, iproute2, nft, tun, raw sockets, haproxy, netem, docker, java: found or missing",
+  builder: (y) => y,
+  run: async () => {
+    const { doctor: probe } = await import("../doctor");
+    const checks = await probe();
+    for (const c of checks) {
+      out(`${c.ok ? "ok     " : c.required ? "MISSING" : "absent "} ${c.name.padEnd(12)} ${c.detail}${c.ok ? "" : `\n        ${"".padEnd(12)} → ${c.fix}`}`);
+    }
+    return checks.some((c) => c.required && !c.ok) ? 2 : 0;
+  },
+} satisfies Command<object>;

@@ -1,0 +1,76 @@
+// The lab housekeeping commands: `vpnlab ls`, `vpnlab down`, `vpnlab gc`.
+import { UsageError, type Command } from "./command";
+import { err, out } from "./output";
+
+export const ls = {
+  command: "ls",
+  describe: "list the labs on this machine (owner alive, or orphaned)",
+  builder: (y) => y,
+  run: async () => {
+    const { listLabs } = await import("../gc");
+    const { formatTable } = await import("../report/table");
+    const labs = await listLabs();
+    if (labs.length === 0) {
+      out("no labs");
+      return 0;
+    }
+    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", String(l.namespaces.length), l.state?.created ?? "-"]);
+    out(formatTable(rows, ["lab", "topology", "variant", "owner", "namespaces", "created"]));
+    return 0;
+  },
+} satisfies Command<object>;
+
+export const down = {
+  command: "down [lab]",
+  describe: "tear down labs held by `vpnlab up`: one lab id, every lab of a topology, or --all",
+  builder: (y) =>
+    y
+      .positional("lab", { type: "string", describe: "a lab id (see `vpnlab ls`) or a topology name" })
+      .option("all", { type: "boolean", default: false, describe: "every lab on this machine" })
+      .check((a) => {
+        if (!a.lab && !a.all) throw new Error("down needs a lab id, a topology name or --all");
+        if (a.lab && a.all) throw new Error("give a lab id or topology name, or --all, not both");
+        return true;
+      }),
+  run: async (a) => {
+    const { listLabs, removeLab } = await import("../gc");
+    const { processStart } = await import("../runtime/state");
+    const labs = (await listLabs()).filter((l) => a.all || l.labId === a.lab || l.state?.topology === a.lab);
+    if (labs.length === 0) throw new UsageError(a.all ? "no labs on this machine" : `no lab named ${a.lab}; see \`vpnlab ls\``);
+    let refused = 0;
+    for (const l of labs) {
+      if (l.alive && l.state && l.state.holder !== "up") {
+        // a run holds several labs and reports on them: stopping it is the user's call, not a side effect
+        err(`lab ${l.labId} belongs to a running \`vpnlab run\` or test (pid ${l.state.ownerPid}): stop that run (Ctrl-C, or kill -TERM ${l.state.ownerPid}); it tears its labs down`);
+        refused++;
+        continue;
+      }
+      if (l.alive && l.state) {
+        // the owner holds the agents and tears the lab down itself; we only ask, by the PID it recorded
+        process.kill(l.state.ownerPid, "SIGTERM");
+        for (let i = 0; i < 100 && processStart(l.state.ownerPid) === l.state.ownerStart; i++) await new Promise((r) => setTimeout(r, 100));
+      }
+      const left = (await listLabs()).find((x) => x.labId === l.labId);
+      if (left) await removeLab(left);
+      out(`lab ${l.labId} down`);
+    }
+    return refused ? 2 : 0;
+  },
+} satisfies Command<{ lab: string | undefined; all: boolean }>;
+
+export const gc = {
+  command: "gc",
+  describe: "remove what killed runs left: namespaces (with their interfaces) and processes",
+  builder: (y) => y,
+  run: async () => {
+    const { gc: sweep } = await import("../gc");
+    const r = await sweep();
+    out(`removed ${r.labs.length} lab(s), ${r.namespaces.length} namespace(s)${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
+    for (const ns of r.namespaces) out(`  ${ns}`);
+    if (r.left.length) {
+      err(`could not remove (processes inside would not die): ${r.left.join(", ")}`);
+      return 1;
+    }
+    return 0;
+  },
+} satisfies Command<object>;

@@ -1,0 +1,55 @@
+// `vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]`: every scenario
+// (or the named ones) from lab up to verdict, N labs side by side.
+import type { ScenarioResult } from "../scenario";
+import { loadTopology, selectScenarios } from "../topology/load";
+import { withTopology, type Command } from "./command";
+import { err, out } from "./output";
+
+export const MAX_JOBS = 16;
+
+export const run = {
+  command: "run <file>",
+  describe: "run the base scenario and every variant (or the named ones) and print a verdict for each",
+  builder: (y) =>
+    withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list')
+      .option("json", { type: "boolean", default: false, describe: "print one JSON document { topology, file, results, summary } instead of the table" })
+      .option("jobs", { alias: "j", type: "number", default: 1, requiresArg: true, describe: `labs side by side (1..${MAX_JOBS})` })
+      .check((a) => {
+        if (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > MAX_JOBS) throw new Error(`--jobs needs a whole number from 1 to ${MAX_JOBS}, not ${Number.isNaN(a.jobs) ? "a non-number" : a.jobs}`);
+        return true;
+      })
+      .example("$0 run topologies/asa-ips.yaml --jobs 3", "all seven scenarios, three labs at a time")
+      .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON"),
+  run: async (a) => {
+    const scenarios = selectScenarios(loadTopology(a.file), a.variant ?? []);
+    // loaded here, not at the top: building labs needs root and the native addon, parsing does not
+    const { runScenario } = await import("../scenario");
+    const { formatTable, resultRow } = await import("../report/table");
+    // each scenario is a lab of its own (own id, own namespaces): they may run side by side
+    const results: ScenarioResult[] = new Array(scenarios.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < scenarios.length; i = next++) {
+        const s = scenarios[i];
+        if (!a.json) err(`running ${s.name}/${s.variant} ...`);
+        const r = await runScenario(s);
+        results[i] = r;
+        if (!a.json) {
+          const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
+          err(`  ${s.variant}: ${verdict}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(a.jobs, scenarios.length) }, worker));
+    const labErrors = results.filter((r) => r.outcome === "lab-error").length;
+    const mismatches = results.filter((r) => r.outcome === "verdict" && !r.passed).length;
+    const passed = results.length - labErrors - mismatches;
+    if (a.json) {
+      out(JSON.stringify({ topology: scenarios[0]?.name, file: a.file, results, summary: { scenarios: results.length, passed, mismatches, labErrors } }, null, 2));
+    } else {
+      out(formatTable(results.map(resultRow)));
+      out(`${passed} as expected, ${mismatches} not, ${labErrors} lab error(s)`);
+    }
+    return labErrors > 0 ? 2 : mismatches > 0 ? 1 : 0;
+  },
+} satisfies Command<{ file: string; variant: string[] | undefined; json: boolean; jobs: number }>;
