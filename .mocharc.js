@@ -1,17 +1,34 @@
 // mocha configuration: unit tests beside the code, lab suites under suites/,
 // results for Allure in reports/allure-results (with the host facts a reader
 // of a nightly report needs), and the spec reporter on the console.
+//   VPNLAB_TESTS=unit|lab   run one half only (mocha merges a --spec given on
+//                           the command line with this file's, so the npm
+//                           scripts select by this variable instead)
+//   VPNLAB_MOCHA_JSON=FILE  also write mocha's JSON report there (.ci/run reads
+//                           which tests were skipped, with their files)
 "use strict";
 const os = require("node:os");
 const fs = require("node:fs");
 
+const SPECS = {
+  unit: ["dist/harness/**/*.test.js"],
+  lab: ["dist/suites/**/*.spec.js"],
+};
+const which = process.env.VPNLAB_TESTS || "all";
+if (which !== "all" && !SPECS[which]) throw new Error(`VPNLAB_TESTS=${which}: expected unit, lab or all`);
+
+const extraReporters = ["spec"];
+if (process.env.VPNLAB_MOCHA_JSON) extraReporters.push(["json", { output: process.env.VPNLAB_MOCHA_JSON }]);
+
 module.exports = {
-  spec: ["dist/harness/**/*.test.js", "dist/suites/**/*.spec.js"],
+  spec: which === "all" ? [...SPECS.unit, ...SPECS.lab] : SPECS[which],
   timeout: 120000,
+  // a forgotten it.only/describe.only would silently run a fraction of the suite and pass
+  forbidOnly: true,
   reporter: "allure-mocha",
   reporterOptions: {
     resultsDir: "reports/allure-results",
-    extraReporters: "spec",
+    extraReporters,
     environmentInfo: {
       "vpnlab.runtime": "netns",
       kernel: os.release(),

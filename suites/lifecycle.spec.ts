@@ -7,12 +7,26 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { processStart } from "../harness/runtime/state";
+import { CreationWatch, NETNS_DIR, type Created, type WatchedRun } from "./creation-watch";
 import { hostLinks, labNamespaces } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
 const TOPO = path.join(ROOT, "topologies", "asa-ips.yaml");
 const BAD = path.join(ROOT, "harness", "topology", "fixtures", "bad");
+// a lab that builds and runs in about two seconds: what the creation watch must see
+const SHORT_LAB = `
+name: watch-check
+nodes:
+  client:  { role: vpn-client,  links: [{ net: home, ip: 203.0.113.10/24, gw: 203.0.113.1 }] }
+  wan:     { role: router,      links: [{ net: home, ip: 203.0.113.1/24 }, { net: edge, ip: 198.51.100.2/24 }] }
+  headend: { role: vpn-headend, links: [{ net: edge, ip: 198.51.100.1/24, gw: 198.51.100.2 }, { net: corp, ip: 10.10.0.1/24 }] }
+  server:  { role: host,        links: [{ net: corp, ip: 10.10.0.20/24, gw: 10.10.0.1 }] }
+vpn:    { client: client, headend: headend, transport: natt }
+probe:  { from: client, to: server, rate: 10/s }
+phases: { baseline: 1s, chaos: 0s, recovery: 1s }
+expect: survives
+`;
 
 function labInterfacesOnHost(): string[] {
   // nothing of a lab is ever created in the host namespace: check the names a lab uses
@@ -56,32 +70,56 @@ describe("vpnlab command line", function () {
   });
 
   describe("bad input exits 2 with file:line and creates nothing", function () {
+    // not only nothing left: no lab namespace and no lab record may appear at any moment of a bad-input run
+    let watch: CreationWatch;
+    before(() => (watch = CreationWatch.start()));
+    after(() => watch?.stop());
+
+    const refused = async (args: string[]): Promise<WatchedRun> => {
+      const r = await watch.run(BIN, args);
+      const show = (xs: Created[]) => xs.map((c) => `${path.join(c.dir, c.name)} at +${c.atMs} ms (owner ${c.ownerPid ?? "unknown"})`).join("; ");
+      expect(r.created, `created while \`vpnlab ${args.join(" ")}\` ran: ${show(r.created)}; other labs meanwhile: ${show(r.foreign) || "none"}\n${r.stderr}`).to.deep.equal([]);
+      return r;
+    };
+
     const fixtures = fs.readdirSync(BAD).filter((f) => f.endsWith(".yaml")).sort();
     it(`has bad-input fixtures to check (${fixtures.length})`, () => expect(fixtures.length).to.be.greaterThan(20));
     for (const f of fixtures) {
-      it(f, function () {
-        const file = path.join(BAD, f);
-        const r = vpnlab(["run", file]);
+      it(f, async function () {
+        const r = await refused(["run", path.join(BAD, f)]);
         expect(r.code, r.stderr).to.equal(2);
         expect(r.stderr, r.stderr).to.match(new RegExp(`${f.replace(/\./g, "\\.")}:\\d+:\\d+: `));
-        expect(labNamespaces()).to.deep.equal([]);
       });
     }
-    it("an unknown variant on the command line", function () {
-      const r = vpnlab(["run", TOPO, "--variant", "nat-t"]);
+    it("an unknown variant on the command line", async function () {
+      const r = await refused(["run", TOPO, "--variant", "nat-t"]);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.match(/asa-ips\.yaml:\d+:\d+: variants: unknown variant `nat-t` — did you mean `natt`\?/);
-      expect(labNamespaces()).to.deep.equal([]);
     });
-    it("a missing file", function () {
-      const r = vpnlab(["run", "/nonexistent/lab.yaml"]);
+    it("a missing file", async function () {
+      const r = await refused(["run", "/nonexistent/lab.yaml"]);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.contain("/nonexistent/lab.yaml");
     });
-    it("an unknown command", function () {
-      const r = vpnlab(["fly"]);
+    it("an unknown command", async function () {
+      const r = await refused(["fly"]);
       expect(r.code).to.equal(2);
       expect(r.stderr).to.contain("unknown command fly");
+    });
+    it("the watch is not blind: a real run's record and namespaces are reported", async function () {
+      // the same check on a run that does build a lab must see it, or the tests above prove nothing
+      const file = path.join(os.tmpdir(), `vpnlab-watch-${process.pid}.yaml`);
+      fs.writeFileSync(file, SHORT_LAB);
+      try {
+        const r = await watch.run(BIN, ["run", file]);
+        const ids = [...new Set(r.created.map((c) => c.labId))];
+        const what = `created: ${r.created.map((c) => path.join(c.dir, c.name)).join(", ")}\n${r.stderr}`;
+        expect(ids.length, what).to.equal(1);
+        expect(r.created.filter((c) => c.dir !== NETNS_DIR).map((c) => c.name), what).to.include(ids[0]);
+        expect(r.created.filter((c) => c.dir === NETNS_DIR).length, what).to.be.at.least(4);
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
     });
   });
 
