@@ -7,6 +7,11 @@ import type { Transport, TransportOptions, TransportStats } from "./transport";
 const KEEPALIVE = Buffer.from([0xff]); // RFC 3948 §2.3 NAT-keepalive
 const KEEPALIVE_MS = 5000;
 
+export interface NattTuning {
+  /** How often the client sends a NAT-keepalive (tests use a short one). */
+  keepaliveMs?: number;
+}
+
 export type NattDatagram = { kind: "esp"; esp: Buffer } | { kind: "keepalive" } | { kind: "ike" } | { kind: "runt" };
 
 /** Classify one UDP payload per RFC 3948 §2.2: a zero "non-ESP marker" means IKE, a single 0xFF a keepalive. */
@@ -23,9 +28,13 @@ export class NattTransport implements Transport {
   private handler: (esp: Buffer, peer: string) => void = () => undefined;
   private peer?: { address: string; port: number };
   private keepalive?: NodeJS.Timeout;
+  private localPort = 0; // the bound port (the headend's may be 0 = any, in tests)
   private readonly counters = { txPackets: 0, rxPackets: 0, txBytes: 0, rxBytes: 0, keepalivesSent: 0, keepalivesSeen: 0, dropped: 0, sendErrors: 0 };
 
-  constructor(private readonly opts: TransportOptions) {}
+  constructor(
+    private readonly opts: TransportOptions,
+    private readonly tuning: NattTuning = {},
+  ) {}
 
   async start(): Promise<void> {
     this.sock.on("message", (msg, rinfo) => {
@@ -45,9 +54,10 @@ export class NattTransport implements Transport {
     this.sock.on("error", (e) => this.opts.log(`natt socket: ${e.message}`));
     const isClient = this.opts.side === "client";
     await new Promise<void>((resolve) => this.sock.bind(isClient ? 0 : this.opts.port, isClient ? undefined : "0.0.0.0", resolve));
+    this.localPort = this.sock.address().port;
     if (isClient) {
       this.peer = { address: this.opts.headendIp, port: this.opts.port };
-      this.keepalive = setInterval(() => this.sendRaw(KEEPALIVE, true), KEEPALIVE_MS);
+      this.keepalive = setInterval(() => this.sendRaw(KEEPALIVE, true), this.tuning.keepaliveMs ?? KEEPALIVE_MS);
     }
   }
 
@@ -81,7 +91,11 @@ export class NattTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return { ...this.counters, peer: this.peer ? `${this.peer.address}:${this.peer.port}` : "" };
+    return {
+      ...this.counters,
+      localPort: this.localPort,
+      peer: this.peer ? `${this.peer.address}:${this.peer.port}` : "",
+    };
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,73 @@
+import { expect } from "chai";
+import { proxyEvidence, summarize } from "./summary";
+import { mechanism, phase, scenarioResult } from "./testkit";
+
+const linesOf = (text: string): string[] => text.split("\n");
+
+describe("report/summary", () => {
+  it("opens with what ran and what came out, then the reasons", () => {
+    const lines = linesOf(summarize(scenarioResult({ reasons: ["a", "b"] })));
+    expect(lines[0]).to.equal("asa-ips/ctcp-builtin: ctcp via full-proxy/builtin — expected fails, got fails");
+    expect(lines.slice(1, 3)).to.deep.equal(["  because a", "  because b"]);
+  });
+
+  it("says the outcome when there is no verdict, and the error", () => {
+    const text = summarize(scenarioResult({ verdict: undefined, outcome: "lab-error", error: "tunnel never came up", firewallMode: "route", proxy: undefined }));
+    expect(linesOf(text)[0]).to.equal("asa-ips/ctcp-builtin: ctcp via route — expected fails, got lab-error");
+    expect(text).to.contain("\n  error: tunnel never came up");
+  });
+
+  it("one line per phase: delivered/sent, the percentage ('-' when nothing was sent), the rtt only when measured", () => {
+    const lines = linesOf(summarize(scenarioResult({ phases: [phase("baseline", 100, 99, 2.5), phase("chaos", 0, 0), phase("recovery", 8, 2)] })));
+    expect(lines).to.include("  baseline  99/100 delivered (99.0%), rtt p50 2.5 ms");
+    expect(lines).to.include("  chaos     0/0 delivered (-)");
+    expect(lines).to.include("  recovery  2/8 delivered (25.0%)");
+  });
+
+  it("the tunnel line says 'never' for a side that did not go down, and the chaos steps with their backend", () => {
+    const text = summarize(scenarioResult({ tunnel: { inner: "172.29.0.2", headendDownAtMs: 3100 } }));
+    expect(text).to.contain("\n  tunnel: up as 172.29.0.2; client DPD down never ms; headend DPD down 3100 ms");
+    expect(text).to.contain("\n  chaos @2003 ms wan.edge: loss 5% [nftables]");
+    const noBackend = summarize(scenarioResult({ tunnel: {}, chaos: [{ atMs: 0, appliedAtMs: 7, on: "wan", action: "clear" }] }));
+    expect(noBackend).to.contain("\n  tunnel: up as -;");
+    expect(noBackend).to.contain("\n  chaos @7 ms wan: clear\n");
+  });
+
+  describe("the proxy line", () => {
+    const atRecoveryStart = mechanism({ clientBytesSent: 6000, proxyBytesReceived: 4000 });
+    const atEnd = mechanism({ clientBytesSent: 9000, proxyBytesReceived: 4500, stalledBytes: 4500, oooPackets: 12, heldMemory: 8192, forwardedOut: 4400 });
+
+    it("full-proxy: the stall in numbers, with the in-order bytes received during recovery", () => {
+      const text = summarize(scenarioResult({ evidence: { proxy: { atRecoveryStart, atEnd } } }));
+      const line = linesOf(text).find((l) => l.startsWith("  proxy:"));
+      expect(line).to.equal(
+        "  proxy: client sent 9000 B, proxy received in order 4500 B (500 B of it during recovery), stalled 4500 B, rcv_ooopack 12, skmem r 8192 B, forwarded to the headend 4400 B",
+      );
+      expect(text.endsWith(line as string), "the proxy line comes last").to.equal(true);
+    });
+
+    it("full-proxy without a measurement at the start of recovery says '-' for the recovery bytes", () => {
+      // the type wants both; an older result (or a failed measurement) may lack the first
+      const partial = { atEnd } as unknown as { atRecoveryStart: typeof atEnd; atEnd: typeof atEnd };
+      const text = summarize(scenarioResult({ evidence: { proxy: partial } }));
+      expect(text).to.contain("proxy received in order 4500 B (-), stalled 4500 B");
+    });
+
+    it("full-proxy that carried no connection of the flow says so", () => {
+      const notProxied = mechanism({ proxied: false });
+      expect(summarize(scenarioResult({ evidence: { proxy: { atRecoveryStart: notProxied, atEnd: notProxied } } }))).to.contain(
+        "\n  proxy: carried no connection of this flow (not inspected, or bypassed)",
+      );
+      // no evidence at all reads the same way, never as a crash or zeros presented as a stall
+      expect(summarize(scenarioResult({ evidence: {} }))).to.contain("\n  proxy: carried no connection of this flow");
+      expect(proxyEvidence(scenarioResult({ evidence: {} })).proxied).to.equal(false);
+    });
+
+    it("is absent for any other firewall mode, even with proxy evidence", () => {
+      for (const firewallMode of ["stateful", "route", "none"]) {
+        const text = summarize(scenarioResult({ firewallMode, proxy: undefined, evidence: { proxy: { atRecoveryStart, atEnd } } }));
+        expect(text, firewallMode).to.not.contain("proxy:");
+      }
+    });
+  });
+});
