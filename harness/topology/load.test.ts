@@ -132,10 +132,10 @@ describe("topology loader: selectScenarios", () => {
   it("rejects an unknown name at the `variants:` key, listing the known names", () => {
     const e = rejects(() => selectScenarios(t, ["natt", "nat-t"]));
     expect(e.key).to.equal("variants");
-    expect(e.line).to.equal(24);
+    expect(e.line).to.equal(25);
     expect(e.col).to.equal(1);
     expect(e.detail).to.equal("unknown variant `nat-t` — did you mean `natt`? known: base, ctcp-haproxy, ctcp-no-dpd, ctcp-no-loss, ctcp-state-bypass, ctcp-stateful, natt");
-    expect(e.message).to.equal(`${ASA}:24:1: variants: ${e.detail}`);
+    expect(e.message).to.equal(`${ASA}:25:1: variants: ${e.detail}`);
   });
 
   it("points at line 1 when the file has no variants", () => {
@@ -279,7 +279,7 @@ variants:
   bad-loss: { chaos: [{ at: 2s, on: client, loss: 101% }] }
 `;
     const e1 = rejects(() => parseTopology(text, "v.yaml"));
-    expect(e1.message).to.equal("v.yaml:12:51: variants.bad-loss.chaos[0].loss: loss 101% is outside 0–100% — use more than 0% and at most 100% (to remove a fault, use clear: true)");
+    expect(e1.message).to.equal("v.yaml:12:51: variants.bad-loss.chaos[0].loss: loss 101% is out of range — loss must be more than 0 % and at most 100 % (to remove a fault, use clear: true)");
 
     const e2 = rejects(() => parseTopology(`${SMALL}chaos: [{ at: 2s, on: client, loss: 5% }]\nvariants:\n  long: { phases: { baseline: 10s } }\n`, "v.yaml"));
     expect([e2.line, e2.col, e2.key]).to.deep.equal([9, 15, "chaos[0].at"]);

@@ -1,8 +1,8 @@
 // The topology loader: YAML text → positioned tree → validated base Scenario
 // and one Scenario per variant (the variant deep-merged over the base).
 // Every problem is a TopologyError carrying file:line:col and a dotted key.
-import { readFileSync } from "node:fs";
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YNode } from "yaml";
+import { readFileSync, statSync } from "node:fs";
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Alias, type Document, type Node as YNode } from "yaml";
 import { TopologyError, didYouMean } from "./errors";
 import { childPath, itemPath, mergeNodes, type PEntry, type PMap, type PNode, type Pos } from "./merge";
 import type { Scenario, Topology } from "./model";
@@ -14,13 +14,23 @@ export { TopologyError } from "./errors";
 const variantsKeyPos = new WeakMap<Topology, Pos>();
 
 /** A topology file's aliases could otherwise expand without bound. */
-const MAX_NODES = 100_000;
+export const MAX_NODES = 100_000;
+/** A topology nests about six levels; the bound keeps every recursive walk far from the stack's end. */
+export const MAX_DEPTH = 64;
+/** A topology is a few kilobytes; the bound keeps a wrong file (a log, an image) from costing seconds or gigabytes. */
+export const MAX_CHARS = 256 * 1024;
 
 export function loadTopology(file: string): Topology {
   let text: string;
   try {
+    const st = statSync(file);
+    // refused unread: even at 4 bytes a character, this file holds more than parseTopology takes
+    if (st.isFile() && st.size > 4 * MAX_CHARS) {
+      throw new TopologyError(file, 1, 1, "(file)", `the file holds ${st.size} bytes; a topology is at most ${MAX_CHARS} characters — is this the right file?`);
+    }
     text = readFileSync(file, "utf8");
   } catch (e) {
+    if (e instanceof TopologyError) throw e;
     const why = e instanceof Error ? e.message : String(e);
     throw new TopologyError(file, 1, 1, "(file)", `cannot read the topology file: ${why} — check the path`);
   }
@@ -28,8 +38,13 @@ export function loadTopology(file: string): Topology {
 }
 
 export function parseTopology(text: string, file: string): Topology {
+  if (text.length > MAX_CHARS) {
+    throw new TopologyError(file, 1, 1, "(file)", `the file holds ${text.length} characters; a topology is at most ${MAX_CHARS} — is this the right file?`);
+  }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  // Duplicate keys are found by TreeBuilder: yaml's uniqueKeys compares every key with every other
+  // (a 60 000-key map took 90 s), and tells apart keys (1 and "1") that our maps would merge.
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false, strict: true });
   const posOf = (offset: number): Pos => {
     const p = lc.linePos(offset);
     return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
@@ -38,24 +53,16 @@ export function parseTopology(text: string, file: string): Topology {
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) {
     const pos = posOf(problem.pos[0]);
-    const where = locate(doc.contents, "", problem.pos[0]);
-    let detail: string;
-    if (problem.code === "DUPLICATE_KEY" && where) {
-      detail = duplicateDetail(where, posOf);
-    } else {
-      const what = SYNTAX_MESSAGES[problem.code] ?? problem.message.replace(/\s+at line \d+, column \d+:[\s\S]*$/, "");
-      detail = `YAML syntax error: ${what} — ${SYNTAX_HINTS[problem.code] ?? "fix the YAML syntax here"}`;
-    }
-    const key = problem.code === "DUPLICATE_KEY" && where ? where.path : "(yaml)"; // a broken document has no reliable path
-    throw new TopologyError(file, pos.line, pos.col, key, detail);
+    const what = SYNTAX_MESSAGES[problem.code] ?? problem.message.replace(/\s+at line \d+, column \d+:[\s\S]*$/, "");
+    // a broken document has no reliable path
+    throw new TopologyError(file, pos.line, pos.col, "(yaml)", `YAML syntax error: ${what} — ${SYNTAX_HINTS[problem.code] ?? "fix the YAML syntax here"}`);
   }
 
   const ck: Checker = new Checker(file, "base"); // annotated: lets `never` calls narrow
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw new TopologyError(file, 1, 1, "(file)", "the file is empty — a topology needs at least name, nodes, vpn, probe and expect (see topologies/asa-ips.yaml)");
   }
-  const budget = { left: MAX_NODES };
-  const root = toTree(doc, doc.contents, "", posOf, ck, budget, new Set());
+  const root = new TreeBuilder(doc, posOf, ck).root(doc.contents);
   if (root.kind !== "map") {
     ck.fail(root.pos, "(file)", "the top level must be a map (name: ..., nodes: ..., ...) — see topologies/asa-ips.yaml");
   }
@@ -127,6 +134,7 @@ export function selectScenarios(t: Topology, names: string[]): Scenario[] {
 
 const SYNTAX_MESSAGES: Record<string, string> = {
   MULTIPLE_DOCS: "the file contains more than one YAML document",
+  RESOURCE_EXHAUSTION: "the document nests too deeply to be read",
 };
 
 const SYNTAX_HINTS: Record<string, string> = {
@@ -139,93 +147,145 @@ const SYNTAX_HINTS: Record<string, string> = {
   UNEXPECTED_TOKEN: "remove or quote the unexpected character",
   TAG_RESOLVE_FAILED: "remove the tag (`!...`); plain values are enough",
   BAD_ALIAS: "define the anchor (&name) before using it (*name)",
+  RESOURCE_EXHAUSTION: "a topology nests a few levels: remove the extra brackets or indentation",
 };
 
-interface Located {
-  path: string;
-  /** The map holding the key at the offset, and the key text, when the offset is a map key. */
-  map?: { node: YNode; key: string; path: string };
+/** The message for key `key` written twice in the map at `path`, first at line `first`. */
+function duplicateDetail(path: string, key: string, first: number): string {
+  if (path === "nodes") return `node \`${key}\` is declared twice (first at line ${first}) — node names must be unique: rename one of them`;
+  if (path === "variants") return `variant \`${key}\` is declared twice (first at line ${first}) — variant names must be unique: rename or merge one of them`;
+  return `duplicate key \`${key}\` (first at line ${first}) — each key may appear only once in a map: remove or merge the two`;
 }
 
-/** The dotted path of the innermost key or value at `offset` in the YAML tree. */
-function locate(n: unknown, path: string, offset: number): Located | undefined {
-  if (isMap(n)) {
-    for (const pair of n.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : "?";
-      const kr = isScalar(pair.key) ? pair.key.range : undefined;
-      if (kr && offset >= kr[0] && offset < Math.max(kr[1], kr[0] + 1)) {
-        return { path: childPath(path, key), map: { node: n, key, path } };
-      }
-      const vr = (pair.value as YNode | null)?.range;
-      if (vr && offset >= vr[0] && offset < vr[2]) return locate(pair.value, childPath(path, key), offset) ?? { path: childPath(path, key) };
+/**
+ * The YAML document as a positioned tree (aliases resolved; every scalar a
+ * string, number, boolean or null), within bounds: at most MAX_NODES values
+ * however aliases multiply them, and at most MAX_DEPTH levels (recursion stays
+ * far from the stack's end).
+ */
+class TreeBuilder {
+  private left = MAX_NODES;
+  private readonly resolving = new Set<unknown>();
+  /** How many values each aliased node expands to (memoised: a bomb is measured, not expanded). */
+  private readonly sizes = new Map<unknown, number>();
+  /** Each alias's anchored node, found in one pass at the first alias (yaml's own resolve walks the whole document per call). */
+  private targets?: Map<unknown, unknown>;
+
+  constructor(
+    private readonly doc: Document,
+    private readonly posOf: (o: number) => Pos,
+    private readonly ck: Checker,
+  ) {}
+
+  /** The document's tree, refused up front (measured, never expanded) when aliases would multiply it past MAX_NODES. */
+  root(n: unknown): PNode {
+    if (this.size(n, 0) > MAX_NODES) this.overflow(n, "", { line: 1, col: 1 }, 0, { left: MAX_NODES });
+    return this.build(n, "", { line: 1, col: 1 }, 0);
+  }
+
+  /** Walks in document order to the value that takes the count past MAX_NODES and fails there, naming the alias. */
+  private overflow(n: unknown, path: string, fallback: Pos, depth: number, count: { left: number }): void {
+    const size = this.size(n, depth);
+    if (size <= count.left) {
+      count.left -= size;
+      return;
     }
-    return undefined;
-  }
-  if (isSeq(n)) {
-    for (let i = 0; i < n.items.length; i++) {
-      const r = (n.items[i] as YNode | null)?.range;
-      if (r && offset >= r[0] && offset < r[2]) return locate(n.items[i], itemPath(path, i), offset) ?? { path: itemPath(path, i) };
+    const range = (n as YNode | null)?.range;
+    const pos = range ? this.posOf(range[0]) : fallback;
+    if (isAlias(n)) {
+      const total = size > MAX_NODES ? `more than ${MAX_NODES}` : String(size);
+      this.ck.fail(pos, path || "(file)", `alias *${n.source} takes the document past the ${MAX_NODES} values a topology may hold (it expands to ${total}; an alias bomb?) — write the values out, or use fewer aliases`);
     }
-  }
-  return undefined;
-}
-
-function duplicateDetail(where: Located, posOf: (o: number) => Pos): string {
-  const m = where.map;
-  if (!m || !isMap(m.node)) return "duplicate key — each key may appear only once in a map; remove or merge the two";
-  const first = m.node.items.find((p) => isScalar(p.key) && String(p.key.value) === m.key);
-  const firstAt = first && isScalar(first.key) && first.key.range ? ` (first at line ${posOf(first.key.range[0]).line})` : "";
-  if (m.path === "nodes") return `node \`${m.key}\` is declared twice${firstAt} — node names must be unique: rename one of them`;
-  if (m.path === "variants") return `variant \`${m.key}\` is declared twice${firstAt} — variant names must be unique: rename or merge one of them`;
-  return `duplicate key \`${m.key}\`${firstAt} — each key may appear only once in a map: remove or merge the two`;
-}
-
-/** The YAML node as a positioned tree (aliases resolved; every scalar a string, number, boolean or null). */
-function toTree(
-  doc: Document,
-  n: unknown,
-  path: string,
-  posOf: (o: number) => Pos,
-  ck: Checker,
-  budget: { left: number },
-  resolving: Set<unknown>,
-  fallback: Pos = { line: 1, col: 1 },
-): PNode {
-  if (--budget.left < 0) ck.fail(fallback, path || "(file)", `the document expands to more than ${MAX_NODES} values (aliases?) — write the topology out plainly`);
-  const range = (n as YNode | null)?.range;
-  const pos = range ? posOf(range[0]) : fallback;
-  if (n === null || n === undefined) return { kind: "scalar", pos, path, value: null };
-  if (isAlias(n)) {
-    const target = n.resolve(doc);
-    if (target === undefined) ck.fail(pos, path, `alias *${n.source} has no anchor — define &${n.source} before using it`);
-    if (resolving.has(target)) ck.fail(pos, path, `alias *${n.source} refers to a value that contains it — remove the recursion`);
-    resolving.add(target);
-    const t = toTree(doc, target, path, posOf, ck, budget, resolving, pos);
-    resolving.delete(target);
-    return { ...t, pos, path };
-  }
-  if (isMap(n)) {
-    const entries = new Map<string, PEntry>();
-    for (const pair of n.items) {
-      if (!isScalar(pair.key) || pair.key.value === null || typeof pair.key.value === "object") {
+    count.left -= 1;
+    if (isMap(n)) {
+      for (const pair of n.items) {
         const kr = (pair.key as YNode | null)?.range;
-        ck.fail(kr ? posOf(kr[0]) : pos, path || "(file)", "a key must be a plain name — write `name: value`");
+        this.overflow(pair.value, childPath(path, isScalar(pair.key) ? String(pair.key.value) : "?"), kr ? this.posOf(kr[0]) : pos, depth + 1, count);
       }
-      const key = String(pair.key.value);
-      const keyPos = pair.key.range ? posOf(pair.key.range[0]) : pos;
-      const valuePath = childPath(path, key);
-      const value = toTree(doc, pair.value, valuePath, posOf, ck, budget, resolving, keyPos);
-      entries.set(key, { key, keyPos, value });
+    } else if (isSeq(n)) {
+      n.items.forEach((it, i) => this.overflow(it, itemPath(path, i), pos, depth + 1, count));
     }
-    return { kind: "map", pos, path, entries };
+    // plain values alone past the bound: build reports it where the count runs out
   }
-  if (isSeq(n)) {
-    return { kind: "seq", pos, path, items: n.items.map((it, i) => toTree(doc, it, itemPath(path, i), posOf, ck, budget, resolving, pos)) };
+
+  build(n: unknown, path: string, fallback: Pos, depth: number): PNode {
+    const ck: Checker = this.ck; // annotated: lets `never` calls narrow
+    const where = path || "(file)";
+    const range = (n as YNode | null)?.range;
+    const pos = range ? this.posOf(range[0]) : fallback;
+    if (--this.left < 0) ck.fail(pos, where, `the document holds more than ${MAX_NODES} values — a topology needs far fewer; split it or remove what is repeated`);
+    if (depth > MAX_DEPTH) ck.fail(pos, where, `values nest more than ${MAX_DEPTH} levels deep here — a topology nests a few levels: remove the extra brackets or indentation`);
+    if (n === null || n === undefined) return { kind: "scalar", pos, path, value: null };
+    if (isAlias(n)) {
+      const target = this.anchorOf(n);
+      if (target === undefined) ck.fail(pos, where, `alias *${n.source} has no anchor — define &${n.source} before using it`);
+      if (this.resolving.has(target)) ck.fail(pos, where, `alias *${n.source} refers to a value that contains it — remove the recursion`);
+      this.resolving.add(target);
+      const t = this.build(target, path, pos, depth);
+      this.resolving.delete(target);
+      return { ...t, pos, path };
+    }
+    if (isMap(n)) {
+      const entries = new Map<string, PEntry>();
+      for (const pair of n.items) {
+        const kr = (pair.key as YNode | null)?.range;
+        const keyPos = kr ? this.posOf(kr[0]) : pos;
+        if (!isScalar(pair.key) || pair.key.value === null || typeof pair.key.value === "object") {
+          ck.fail(keyPos, where, "a key must be a plain name — write `name: value`");
+        }
+        const key = String(pair.key.value);
+        if (key === "") ck.fail(keyPos, where, "a key is empty — write `name: value`");
+        const first = entries.get(key);
+        if (first) ck.fail(keyPos, childPath(path, key), duplicateDetail(path, key, first.keyPos.line));
+        const value = this.build(pair.value, childPath(path, key), keyPos, depth + 1);
+        entries.set(key, { key, keyPos, value });
+      }
+      return { kind: "map", pos, path, entries };
+    }
+    if (isSeq(n)) {
+      return { kind: "seq", pos, path, items: n.items.map((it, i) => this.build(it, itemPath(path, i), pos, depth + 1)) };
+    }
+    if (isScalar(n)) {
+      const v = n.value;
+      if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") return { kind: "scalar", pos, path, value: v };
+      ck.fail(pos, where, `unsupported value ${String(v)} — write a plain string, number or true/false`);
+    }
+    return ck.fail(pos, where, "unsupported YAML node — write plain maps, lists and values");
   }
-  if (isScalar(n)) {
-    const v = n.value;
-    if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") return { kind: "scalar", pos, path, value: v };
-    ck.fail(pos, path, `unsupported value ${String(v)} — write a plain string, number or true/false`);
+
+  /** The values `n` expands to, aliases included, capped just past MAX_NODES (cycles and depth are build's to report). */
+  private size(n: unknown, depth: number): number {
+    if (depth > MAX_DEPTH) return 1;
+    const known = this.sizes.get(n);
+    if (known !== undefined) return known;
+    this.sizes.set(n, 1); // provisional: a cycle through n counts once here
+    let total = 1;
+    if (isAlias(n)) {
+      const target = this.anchorOf(n);
+      total = target === undefined ? 1 : this.size(target, depth);
+    } else if (isMap(n)) {
+      for (const pair of n.items) total += this.size(pair.value, depth + 1);
+    } else if (isSeq(n)) {
+      for (const it of n.items) total += this.size(it, depth + 1);
+    }
+    total = Math.min(total, MAX_NODES + 1);
+    this.sizes.set(n, total);
+    return total;
   }
-  return ck.fail(pos, path, "unsupported YAML node — write plain maps, lists and values");
+
+  /** The node the alias names: the last node anchored with its name before it, as YAML defines (and as yaml's Alias.resolve finds). */
+  private anchorOf(a: Alias): unknown {
+    if (this.targets === undefined) {
+      const targets = new Map<unknown, unknown>();
+      const last = new Map<string, unknown>();
+      visit(this.doc, {
+        Node: (_k, node) => {
+          if (isAlias(node)) targets.set(node, last.get(node.source));
+          else if (node.anchor) last.set(node.anchor, node);
+        },
+      });
+      this.targets = targets;
+    }
+    return this.targets.get(a);
+  }
 }

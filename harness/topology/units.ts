@@ -12,6 +12,8 @@ const bad = <T>(why: string): Parsed<T> => ({ ok: false, why });
 const NUM = "(\\d+(?:\\.\\d+)?)"; // an unsigned decimal, captured
 const SIGNED = "(-?\\d+(?:\\.\\d+)?)";
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+/** Longer timers fire at once in Node (TimeoutOverflowWarning): a huge phase would end immediately. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** "500ms", "1s", "1.5s", "2m", or a bare number of seconds → milliseconds (integer, ≥ 0). */
 export function parseDuration(v: unknown): Parsed<number> {
@@ -31,6 +33,9 @@ export function parseDuration(v: unknown): Parsed<number> {
     return bad(`expected a duration, got ${describe(v)} — ${hint}`);
   }
   if (ms < 0) return bad(`duration ${String(v)} is negative — durations are ≥ 0; ${hint}`);
+  if (ms > MAX_DURATION_MS) {
+    return bad(`duration ${String(v)} is too long — durations are at most ${MAX_DURATION_MS} ms (about 24 days, the longest timer Node can set); ${hint}`);
+  }
   return ok(Math.round(ms));
 }
 
@@ -60,7 +65,7 @@ export function parseRate(v: unknown): Parsed<number> {
 
 /** A dotted quad → 32-bit unsigned integer. `shown` is what messages quote (default: v). */
 export function parseAddr(v: unknown, shown?: string): Parsed<number> {
-  if (typeof v !== "string") return bad(`expected an IPv4 address such as 192.0.2.1, got ${describe(v)}`);
+  if (typeof v !== "string") return bad(`expected an IPv4 address, got ${describe(v)} — write four numbers 0–255 separated by dots, e.g. 192.0.2.1`);
   const s = v.trim();
   v = shown ?? v;
   if (s.includes("/")) return bad(`"${v}" has a prefix length — write the bare address (${s.split("/")[0]})`);
@@ -79,7 +84,7 @@ export function parseAddr(v: unknown, shown?: string): Parsed<number> {
 
 /** "a.b.c.d/p" → Cidr (the address as written; not checked for host or network bits). */
 export function parseCidr(v: unknown): Parsed<Cidr> {
-  if (typeof v !== "string") return bad(`expected an address with prefix such as 192.0.2.10/24, got ${describe(v)}`);
+  if (typeof v !== "string") return bad(`expected an address with prefix, got ${describe(v)} — write the address and its prefix length, e.g. 192.0.2.10/24`);
   const s = v.trim();
   const slash = s.indexOf("/");
   if (slash < 0) {

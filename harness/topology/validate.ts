@@ -679,7 +679,9 @@ function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], p
     if (lossN) {
       const loss = ck.parsed(lossN, parsePercent(raw(lossN)));
       if (!(loss > 0 && loss <= 100)) {
-        ck.at(lossN, `loss ${loss}% is outside 0–100% — use more than 0% and at most 100% (to remove a fault, use clear: true)`);
+        // 0 % is inside 0–100 yet refused: say what is allowed, not a range it seems to satisfy
+        const why = loss === 0 ? "loss 0% drops nothing" : `loss ${loss}% is out of range`;
+        ck.at(lossN, `${why} — loss must be more than 0 % and at most 100 % (to remove a fault, use clear: true)`);
       }
       step.loss = loss;
     }
