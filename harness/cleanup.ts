@@ -21,12 +21,15 @@ function onCrash(e: unknown): void {
   void teardownAndExit(`internal error: ${msg}`, 70);
 }
 
+function installSignalHandlers(): void {
+  if (installed) return;
+  installed = true;
+  const codes = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void teardownAndExit(sig, codes[sig]));
+}
+
 export function registerTeardown(t: Teardown): () => void {
-  if (!installed) {
-    installed = true;
-    const codes = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
-    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void teardownAndExit(sig, codes[sig]));
-  }
+  installSignalHandlers();
   live.add(t);
   return () => live.delete(t);
 }
@@ -37,6 +40,9 @@ export function registerTeardown(t: Teardown): () => void {
  * does not install this by itself.)
  */
 export function teardownOnCrash(): void {
+  // Signals too, from the very start: without a handler the kernel ends the process at once, and a
+  // signal landing between a lab's first record and its teardown registration would leave that record.
+  installSignalHandlers();
   process.on("uncaughtException", onCrash);
   process.on("unhandledRejection", onCrash);
 }

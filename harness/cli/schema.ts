@@ -2,11 +2,9 @@
 // (yaml-language-server) and CI. The file lives in the repository
 // (schema/topology.schema.json); it is read when asked for, not bundled.
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { PACKAGE_ROOT, type Command } from "./command";
+import { SCHEMA_PATH } from "../topology/schema";
+import type { Command } from "./command";
 import { out } from "./output";
-
-export const SCHEMA_FILE = path.join(PACKAGE_ROOT, "schema", "topology.schema.json");
 
 export const schema = {
   command: "schema",
@@ -15,9 +13,9 @@ export const schema = {
   run: async () => {
     let text: string;
     try {
-      text = fs.readFileSync(SCHEMA_FILE, "utf8");
+      text = fs.readFileSync(SCHEMA_PATH, "utf8");
     } catch (e) {
-      throw new Error(`cannot read the topology schema ${SCHEMA_FILE}: ${(e as Error).message} — is this a complete vpnlab checkout?`);
+      throw new Error(`cannot read the topology schema ${SCHEMA_PATH}: ${(e as Error).message} — is this a complete vpnlab checkout?`);
     }
     out(text);
     return 0;
