@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { entriesOf } from "../harness/firewall/conntrack";
 import { holdsOutOfOrder } from "../harness/firewall/evidence";
 import { PROXY_PORT } from "../harness/firewall/start";
+import { mapPool } from "../harness/pool";
 import { publishResult } from "../harness/report/allure";
 import { summarize } from "../harness/report/summary";
 import { firstDownMs, runScenario, type ScenarioResult } from "../harness/scenario";
@@ -23,16 +24,6 @@ const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
 const JOBS = Number(process.env.VPNLAB_JOBS ?? 3);
 const CTCP = { proto: "tcp" as const, port: 10000 };
 
-async function runAll<T, R>(items: T[], jobs: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  return out;
-}
-
 describe("asa-ips: cTCP behind a full TCP proxy", function () {
   this.timeout(120000);
   const scenarios = selectScenarios(loadTopology(FILE), []);
@@ -40,7 +31,7 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
 
   before(async function () {
     this.timeout(600000);
-    const rs = await runAll(scenarios, JOBS, (s) => runScenario(s));
+    const rs = await mapPool(scenarios, JOBS, (s) => runScenario(s));
     rs.forEach((r) => results.set(r.variant, r));
   });
 

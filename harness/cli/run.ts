@@ -1,6 +1,7 @@
 // `vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]`: every scenario
 // (or the named ones) from lab up to verdict, N labs side by side.
 import type { ScenarioResult } from "../scenario";
+import { mapPool } from "../pool";
 import { loadTopology, selectScenarios } from "../topology/load";
 import { withTopology, type Command } from "./command";
 import { err, out } from "./output";
@@ -26,21 +27,15 @@ export const run = {
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
-    const results: ScenarioResult[] = new Array(scenarios.length);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < scenarios.length; i = next++) {
-        const s = scenarios[i];
-        if (!a.json) err(`running ${s.name}/${s.variant} ...`);
-        const r = await runScenario(s);
-        results[i] = r;
-        if (!a.json) {
-          const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
-          err(`  ${s.variant}: ${verdict}`);
-        }
+    const results: ScenarioResult[] = await mapPool(scenarios, a.jobs, async (s) => {
+      if (!a.json) err(`running ${s.name}/${s.variant} ...`);
+      const r = await runScenario(s);
+      if (!a.json) {
+        const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
+        err(`  ${s.variant}: ${verdict}`);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(a.jobs, scenarios.length) }, worker));
+      return r;
+    });
     const labErrors = results.filter((r) => r.outcome === "lab-error").length;
     const mismatches = results.filter((r) => r.outcome === "verdict" && !r.passed).length;
     const passed = results.length - labErrors - mismatches;
