@@ -14,7 +14,7 @@ import { check } from "./cli/check";
 import { PACKAGE_ROOT, UsageError, type Command } from "./cli/command";
 import { doctor } from "./cli/doctor";
 import { down, gc, ls } from "./cli/labs";
-import { err, flushOutput, guardStreams } from "./cli/output";
+import { err, flushOutput, guardStreams, outputFailed } from "./cli/output";
 import { run } from "./cli/run";
 import { schema } from "./cli/schema";
 import { up } from "./cli/up";
@@ -147,6 +147,8 @@ export function main(argv: string[]): void {
     // never exit while output is still queued: a piped reader would get a cut document
     process.exitCode = code;
     await flushOutput();
+    // a document cut by a full disk is not a result: whatever the verdicts, the run failed to report them
+    if (outputFailed()) process.exitCode = Math.max(code, 2);
     // everything is written; a stray handle (an unref-less timer, a child's pipe) must not keep a finished command alive
     setTimeout(() => process.exit(), 1000).unref();
   });

@@ -18,6 +18,7 @@ import type { Runtime } from "./runtime/runtime";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
 import type { FaultTarget, Link, NodeSpec, Scenario } from "./topology/model";
 import { generateSaKeys, saKeysToJson } from "./vpn/esp";
+import { notRunnable } from "./vpn/support";
 import { intToAddr, networkOf } from "./topology/units";
 
 export interface LabOptions {
@@ -74,6 +75,9 @@ export class Lab {
 
   /** Build every node, net, address, route and the firewall policy. Nothing is left behind if any step fails. */
   static async up(scenario: Scenario, opts: LabOptions = {}): Promise<Lab> {
+    // refused before anything exists: a lab that cannot carry its tunnel is not worth building
+    const cannot = notRunnable(scenario.vpn);
+    if (cannot) throw new Error(cannot);
     const labId = newLabId();
     const state: LabState = {
       labId,
@@ -116,7 +120,10 @@ export class Lab {
 
   /** Resolve with `p`, or reject with a LabFaultError as soon as a piece of the lab dies (also if one already did). */
   guard<T>(p: Promise<T>): Promise<T> {
-    if (this.fault) return Promise.reject(new LabFaultError(this.fault));
+    if (this.fault) {
+      p.catch(() => undefined); // its own failure after the fault is no news, and must not surface as an unhandled rejection
+      return Promise.reject(new LabFaultError(this.fault));
+    }
     return new Promise<T>((resolve, reject) => {
       const onFault = (f: LabFault): void => reject(new LabFaultError(f));
       this.faultWaiters.add(onFault);
@@ -190,9 +197,7 @@ export class Lab {
     const routes = this.node(vpn.headend)
       .links.filter((l) => l !== headendOutside)
       .map((l) => ({ addr: intToAddr(networkOf(l.ip)), prefix: l.ip.prefix }));
-    if (vpn.transport !== "ctcp" && vpn.transport !== "natt") {
-      throw new Error(`transport ${vpn.transport} is not available yet (this build runs ctcp and natt)`);
-    }
+    if (vpn.transport !== "ctcp" && vpn.transport !== "natt") throw new Error(notRunnable(vpn) ?? `transport ${vpn.transport} has no tunnel here`);
     const common = {
       transport: vpn.transport,
       headendIp: headendOutside.ip.addr,

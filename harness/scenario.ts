@@ -129,8 +129,9 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     if (fault) {
       // whatever failed after it, the death of a piece of the lab is the cause
       const atMs = clock.start === undefined ? undefined : fault.at - clock.start;
-      result.fault = { piece: fault.piece, why: fault.why, phase: clock.phase, ...(atMs === undefined ? {} : { atMs }) };
-      const when = atMs === undefined ? `during ${clock.phase}` : `${(atMs / 1000).toFixed(2)} s into the scenario (${clock.phase} phase)`;
+      const phase = atMs === undefined ? clock.phase : phaseAt(scenario, atMs);
+      result.fault = { piece: fault.piece, why: fault.why, phase, ...(atMs === undefined ? {} : { atMs }) };
+      const when = atMs === undefined ? `during ${phase}` : `${(atMs / 1000).toFixed(2)} s into the scenario (${phase} phase)`;
       result.error = `${fault.piece} ${fault.why} ${when} — a harness fault, not a verdict`;
       result.reasons = [result.error];
     } else {
@@ -144,7 +145,16 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
   return result;
 }
 
-/** Where a scenario is, so that a fault can say when it happened. */
+/** The phase a moment belongs to by the scenario's own windows (ms from the start of the baseline). */
+export function phaseAt(scenario: Scenario, atMs: number): FaultRecord["phase"] {
+  const { baselineMs, chaosMs, recoveryMs } = scenario.phases;
+  if (atMs < baselineMs) return "baseline";
+  if (atMs < baselineMs + chaosMs) return "chaos";
+  if (atMs < baselineMs + chaosMs + recoveryMs) return "recovery";
+  return "verdict";
+}
+
+/** Where a scenario is, so that a fault before the baseline can say when it happened. */
 interface Clock {
   phase: FaultRecord["phase"];
   start?: number; // the start of the baseline (ms since the epoch)

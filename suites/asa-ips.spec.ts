@@ -113,8 +113,10 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
         expect(r.evidence.proxy?.atEnd.accepted, `connections the proxy accepted\n${msg}`).to.equal(0);
         expect(r.evidence.proxy?.atEnd.proxied, msg).to.equal(false);
       } else {
-        expect(r.proxy, `${r.firewallMode} runs no proxy\n${msg}`).to.equal(undefined);
+        // stateful: nothing redirected, nothing listening on the proxy port — yet the flow was tracked
+        expect(fw.ruleset, `the ${r.firewallMode} ruleset redirects nothing\n${msg}`).to.not.match(/redirect/);
         expect(fw.sockets.filter((x) => x.localPort === PROXY_PORT), `sockets on the proxy port\n${msg}`).to.deep.equal([]);
+        expect(entriesOf(fw.conntrack, CTCP).length, `conntrack entries of tcp/10000 (a stateful firewall tracks it)\n${msg}`).to.be.greaterThan(0);
       }
       if (variant === "ctcp-state-bypass") {
         const tracked = entriesOf(fw.conntrack, CTCP);

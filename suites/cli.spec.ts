@@ -5,13 +5,13 @@
 // Leak checks look at this file's own labs only (other suites may run labs
 // on the machine at the same time).
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { loadTopology } from "../harness/topology/load";
 import { STATE_ROOT, listLabIds, readState } from "../harness/runtime/state";
-import { labNamespaces } from "./host";
+import { labNamespaces, suiteTmp } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -103,7 +103,7 @@ const windows = (d: RunDocument) => d.results.map((r) => `${r.variant} ${r.labId
 const codeOf = (d: RunDocument) => (d.summary.labErrors > 0 ? 2 : d.summary.mismatches > 0 ? 1 : 0);
 
 function tmpTopology(name: string, edit: (text: string) => string): string {
-  const file = path.join(os.tmpdir(), `vpnlab-cli-${process.pid}-${name}.yaml`);
+  const file = path.join(suiteTmp(), `cli-${name}.yaml`);
   const original = fs.readFileSync(TOPO, "utf8");
   const text = edit(original);
   if (text === original) throw new Error(`tmpTopology(${name}): the edit changed nothing — asa-ips.yaml changed?`);
@@ -263,7 +263,7 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
 
   it("output larger than a pipe buffer arrives whole; a reader that leaves after one line ends it quietly", async function () {
     // forty extra variants: the JSON description passes 64 KiB several times over
-    const file = path.join(os.tmpdir(), `vpnlab-cli-${process.pid}-big.yaml`);
+    const file = path.join(suiteTmp(), "cli-big.yaml");
     const extra = Array.from({ length: 40 }, (_, i) => `  extra${i}: { vpn: { port: ${20000 + i} }, firewall: { inspect: [{ proto: tcp, port: ${20000 + i} }] } }\n`);
     fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8") + extra.join(""));
     tmp.push(file);
@@ -298,6 +298,28 @@ describe("vpnlab usage", function () {
   it("a command without its FILE", () => refused(["check"], /Not enough non-option arguments.*vpnlab check --help/));
   it("down without a lab or --all", () => refused(["down"], /down needs a lab id, a topology name or --all/));
   it("up with two variants", () => refused(["up", TOPO, "-v", "base,natt"], /up holds one lab: give at most one --variant/));
+  it("an empty --variant is refused (an unset shell variable must not mean every scenario)", async () => {
+    await refused(["run", TOPO, "--variant", ""], /--variant needs a name/);
+    await refused(["check", TOPO, "--variant=,"], /--variant needs a name/);
+  });
+  it("a variant named twice is described once", async () => {
+    const r = await vpnlab(["check", TOPO, "-v", "natt", "-v", "natt,natt", "--json"]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect((JSON.parse(r.stdout) as { scenarios: { variant: string }[] }).scenarios.map((x) => x.variant)).to.deep.equal(["natt"]);
+  });
+  it("check exits 2 for a valid topology this build cannot run, saying why", async () => {
+    const file = path.join(suiteTmp(), "esp.yaml");
+    fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8") + "  esp-later:         { vpn: { transport: esp }, expect: survives }\n");
+    const r = await vpnlab(["check", file, "-v", "esp-later"]);
+    expect(r.code, r.stderr).to.equal(2);
+    expect(r.stdout).to.contain("valid; topology asa-ips, 1 scenario(s): esp-later");
+    expect(r.stderr).to.match(/esp-later: transport esp with impl reference is not available in this build .*`vpnlab run` would report a lab error/);
+  });
+  it("a write error other than a gone reader (a full disk) fails the command", async () => {
+    const r = spawnSync("sh", ["-c", `exec "$0" check "$1" > /dev/full`, BIN, TOPO], { encoding: "utf8" });
+    expect(r.status, r.stderr).to.equal(2);
+    expect(r.stderr).to.match(/cannot write to stdout: .*ENOSPC/);
+  });
   it("a topology error from check is FILE:LINE:COL", () => refused(["check", TOPO, "-v", "nat-t"], /^vpnlab: .*asa-ips\.yaml:\d+:\d+: variants: unknown variant `nat-t`/m));
 
   it("no command prints the usage and exits 2", async function () {

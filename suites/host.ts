@@ -1,6 +1,9 @@
 // What the lab suites look at on the host itself: lab namespaces and the
 // host namespace's own interfaces (where nothing of a lab may ever appear).
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 /** Namespaces named like a lab's (vl-<5 hex>-...). */
 export function labNamespaces(): string[] {
@@ -17,4 +20,15 @@ export function hostLinks(): string[] {
     .map((l) => l.split(": ")[1]?.split("@")[0])
     .filter((n): n is string => !!n)
     .sort();
+}
+
+let tmp: string | undefined;
+/** A private directory for this test process's files (mkdtemp: no predictable name root could be tricked into following); removed at exit. */
+export function suiteTmp(): string {
+  if (!tmp) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-suite-"));
+    tmp = dir;
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return tmp;
 }

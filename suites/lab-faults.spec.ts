@@ -9,8 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { listLabIds, processStart, readState } from "../harness/runtime/state";
-import { labNamespaces } from "./host";
+import { listLabIds, processStart, readState, STATE_ROOT } from "../harness/runtime/state";
+import { labNamespaces, suiteTmp } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -24,6 +24,13 @@ interface Kill {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Packets the client's TUN sent (the probe's, into the tunnel); 0 while it does not exist. */
+function tunTxPackets(ns: string): number {
+  const r = spawnSync("ip", ["-n", ns, "-j", "-s", "link", "show", "tun-vpn"], { encoding: "utf8" });
+  if (r.status !== 0) return 0;
+  const [link] = JSON.parse(r.stdout) as { stats64?: { tx?: { packets?: number } } }[];
+  return link?.stats64?.tx?.packets ?? 0;
+}
 const nsOf = (id: string, node: string) => `vl-${id}-${node}`;
 const pidsIn = (ns: string): number[] =>
   spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout.split(/\s+/).filter(Boolean).map(Number);
@@ -88,7 +95,7 @@ interface Outcome {
   stderr: string;
   labId: string;
   expected: RegExp;
-  pidsBefore: number[];
+  pidsBefore: { pid: number; start?: string }[];
 }
 
 async function runAndKill(file: string, k: Kill): Promise<Outcome> {
@@ -106,13 +113,16 @@ async function runAndKill(file: string, k: Kill): Promise<Outcome> {
       labId = listLabIds().find((id) => readState(id)?.ownerPid === child.pid);
     }
     if (!labId) throw new Error(`the run made no lab within 30 s\n${stderr}`);
-    // mid-scenario: the client's TUN exists once the tunnel is up; then a moment into the baseline
-    for (let i = 0; i < 300; i++) {
-      if (spawnSync("ip", ["-n", nsOf(labId, "client"), "link", "show", "tun-vpn"]).status === 0) break;
+    // mid-scenario: the probe is running once the client's TUN has carried a few of its packets
+    let probing = false;
+    for (let i = 0; i < 300 && !probing; i++) {
       await sleep(100);
+      probing = tunTxPackets(nsOf(labId, "client")) >= 10;
     }
-    await sleep(1000);
-    const pidsBefore = ["client", "headend", "server", "firewall", "wan"].flatMap((n) => pidsIn(nsOf(labId!, n)));
+    if (!probing) throw new Error(`lab ${labId}: the probe never ran through the tunnel within 30 s\n${stderr}`);
+    const pidsBefore = ["client", "headend", "server", "firewall", "wan"]
+      .flatMap((n) => pidsIn(nsOf(labId!, n)))
+      .map((pid) => ({ pid, start: processStart(pid) }));
     const expected = k.kill(labId);
     const code = await exited;
     return { code, stdout, stderr, labId, expected, pidsBefore };
@@ -130,13 +140,12 @@ describe("harness faults: a piece of the lab dies mid-scenario → LAB-ERROR, ex
   before(async function () {
     this.timeout(300000);
     // HAProxy on a loss-free variant: without the watch its death would read as "fails"
-    file = path.join(os.tmpdir(), `vpnlab-faults-${process.pid}.yaml`);
+    file = path.join(suiteTmp(), "asa-ips-faults.yaml");
     fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8") + "  fault-haproxy:     { firewall: { proxy: haproxy }, chaos: [], expect: survives }\n");
     // side by side: each run is a lab of its own
     const done = await Promise.allSettled(KILLS.map((k) => runAndKill(file, k)));
     done.forEach((d, i) => outcomes.set(KILLS[i].name, d.status === "fulfilled" ? d.value : (d.reason as Error)));
   });
-  after(() => fs.rmSync(file, { force: true }));
 
   for (const k of KILLS) {
     it(`${k.name} (${k.variant})`, function () {
@@ -154,8 +163,10 @@ describe("harness faults: a piece of the lab dies mid-scenario → LAB-ERROR, ex
       expect(doc.summary.labErrors, show).to.equal(1);
       // teardown ran: no namespace, record or process of the lab
       expect(labNamespaces().filter((n) => n.startsWith(`vl-${o.labId}-`)), show).to.deep.equal([]);
-      expect(fs.existsSync(`/run/vpnlab/${o.labId}`), show).to.equal(false);
-      expect(o.pidsBefore.filter((p) => processStart(p) !== undefined), `processes of lab ${o.labId} still running\n${show}`).to.deep.equal([]);
+      expect(fs.existsSync(path.join(STATE_ROOT, o.labId)), show).to.equal(false);
+      // the same process (PID and start time): a recycled PID is somebody else's
+      const alive = o.pidsBefore.filter((p) => p.start !== undefined && processStart(p.pid) === p.start);
+      expect(alive, `processes of lab ${o.labId} still running\n${show}`).to.deep.equal([]);
     });
   }
 });

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { processStart } from "../harness/runtime/state";
 import { CreationWatch, NETNS_DIR, type Created, type WatchedRun } from "./creation-watch";
-import { hostLinks, labNamespaces } from "./host";
+import { hostLinks, labNamespaces, suiteTmp } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -108,7 +108,7 @@ describe("vpnlab command line", function () {
     });
     it("the watch is not blind: a real run's record and namespaces are reported", async function () {
       // the same check on a run that does build a lab must see it, or the tests above prove nothing
-      const file = path.join(os.tmpdir(), `vpnlab-watch-${process.pid}.yaml`);
+      const file = path.join(suiteTmp(), "watch.yaml");
       fs.writeFileSync(file, SHORT_LAB);
       try {
         const r = await watch.run(BIN, ["run", file]);
@@ -124,7 +124,7 @@ describe("vpnlab command line", function () {
   });
 
   it("exits 1 when a verdict differs from its expect, and says so in the table", function () {
-    const file = path.join(os.tmpdir(), `vpnlab-mismatch-${process.pid}.yaml`);
+    const file = path.join(suiteTmp(), "mismatch.yaml");
     // the natt remedy survives; claiming it fails must be reported as a mismatch, not hidden
     fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8").replace("natt:              { vpn: { transport: natt, port: 4500 }, expect: survives }", "natt:              { vpn: { transport: natt, port: 4500 }, expect: fails }"));
     try {

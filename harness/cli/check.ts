@@ -3,8 +3,9 @@
 // lab, nothing created — editors and CI can lint topologies with it.
 import { describeScenario, formatDescription } from "../report/describe";
 import { loadTopology, selectScenarios } from "../topology/load";
+import { notRunnable } from "../vpn/support";
 import { withTopology, type Command } from "./command";
-import { out } from "./output";
+import { err, out } from "./output";
 
 export const check = {
   command: "check <file>",
@@ -15,13 +16,20 @@ export const check = {
       .example("$0 check topologies/asa-ips.yaml -v natt", "the NAT-T variant as it will run"),
   run: async (a) => {
     const t = loadTopology(a.file);
-    const scenarios = selectScenarios(t, a.variant ?? []).map(describeScenario);
+    const selected = selectScenarios(t, a.variant ?? []);
+    const scenarios = selected.map(describeScenario);
+    // valid as a file, but `run` would refuse it here: a lint that passes must mean the run can start
+    const refused = selected.flatMap((s) => {
+      const why = notRunnable(s.vpn);
+      return why ? [{ variant: s.variant, why }] : [];
+    });
     if (a.json) {
-      out(JSON.stringify({ topology: t.name, file: a.file, scenarios }, null, 2));
+      out(JSON.stringify({ topology: t.name, file: a.file, scenarios, notRunnable: refused }, null, 2));
     } else {
       out(`${a.file}: valid; topology ${t.name}, ${scenarios.length} scenario(s): ${scenarios.map((s) => s.variant).join(", ")}`);
       for (const s of scenarios) out(`\n${formatDescription(s)}`);
     }
-    return 0;
+    for (const r of refused) err(`vpnlab: ${a.file}: ${r.variant}: ${r.why} — \`vpnlab run\` would report a lab error`);
+    return refused.length > 0 ? 2 : 0;
   },
 } satisfies Command<{ file: string; variant: string[] | undefined; json: boolean }>;

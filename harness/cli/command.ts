@@ -20,9 +20,13 @@ export interface Command<A> {
   run: (args: ArgumentsCamelCase<A>) => Promise<number>;
 }
 
-/** `--variant a,b --variant c` → ["a", "b", "c"]. */
+/** `--variant a,b --variant c` → ["a", "b", "c"]; each name once; an empty name is refused (an unset shell variable must not mean "all"). */
 export function variantList(v: string | string[] | undefined): string[] {
-  return (v === undefined ? [] : Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(",")).filter(Boolean);
+  const names = (v === undefined ? [] : Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(",")).map((s) => s.trim());
+  if (names.some((n) => n === "")) {
+    throw new UsageError(`--variant needs a name (got an empty one in ${JSON.stringify((Array.isArray(v) ? v : [v]).join(","))}); leave --variant out to run every scenario`);
+  }
+  return [...new Set(names)];
 }
 
 /** The topology FILE positional and `--variant` (run, up and check share them). */

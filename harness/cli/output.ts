@@ -6,6 +6,12 @@
 
 const closed = { stdout: false, stderr: false };
 let guarded = false;
+let failed = false;
+
+/** A write failed for another reason than a reader that left (a full disk, an I/O error): the output is incomplete. */
+export function outputFailed(): boolean {
+  return failed;
+}
 
 /** Treat EPIPE (the reader closed its end) as "nobody is listening" instead of a crash. */
 export function guardStreams(): void {
@@ -14,9 +20,10 @@ export function guardStreams(): void {
   for (const name of ["stdout", "stderr"] as const) {
     process[name].on("error", (e: NodeJS.ErrnoException) => {
       closed[name] = true;
-      // only a gone reader is expected; anything else is still worth a line on the other stream
-      if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED" && name === "stdout" && !closed.stderr) {
-        process.stderr.write(`vpnlab: cannot write to stdout: ${e.message}\n`);
+      // only a gone reader is expected; anything else means a cut document that must not pass as complete
+      if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED" && name === "stdout") {
+        failed = true;
+        if (!closed.stderr) process.stderr.write(`vpnlab: cannot write to stdout: ${e.message}\n`);
       }
     });
   }

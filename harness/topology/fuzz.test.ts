@@ -10,7 +10,8 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { MAX_CHARS, TopologyError, parseTopology } from "./load";
+import { describeScenario, formatDescription } from "../report/describe";
+import { MAX_CHARS, TopologyError, parseTopology, selectScenarios } from "./load";
 import { FIXTURES, validTopologyFiles } from "./testdata";
 
 /** The valid documents the mutations start from. */
@@ -344,6 +345,8 @@ export function outcome(t: string): "accepted" | "rejected" {
   try {
     const topo = parseTopology(t, FILE);
     if (topo.base.name !== topo.name) fail("the base scenario does not carry the topology's name", topo.name);
+    // the rest of what `vpnlab check` does with an accepted document: select every scenario, describe it
+    for (const s of selectScenarios(topo, [])) formatDescription(describeScenario(s));
     return "accepted";
   } catch (e) {
     if (!(e instanceof TopologyError)) return fail("not a TopologyError", e instanceof Error ? `${e.name}: ${e.message}` : String(e));

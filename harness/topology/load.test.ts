@@ -310,4 +310,15 @@ describe("topology loader: files", () => {
     expect([e.line, e.col, e.key]).to.deep.equal([1, 1, "(file)"]);
     expect(e.detail).to.match(/cannot read the topology file: .*ENOENT.* — check the path/);
   });
+
+  it("reads a device or a pipe only up to the bound: /dev/zero is refused, not read for ever", () => {
+    const e = rejects(() => loadTopology("/dev/zero"));
+    expect([e.line, e.col, e.key]).to.deep.equal([1, 1, "(file)"]);
+    expect(e.detail).to.match(/the file holds more than \d+ bytes; a topology is at most 262144 characters/);
+  });
+
+  it("refuses a directory with the reason", () => {
+    const e = rejects(() => loadTopology(ROOT));
+    expect(e.detail).to.match(/cannot read the topology file: EISDIR: it is a directory — check the path/);
+  });
 });

@@ -1,7 +1,7 @@
 // The topology loader: YAML text → positioned tree → validated base Scenario
 // and one Scenario per variant (the variant deep-merged over the base).
 // Every problem is a TopologyError carrying file:line:col and a dotted key.
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Alias, type Document, type Node as YNode } from "yaml";
 import { TopologyError, didYouMean } from "./errors";
 import { childPath, itemPath, mergeNodes, type PEntry, type PMap, type PNode, type Pos } from "./merge";
@@ -23,18 +23,38 @@ export const MAX_CHARS = 256 * 1024;
 export function loadTopology(file: string): Topology {
   let text: string;
   try {
-    const st = statSync(file);
-    // refused unread: even at 4 bytes a character, this file holds more than parseTopology takes
-    if (st.isFile() && st.size > 4 * MAX_CHARS) {
-      throw new TopologyError(file, 1, 1, "(file)", `the file holds ${st.size} bytes; a topology is at most ${MAX_CHARS} characters — is this the right file?`);
-    }
-    text = readFileSync(file, "utf8");
+    text = readBounded(file, 4 * MAX_CHARS);
   } catch (e) {
     if (e instanceof TopologyError) throw e;
     const why = e instanceof Error ? e.message : String(e);
     throw new TopologyError(file, 1, 1, "(file)", `cannot read the topology file: ${why} — check the path`);
   }
   return parseTopology(text, file);
+}
+
+/**
+ * The file's text, read up to `maxBytes` (+1 to tell it is longer): bounded whatever the file is —
+ * a regular file, /dev/stdin, a FIFO, /dev/zero — where a plain readFileSync of a device would never end.
+ */
+function readBounded(file: string, maxBytes: number): string {
+  const fd = openSync(file, "r");
+  try {
+    if (fstatSync(fd).isDirectory()) throw new Error("EISDIR: it is a directory");
+    const buf = Buffer.alloc(maxBytes + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got > maxBytes) {
+        // at up to 4 bytes a character, more bytes than this is more characters than parseTopology takes
+        throw new TopologyError(file, 1, 1, "(file)", `the file holds more than ${maxBytes} bytes; a topology is at most ${MAX_CHARS} characters — is this the right file?`);
+      }
+    }
+    return buf.subarray(0, got).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function parseTopology(text: string, file: string): Topology {

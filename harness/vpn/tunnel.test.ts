@@ -108,15 +108,16 @@ describe("vpn/tunnel dead-peer detection (two agents, natt, two namespaces)", fu
   const unblock = (ns: string) => (pair as NetnsPair).exec.exec(ns, ["nft", "delete", "table", "inet", BLOCK_TABLE]);
 
   it("probes only after an interval of silence: inbound data and R-U-THERE-ACKs both count as proof", async () => {
-    const dpd = { intervalMs: 150, retries: 3 };
+    // 300 ms: only an agent frozen for 300 ms with data flowing at 100/s could probe while data flows
+    const dpd = { intervalMs: 300, retries: 3 };
     const { client, headend } = await tunnel(dpd, dpd);
     await client.request({ cmd: "probe-start", config: { to: HEADEND_INNER, port: ECHO_PORT, ratePerSec: 100, payloadBytes: 64 } });
     await until("echoes flowing", async () => ((await echoed(headend)) >= 5 ? true : undefined));
     const c0 = await stats(client);
     const h0 = await stats(headend);
-    // ~0.6 s of data both ways: four DPD intervals in which neither side may probe
+    // ~1.2 s of data both ways: four DPD intervals in which neither side may probe
     const n0 = await echoed(headend);
-    await until("60 more echoes", async () => ((await echoed(headend)) >= n0 + 60 ? true : undefined), 20000);
+    await until("120 more echoes", async () => ((await echoed(headend)) >= n0 + 120 ? true : undefined), 20000);
     const c1 = await stats(client);
     const h1 = await stats(headend);
     expect(c1.dpdSent - c0.dpdSent, `client probes while data flowed: ${JSON.stringify({ c0, c1 })}`).to.equal(0);
