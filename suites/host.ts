@@ -27,6 +27,8 @@ let tmp: string | undefined;
 export function suiteTmp(): string {
   if (!tmp) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-suite-"));
+    // readable (not writable) by others: some tests run `vpnlab check` as nobody on these files
+    fs.chmodSync(dir, 0o755);
     tmp = dir;
     process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   }
