@@ -32,6 +32,9 @@ export interface NodeSpec {
 export type Transport = "ctcp" | "natt" | "esp" | "anyconnect";
 export const TRANSPORTS: readonly Transport[] = ["ctcp", "natt", "esp", "anyconnect"];
 
+export type Impl = "reference" | "ocserv" | "strongswan";
+export const IMPLS: readonly Impl[] = ["reference", "ocserv", "strongswan"];
+
 export interface DpdSpec {
   intervalMs: number;
   retries: number;
@@ -41,7 +44,7 @@ export interface VpnSpec {
   client: string; // node name, role vpn-client
   headend: string; // node name, role vpn-headend
   transport: Transport;
-  impl: "reference" | "ocserv" | "strongswan";
+  impl: Impl;
   port: number;
   pool: Cidr; // inner address pool; headend takes .1, clients from .2
   dpd: DpdSpec | null; // null: DPD off at both ends (`dpd: off`)

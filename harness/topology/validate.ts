@@ -7,6 +7,7 @@ import { childPath, itemPath, type PEntry, type PMap, type PNode, type PSeq, typ
 import {
   FIREWALL_MODES,
   FLOWS,
+  IMPLS,
   ROLES,
   TRANSPORTS,
   VERDICTS,
@@ -17,6 +18,7 @@ import {
   type FirewallSpec,
   type Flow,
   type FlowMatch,
+  type Impl,
   type Link,
   type NetSpec,
   type NodeSpec,
@@ -85,8 +87,6 @@ const PROBE_KEYS = ["from", "to", "flows", "rate", "port", "timeout"] as const;
 const PHASE_KEYS = ["baseline", "chaos", "recovery"] as const;
 const STEP_KEYS = ["at", "on", "loss", "clear"] as const;
 
-const IMPLS = ["reference", "ocserv", "strongswan"] as const;
-type Impl = (typeof IMPLS)[number];
 const PROXIES: readonly ProxyImpl[] = ["builtin", "haproxy"];
 const PROTOS = ["tcp", "udp"] as const;
 

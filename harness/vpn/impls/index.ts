@@ -1,0 +1,27 @@
+// The registry of VPN implementations: one line each. The spec is pure (read
+// by the validator and `vpnlab check`); the implementation is loaded only
+// when a lab starts a tunnel (it may need root, the native addon, daemons).
+import type { Impl } from "../../topology/model";
+import type { ImplSpec, VpnImplementation } from "../impl";
+import { referenceSpec } from "./reference/spec";
+
+interface Entry {
+  spec: ImplSpec;
+  load: () => Promise<VpnImplementation>;
+}
+
+export const IMPLEMENTATIONS: Record<Impl, Entry | undefined> = {
+  reference: { spec: referenceSpec, load: async () => (await import("./reference")).reference },
+  ocserv: undefined,
+  strongswan: undefined,
+};
+
+export function implSpec(name: Impl): ImplSpec | undefined {
+  return IMPLEMENTATIONS[name]?.spec;
+}
+
+export async function loadImpl(name: Impl): Promise<VpnImplementation> {
+  const e = IMPLEMENTATIONS[name];
+  if (!e) throw new Error(`impl ${name} is not available in this build`);
+  return e.load();
+}
