@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentClient } from "./agent/client";
-import type { AgentEvent, ProbeConfig, ProbeRecord, TunnelConfig } from "./agent/protocol";
+import type { ProbeConfig, ProbeRecord } from "./probe/types";
 import { registerTeardown } from "./cleanup";
 import { startFirewall, type FirewallHandle } from "./firewall/start";
 import { Impairer } from "./impair/apply";
@@ -16,10 +16,11 @@ import type { Impairment } from "./impair/impairment";
 import { NetnsRuntime } from "./runtime/netns/netns";
 import type { Runtime } from "./runtime/runtime";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
-import type { FaultTarget, Link, NodeSpec, Scenario } from "./topology/model";
-import { generateSaKeys, saKeysToJson } from "./vpn/esp";
+import type { FaultTarget, NodeSpec, Scenario } from "./topology/model";
+import type { TunnelHandle } from "./vpn/impl";
+import { loadImpl } from "./vpn/impls";
+import { outsideLink } from "./vpn/plan";
 import { notRunnable } from "./vpn/support";
-import { intToAddr, networkOf } from "./topology/units";
 
 export interface LabOptions {
   runtime?: "netns";
@@ -43,14 +44,12 @@ export class LabFaultError extends Error {
 
 const WATCH_MS = 250; // how often the runtime is asked whether a namespace/container vanished
 
-// a "-" never appears in a net name, so the tunnel device cannot clash with a link
-const TUN_NAME = "tun-vpn";
-const TUN_MTU = 1300;
-const TUNNEL_UP_TIMEOUT_MS = 15000;
 
 export class Lab {
   readonly agents = new Map<string, AgentClient>();
   firewall?: FirewallHandle;
+  /** The tunnel, once up (its implementation's handle). */
+  tunnel?: TunnelHandle;
   readonly impairer: Impairer;
   private unregister: () => void = () => undefined;
   private teardown?: Promise<void>;
@@ -163,12 +162,6 @@ export class Lab {
     return n;
   }
 
-  /** The link a node uses towards the outside world: the one with its default gateway, else its first. */
-  outsideLink(name: string): Link {
-    const n = this.node(name);
-    return n.links.find((l) => l.gw) ?? n.links[0];
-  }
-
   private async agent(node: string): Promise<AgentClient> {
     let a = this.agents.get(node);
     if (!a) {
@@ -183,44 +176,27 @@ export class Lab {
     return a;
   }
 
-  /** Start the probe responder and both tunnel ends; resolve when the client reports its inner address. */
+  /** Start the probe responder and the tunnel (through its implementation); resolve when it is up. */
   async tunnelUp(): Promise<{ inner: string; ms: number }> {
     const t = Date.now();
     const { vpn, probe } = this.scenario;
     const responder = await this.agent(probe.to);
     await responder.request({ cmd: "echo-server", port: probe.port });
-
-    const c2h = saKeysToJson(generateSaKeys());
-    const h2c = saKeysToJson(generateSaKeys());
-    const headendOutside = this.outsideLink(vpn.headend);
-    // everything the headend reaches through its other links is protected: the client routes it into the tunnel
-    const routes = this.node(vpn.headend)
-      .links.filter((l) => l !== headendOutside)
-      .map((l) => ({ addr: intToAddr(networkOf(l.ip)), prefix: l.ip.prefix }));
-    if (vpn.transport !== "ctcp" && vpn.transport !== "natt") throw new Error(notRunnable(vpn) ?? `transport ${vpn.transport} has no tunnel here`);
-    const common = {
-      transport: vpn.transport,
-      headendIp: headendOutside.ip.addr,
-      port: vpn.port,
-      pool: vpn.pool,
-      dpd: vpn.dpd,
-      tunName: TUN_NAME,
-      mtu: TUN_MTU,
-    };
-    const headendCfg: TunnelConfig = { ...common, side: "headend", localIp: headendOutside.ip.addr, routes: [], out: h2c, in: c2h };
-    const clientCfg: TunnelConfig = { ...common, side: "client", localIp: this.outsideLink(vpn.client).ip.addr, routes, out: c2h, in: h2c };
-    await (await this.agent(vpn.headend)).request({ cmd: "tunnel", config: headendCfg });
-    const client = await this.agent(vpn.client);
-    await client.request({ cmd: "tunnel", config: clientCfg }, TUNNEL_UP_TIMEOUT_MS);
-    const what = `the ${vpn.transport} tunnel from ${vpn.client} to ${vpn.headend} did not come up`;
-    const ev = await client.waitFor((e) => e.event === "tunnel-up" || e.event === "tunnel-error", TUNNEL_UP_TIMEOUT_MS, what);
-    if (ev.event !== "tunnel-up") throw new Error(`${what}: ${ev.event === "tunnel-error" ? ev.error : ev.event}`);
-    return { inner: ev.inner, ms: Date.now() - t };
+    const impl = await loadImpl(vpn.impl);
+    this.tunnel = await impl.start({
+      scenario: this.scenario,
+      runtime: this.runtime,
+      dir: this.dir,
+      agent: (node) => this.agent(node),
+      reportFault: (piece, why) => this.reportFault(piece, why),
+      log: this.log,
+    });
+    return { inner: this.tunnel.inner, ms: Date.now() - t };
   }
 
   async startProbe(): Promise<void> {
     const { probe } = this.scenario;
-    const cfg: ProbeConfig = { to: this.outsideLink(probe.to).ip.addr, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
+    const cfg: ProbeConfig = { to: outsideLink(this.scenario, probe.to).ip.addr, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
     await (await this.agent(probe.from)).request({ cmd: "probe-start", config: cfg });
   }
 
@@ -244,10 +220,6 @@ export class Lab {
     for (const dev of this.targetDevices(target)) await this.impairer.clear(target.node, dev);
   }
 
-  async agentStats(node: string): Promise<unknown> {
-    return (await this.agent(node)).request({ cmd: "stats" });
-  }
-
   /** Tail of an agent's stderr log, for error reports. */
   agentLog(node: string, maxChars = 2000): string {
     try {
@@ -266,6 +238,11 @@ export class Lab {
 
   private async tearDown(): Promise<void> {
     clearInterval(this.watchTimer);
+    try {
+      await this.tunnel?.stop();
+    } catch (e) {
+      this.log(`tunnel stop: ${(e as Error).message}`);
+    }
     try {
       await this.firewall?.stop();
     } catch (e) {

@@ -1,6 +1,7 @@
 // One scenario from start to verdict: lab up → tunnel up → baseline → chaos
 // (scheduled steps) → recovery (all faults cleared) → verdict → lab down.
-import type { AgentEvent, ProbeRecord } from "./agent/protocol";
+import type { ProbeRecord } from "./probe/types";
+import type { TunnelCounters } from "./vpn/impl";
 import type { Impairment } from "./impair/impairment";
 import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
@@ -59,8 +60,8 @@ export interface ScenarioResult {
     firewall?: FirewallEvidence; // ruleset, proxy config, the proxy's own view of its connections, the firewall's sockets
     /** What the impairments dropped, read from the kernel (nftables rule counters, netem drops) per interface. */
     faults?: { droppedPackets: number; interfaces: DropTotal[] };
-    client?: unknown; // tunnel and wire counters of the VPN client
-    headend?: unknown;
+    client?: TunnelCounters; // the tunnel's counters at the client, as its implementation reports them
+    headend?: TunnelCounters;
     logs?: Record<string, string>;
   };
 }
@@ -162,9 +163,8 @@ interface Clock {
 
 async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult, clock: Clock): Promise<void> {
   const { phases, vpn, probe } = scenario;
-  const client = lab.agents.get(vpn.client)!;
-  const headend = lab.agents.get(vpn.headend)!;
-  const downOf = (events: AgentEvent[]) => events.find((e): e is Extract<AgentEvent, { event: "tunnel-down" }> => e.event === "tunnel-down");
+  const tunnel = lab.tunnel;
+  if (!tunnel) throw new Error("the timeline needs a tunnel that is up");
 
   const g = <T>(p: Promise<T>): Promise<T> => lab.guard(p);
   const start = Date.now();
@@ -214,8 +214,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
   const measure = async () => {
     const at = Date.now() - start;
-    const clientStats = await lab.agentStats(vpn.client); // first: see measureProxy
-    return { clientStats, fw: await lab.firewall!.evidence(), at };
+    const client = await tunnel.counters("client"); // first: see measureProxy
+    return { client, fw: await lab.firewall!.evidence(), at };
   };
   const fullProxy = scenario.firewall?.mode === "full-proxy";
   const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
@@ -232,23 +232,23 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   result.buckets = deliveryBuckets(record, start, end, probe.timeoutMs);
   result.timing.scenarioMs = end - start;
 
-  const clientDown = downOf(client.events);
-  const headendDown = downOf(headend.events);
+  const clientDown = tunnel.downs().find((d) => d.side === "client");
+  const headendDown = tunnel.downs().find((d) => d.side === "headend");
   if (clientDown) {
     result.tunnel.clientDownAtMs = clientDown.at - start;
     result.tunnel.downReason = clientDown.reason;
   }
   if (headendDown) result.tunnel.headendDownAtMs = headendDown.at - start;
 
-  result.evidence.client = await g(lab.agentStats(vpn.client));
-  result.evidence.headend = await g(lab.agentStats(vpn.headend));
+  result.evidence.client = await g(tunnel.counters("client"));
+  result.evidence.headend = await g(tunnel.counters("headend"));
   if (lab.firewall) result.evidence.firewall = await g(lab.firewall.evidence());
   // a piece that died while the numbers were read makes them worthless
   if (lab.fault) throw new LabFaultError(lab.fault);
   if (atRecoveryStart) {
     result.evidence.proxy = {
-      atRecoveryStart: measureProxy(atRecoveryStart.fw, atRecoveryStart.clientStats, atRecoveryStart.at),
-      atEnd: measureProxy(result.evidence.firewall, result.evidence.client, Date.now() - start),
+      atRecoveryStart: measureProxy(atRecoveryStart.fw, atRecoveryStart.client.wireBytesSent, atRecoveryStart.at),
+      atEnd: measureProxy(result.evidence.firewall, result.evidence.client.wireBytesSent, Date.now() - start),
     };
   }
 

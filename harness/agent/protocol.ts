@@ -1,34 +1,14 @@
 // The JSON-lines protocol between the harness and the agent on each node.
 // One JSON object per line, both ways. Requests carry an id and get exactly
 // one reply with that id; events carry no id and arrive whenever they happen.
+// The agent carries other modules' types (tunnel config: vpn/, probe records:
+// probe/); it owns only the envelope.
+import type { ProbeConfig, ProbeRecord } from "../probe/types";
+import type { TunnelConfig } from "../vpn/tunnel-config";
 
-export interface SaJson {
-  spi: number;
-  key: string; // hex
-  salt: string; // hex
-}
+export type { ProbeConfig, ProbeRecord } from "../probe/types";
+export type { SaJson, TunnelConfig } from "../vpn/tunnel-config";
 
-export interface TunnelConfig {
-  side: "client" | "headend";
-  transport: "ctcp" | "natt";
-  localIp: string; // this node's address that faces the peer (source of the outer packets)
-  headendIp: string; // the headend's outer address (client side: where to connect)
-  port: number;
-  pool: { addr: string; prefix: number };
-  routes: { addr: string; prefix: number }[]; // client side: networks reached through the tunnel
-  dpd: { intervalMs: number; retries: number } | null; // null: no dead-peer detection
-  out: SaJson; // SA for what this side sends
-  in: SaJson; // SA for what this side receives
-  tunName: string;
-  mtu: number;
-}
-
-export interface ProbeConfig {
-  to: string; // responder address (inside the protected network)
-  port: number;
-  ratePerSec: number;
-  payloadBytes: number;
-}
 
 export type Request =
   | { id: number; cmd: "tunnel"; config: TunnelConfig }
@@ -46,14 +26,6 @@ export type AgentEvent =
   | { event: "tunnel-down"; at: number; reason: string; lastRxAt: number; missed: number }
   | { event: "tunnel-error"; at: number; error: string }
   | { event: "log"; at: number; msg: string };
-
-/** What the probe sender returns: send and receive times (ms since epoch) by sequence number. */
-export interface ProbeRecord {
-  sent: number[]; // sent[seq] = time sent
-  received: (number | null)[]; // received[seq] = time the echo came back, null if it never did
-  duplicates: number;
-  sendErrors: number;
-}
 
 export function encodeLine(msg: unknown): string {
   return JSON.stringify(msg) + "\n";

@@ -16,19 +16,16 @@ export interface ProxyMechanism {
   accepted?: number; // connections the proxy accepted since it started, by its own count (absent when it could not say)
 }
 
-function wireCounter(stats: unknown, key: string): number {
-  const wire = (stats as { tunnel?: { wire?: Record<string, unknown> } } | undefined)?.tunnel?.wire;
-  const v = wire?.[key];
-  return typeof v === "number" ? v : 0;
-}
-
-/** Take the client's stats BEFORE the firewall's evidence: bytes the client sends in between then cannot show up as stalled. */
-export function measureProxy(fw: FirewallEvidence | undefined, clientStats: unknown, atMs?: number): ProxyMechanism {
+/**
+ * Take the client's counters BEFORE the firewall's evidence: bytes the client sends in between then cannot show up as stalled.
+ * `clientWireBytesSent`: what the client's outer flow put on the wire (TunnelCounters.wireBytesSent), 0 when unknown.
+ */
+export function measureProxy(fw: FirewallEvidence | undefined, clientWireBytesSent = 0, atMs?: number): ProxyMechanism {
   const sockets = fw?.sockets ?? [];
   const clientSide = sockets.filter((s) => s.localPort === PROXY_PORT && s.state !== "LISTEN");
   // the proxy's own connections onward: owned by a process, not on the proxy port
   const serverSide = sockets.filter((s) => s.localPort !== PROXY_PORT && s.state !== "LISTEN" && s.processes.length > 0);
-  const clientBytesSent = wireCounter(clientStats, "bytesSent");
+  const clientBytesSent = clientWireBytesSent;
   const proxyBytesReceived = clientSide.reduce((n, s) => n + s.bytesReceived, 0);
   return {
     atMs,

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { deliveryBuckets, phaseDelivery, type PhaseWindow } from "./phases";
-import type { ProbeRecord } from "../agent/protocol";
+import type { ProbeRecord } from "./types";
 
 describe("phase accounting", () => {
   // 30 probes 100 ms apart from t=1000; echoes for the first 10, none for 10..19, late (2 s) for 20..24, on time for 25..29

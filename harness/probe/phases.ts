@@ -1,7 +1,7 @@
 // Per-phase and per-bucket delivery, computed from the probe's raw record.
 // A probe belongs to the phase in which it was SENT; it counts as delivered
 // when its echo came back within the timeout.
-import type { ProbeRecord } from "../agent/protocol";
+import type { ProbeRecord } from "./types";
 
 export type PhaseName = "baseline" | "chaos" | "recovery";
 

@@ -2,7 +2,7 @@
 // to a responder behind the headend; every echo that comes back is matched
 // to its sequence number. Phase accounting happens later, in the harness.
 import * as dgram from "node:dgram";
-import type { ProbeConfig, ProbeRecord } from "../agent/protocol";
+import type { ProbeConfig, ProbeRecord } from "./types";
 
 const MAGIC = 0x564c5042; // "VLPB"
 

@@ -6,7 +6,7 @@ const pct = (d: number) => (Number.isNaN(d) ? "-" : `${(d * 100).toFixed(1)}%`);
 
 /** The proxy measured at the end of the run (see harness/firewall/mechanism.ts). */
 export function proxyEvidence(r: ScenarioResult): ProxyMechanism {
-  return r.evidence.proxy?.atEnd ?? measureProxy(undefined, undefined);
+  return r.evidence.proxy?.atEnd ?? measureProxy(undefined);
 }
 
 export function summarize(r: ScenarioResult): string {

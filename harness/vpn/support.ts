@@ -1,19 +1,14 @@
-// Which VPN implementations this build can run. Pure (no native addon, no
-// root), so `vpnlab check` can say before a run what the run would refuse.
+// Which VPN implementations this build can run, from the registry's pure
+// specs (no native addon, no root): `vpnlab check` says before a run what the
+// run would refuse.
 import type { VpnSpec } from "../topology/model";
-
-const RUNNABLE: Record<VpnSpec["impl"], readonly VpnSpec["transport"][]> = {
-  reference: ["ctcp", "natt"],
-  ocserv: [],
-  strongswan: [],
-};
+import { IMPLEMENTATIONS } from "./impls";
 
 /** Why this build cannot run the tunnel, or undefined when it can. */
 export function notRunnable(vpn: Pick<VpnSpec, "impl" | "transport">): string | undefined {
-  if (RUNNABLE[vpn.impl].includes(vpn.transport)) return undefined;
-  const runs = Object.entries(RUNNABLE)
-    .filter(([, ts]) => ts.length > 0)
-    .map(([impl, ts]) => `${impl}: ${ts.join(", ")}`)
+  if (IMPLEMENTATIONS[vpn.impl]?.spec.transports.includes(vpn.transport)) return undefined;
+  const runs = Object.values(IMPLEMENTATIONS)
+    .flatMap((e) => (e ? [`${e.spec.name}: ${e.spec.transports.join(", ")}`] : []))
     .join("; ");
   return `transport ${vpn.transport} with impl ${vpn.impl} is not available in this build (it runs ${runs})`;
 }

@@ -2,7 +2,8 @@
 // ESP with a statically keyed SA, carried by a Transport, with dead-peer
 // detection on top. The same code serves every reference transport.
 import { run } from "../exec";
-import type { AgentEvent, TunnelConfig } from "../agent/protocol";
+import type { AgentEvent } from "../agent/protocol";
+import type { TunnelConfig } from "./tunnel-config";
 import { Dpd } from "./dpd";
 import { EspInbound, EspOutbound, EspError, NEXT_HEADER_CONTROL, NEXT_HEADER_IPV4, saKeysFromJson } from "./esp";
 import { TunDevice } from "./tun";
