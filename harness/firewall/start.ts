@@ -1,30 +1,18 @@
 // Bring the firewall node up: the proxy first (full-proxy mode), then the
 // nftables policy, so no redirected connection finds nothing listening. The
 // handle collects the evidence a verdict carries and stops it all.
-import type { ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { stopProcess } from "../exec";
 import type { Runtime } from "../runtime/runtime";
 import type { FirewallSpec } from "../topology/model";
 import { CONNTRACK_ARGV, parseConntrack, type ConntrackEntry } from "./conntrack";
 import { holdsOutOfOrder, parseSs, SS_ARGV, type SsSocket } from "./evidence";
-import {
-  haproxyArgv,
-  haproxyCommand,
-  haproxyConfig,
-  parseHaproxySess,
-  parseHaproxyStat,
-  type HaproxySession,
-  type HaproxyStatRow,
-} from "./haproxy";
-import { queryProxyStats, type ProxyStats } from "./proxy";
+import type { HaproxySession, HaproxyStatRow } from "./haproxy";
+import { PROXIES } from "./proxies";
+import type { ProxyStats } from "./proxy";
 import { FIREWALL_TABLE, firewallRuleset } from "./ruleset";
 
 /** Where redirected connections land inside the firewall node. */
 export const PROXY_PORT = 15001;
-export const PROXY_MAIN = path.join(__dirname, "proxy-main.js");
-const START_TIMEOUT_MS = 10000;
 
 export interface FirewallEvidence {
   node: string;
@@ -62,34 +50,9 @@ export type FirewallRuntime = Pick<Runtime, "exec" | "spawn">;
 
 export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec, labDir: string): Promise<FirewallHandle> {
   const ruleset = firewallRuleset(spec, { proxyPort: PROXY_PORT });
-  let proxy: ChildProcess | undefined;
-  let statsSocket: string | undefined;
-  let haproxyCfgText: string | undefined;
-  if (spec.mode === "full-proxy") {
-    if (spec.proxy === "haproxy") {
-      statsSocket = path.join(labDir, "fw-haproxy.sock");
-      const cfg = path.join(labDir, "fw-haproxy.cfg");
-      haproxyCfgText = haproxyConfig(spec, {
-        listenPort: PROXY_PORT,
-        statsSocket,
-        pidFile: path.join(labDir, "fw-haproxy.pid"),
-        idleTimeoutMs: spec.idleTimeoutMs,
-      });
-      fs.writeFileSync(cfg, haproxyCfgText, { mode: 0o600 });
-      const log = path.join(labDir, "fw-haproxy.log");
-      proxy = runtime.spawn(spec.node, haproxyArgv(cfg), { logFile: log });
-      await waitHaproxy(proxy, statsSocket, log);
-    } else {
-      statsSocket = path.join(labDir, "fw-proxy.sock");
-      const log = path.join(labDir, "fw-proxy.log");
-      proxy = runtime.spawn(
-        spec.node,
-        [process.execPath, PROXY_MAIN, "--port", String(PROXY_PORT), "--idle-ms", String(spec.idleTimeoutMs), "--stats", statsSocket],
-        { logFile: log },
-      );
-      await waitListening(proxy, log);
-    }
-  }
+  // the proxy first, so that no redirected connection finds nothing listening
+  const running = spec.mode === "full-proxy" ? await PROXIES[spec.proxy].start({ runtime, spec, dir: labDir, port: PROXY_PORT }) : undefined;
+  const proxy = running?.process;
   try {
     await runtime.exec(spec.node, ["nft", "-f", "-"], { input: ruleset });
   } catch (e) {
@@ -98,7 +61,7 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
   }
 
   let stopped = false;
-  const proxyName = `${spec.proxy === "haproxy" ? "HAProxy" : "the builtin proxy"} on ${spec.node} (pid ${proxy?.pid ?? "?"})`;
+  const proxyName = `${running?.label ?? "the proxy"} on ${spec.node} (pid ${proxy?.pid ?? "?"})`;
   return {
     spec,
     ruleset,
@@ -106,24 +69,15 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
     async evidence(): Promise<FirewallEvidence> {
       const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], conntrack: [], errors: [] };
       if (spec.mode === "full-proxy") ev.proxy = spec.proxy;
-      if (haproxyCfgText) ev.haproxyConfig = haproxyCfgText;
-      if (statsSocket && spec.proxy === "builtin") {
+      if (running?.config) ev.haproxyConfig = running.config;
+      if (running) {
         try {
-          ev.builtin = await queryProxyStats(statsSocket);
-          ev.proxyAccepted = ev.builtin.accepted;
+          const own = await running.stats();
+          if (own.builtin) ev.builtin = own.builtin;
+          if (own.haproxy) ev.haproxy = own.haproxy;
+          if (own.accepted !== undefined) ev.proxyAccepted = own.accepted;
         } catch (e) {
-          ev.errors.push(`builtin proxy stats: ${(e as Error).message}`);
-        }
-      }
-      if (statsSocket && spec.proxy === "haproxy") {
-        try {
-          ev.haproxy = {
-            stat: parseHaproxyStat(await haproxyCommand(statsSocket, "show stat")),
-            sessions: parseHaproxySess(await haproxyCommand(statsSocket, "show sess")),
-          };
-          ev.proxyAccepted = ev.haproxy.stat.filter((r) => r.type === "frontend").reduce((n, r) => n + r.stot, 0);
-        } catch (e) {
-          ev.errors.push(`haproxy stats: ${(e as Error).message}`);
+          ev.errors.push(`${running.label} stats: ${(e as Error).message}`);
         }
       }
       try {
@@ -165,58 +119,4 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
       await runtime.exec(spec.node, ["nft", "delete", "table", "inet", FIREWALL_TABLE], { allowFailure: true });
     },
   };
-}
-
-function logTail(file: string): string {
-  try {
-    return fs.readFileSync(file, "utf8").trim().split("\n").slice(-8).join("\n  ");
-  } catch {
-    return "(no log)";
-  }
-}
-
-function waitListening(child: ChildProcess, log: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
-      fail(`exited (${signal ?? `code ${code}`}) ${buf.trim()}`);
-    const fail = (why: string): void => {
-      clearTimeout(timer);
-      child.off("exit", onExit);
-      void stopProcess(child);
-      reject(new Error(`builtin proxy did not start: ${why} (log ${log})\n  ${logTail(log)}`));
-    };
-    const timer = setTimeout(() => fail(`no "listening" within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
-    child.once("exit", onExit);
-    child.stdout?.on("data", (b: Buffer) => {
-      buf += b.toString();
-      for (const line of buf.split("\n")) {
-        if (line.includes('"event":"listening"')) {
-          clearTimeout(timer);
-          child.off("exit", onExit);
-          resolve();
-          return;
-        }
-      }
-    });
-  });
-}
-
-async function waitHaproxy(child: ChildProcess, statsSocket: string, log: string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`haproxy exited (${child.signalCode ?? `code ${child.exitCode}`}) (log ${log})\n  ${logTail(log)}`);
-    }
-    try {
-      // The frontend is bound before the stats socket answers: haproxy binds all listeners at start-up.
-      if ((await haproxyCommand(statsSocket, "show info", 1000)).includes("Pid:")) return;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stopProcess(child);
-  throw new Error(`haproxy did not answer on ${statsSocket} within ${START_TIMEOUT_MS} ms: ${last} (log ${log})\n  ${logTail(log)}`);
 }
