@@ -1,11 +1,13 @@
 // The registry of reference transports.
 import { CtcpTransport } from "./ctcp";
 import { NattTransport } from "./natt";
+import { TlsTransport } from "./tls";
 import type { Transport, TransportOptions } from "./transport";
 
 const TRANSPORTS = {
   ctcp: (o: TransportOptions) => new CtcpTransport(o),
   natt: (o: TransportOptions) => new NattTransport(o),
+  anyconnect: (o: TransportOptions) => new TlsTransport(o),
 } as const;
 
 export type ReferenceTransport = keyof typeof TRANSPORTS;

@@ -27,5 +27,9 @@ export interface TransportOptions {
   inboundSpi: number;
   /** The largest ESP packet this tunnel can produce (inner MTU + ESP overhead). */
   maxPacket: number;
+  /** Headend of a TLS transport (anyconnect): its certificate and key, PEM (harness/vpn/certs.ts). */
+  tls?: { certPem: string; keyPem: string };
+  /** Client of a TLS transport: the headend key it accepts, base64 SHA-256 of the SPKI (no CA is trusted). */
+  pinSha256?: string;
   log: (msg: string) => void;
 }
