@@ -8,7 +8,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentClient } from "./agent/client";
-import type { ProbeConfig, ProbeRecord } from "./probe/types";
+import type { ProbeConfig, ProbeRecord, TcpSinkReport, TcpStreamRecord } from "./probe/types";
+
+/** The tcp-stream flow's rate: enough to fill a few segments per 100 ms, little enough for any lab tunnel. */
+const TCP_STREAM_BYTES_PER_SEC = 50_000;
 import { registerTeardown } from "./cleanup";
 import { startFirewall, type FirewallHandle } from "./firewall/start";
 import { Impairer } from "./impair/apply";
@@ -182,6 +185,7 @@ export class Lab {
     const { vpn, probe } = this.scenario;
     const responder = await this.agent(probe.to);
     await responder.request({ cmd: "echo-server", port: probe.port });
+    if (probe.flows.includes("tcp-stream")) await responder.request({ cmd: "tcp-sink", port: probe.port });
     const impl = await loadImpl(vpn.impl);
     this.tunnel = await impl.start({
       scenario: this.scenario,
@@ -196,13 +200,24 @@ export class Lab {
 
   async startProbe(): Promise<void> {
     const { probe } = this.scenario;
-    const cfg: ProbeConfig = { to: outsideLink(this.scenario, probe.to).ip.addr, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
-    await (await this.agent(probe.from)).request({ cmd: "probe-start", config: cfg });
+    const to = outsideLink(this.scenario, probe.to).ip.addr;
+    const cfg: ProbeConfig = { to, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
+    const from = await this.agent(probe.from);
+    await from.request({ cmd: "probe-start", config: cfg });
+    if (probe.flows.includes("tcp-stream")) await from.request({ cmd: "tcp-stream-start", config: { to, port: probe.port, bytesPerSec: TCP_STREAM_BYTES_PER_SEC } });
   }
 
-  async stopProbe(): Promise<ProbeRecord> {
+  /** Stop every flow; the TCP stream's record and what its sink received, when it ran. */
+  async stopProbe(): Promise<{ udp: ProbeRecord; tcp?: { sender: TcpStreamRecord; sink: TcpSinkReport } }> {
     const { probe } = this.scenario;
-    return (await this.agent(probe.from)).request<ProbeRecord>({ cmd: "probe-stop", graceMs: probe.timeoutMs }, probe.timeoutMs + 10000);
+    const from = await this.agent(probe.from);
+    let tcp: { sender: TcpStreamRecord; sink: TcpSinkReport } | undefined;
+    if (probe.flows.includes("tcp-stream")) {
+      const sender = await from.request<TcpStreamRecord>({ cmd: "tcp-stream-stop" });
+      tcp = { sender, sink: await (await this.agent(probe.to)).request<TcpSinkReport>({ cmd: "tcp-sink-report" }) };
+    }
+    const udp = await from.request<ProbeRecord>({ cmd: "probe-stop", graceMs: probe.timeoutMs }, probe.timeoutMs + 10000);
+    return { udp, ...(tcp ? { tcp } : {}) };
   }
 
   /** The interfaces a fault target names: NODE.NET is one, NODE is every interface of the node. */

@@ -7,7 +7,7 @@ import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
 import { Lab, LabFaultError } from "./lab";
-import { deliveryBuckets, phaseDelivery, type Bucket, type PhaseDelivery, type PhaseWindow } from "./probe/phases";
+import { deliveryBuckets, phaseDelivery, tcpPhases, type Bucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
 
@@ -53,6 +53,8 @@ export interface ScenarioResult {
   tunnel: { inner?: string; clientDownAtMs?: number; headendDownAtMs?: number; downReason?: string };
   phases: PhaseDelivery[];
   buckets: Bucket[];
+  /** The tcp-stream flow, when the probe ran it: bytes the sink received per phase, and whether the one connection lasted. */
+  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; error?: string; survived: boolean };
   chaos: ChaosRecord[];
   evidence: {
     /** full-proxy only: the stall measured when the faults were cleared and at the end */
@@ -220,7 +222,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const fullProxy = scenario.firewall?.mode === "full-proxy";
   const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
   await g(sleepUntil(end));
-  const record: ProbeRecord = await g(lab.stopProbe());
+  const stopped = await g(lab.stopProbe());
+  const record: ProbeRecord = stopped.udp;
   clock.phase = "verdict";
 
   const windows: PhaseWindow[] = [
@@ -230,6 +233,19 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   ];
   result.phases = phaseDelivery(record, windows, probe.timeoutMs);
   result.buckets = deliveryBuckets(record, start, end, probe.timeoutMs);
+  if (stopped.tcp) {
+    const { sender, sink } = stopped.tcp;
+    const phasesTcp = tcpPhases(sink, windows);
+    result.tcp = {
+      phases: phasesTcp,
+      bytesWritten: sender.bytesWritten,
+      bytesReceived: sink.bytes,
+      connections: sink.connections,
+      ...(sender.error ? { error: sender.error } : {}),
+      // the one connection lasted to the end: not reset, not closed, and the sink never saw a second one
+      survived: !sender.error && !sender.closed && sink.connections === 1 && (phasesTcp.find((p) => p.phase === "recovery")?.bytes ?? 0) > 0,
+    };
+  }
   result.timing.scenarioMs = end - start;
 
   const clientDown = tunnel.downs().find((d) => d.side === "client");
@@ -255,7 +271,14 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   // the tunnel is down when either end declares it so
   const downAt = firstDownMs(result);
   const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
-  const outcome = decideVerdict({ tunnelUp: true, tunnelDownAtMs: downAt, downBy, phases: result.phases });
+  const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
+  const outcome = decideVerdict({
+    tunnelUp: true,
+    tunnelDownAtMs: downAt,
+    downBy,
+    phases: result.phases,
+    ...(result.tcp ? { tcp: { recoveryBytes: tcpRecovery, ...(result.tcp.error ? { error: result.tcp.error } : {}) } } : {}),
+  });
   if (outcome.kind === "lab-error") {
     result.outcome = "lab-error";
     result.reasons = [outcome.reason];

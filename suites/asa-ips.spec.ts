@@ -74,6 +74,9 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
       expect(end.proxyBytesReceived - rs.proxyBytesReceived, `in-order bytes the proxy took during recovery\n${msg}`).to.equal(0);
       if (builtin) expect(end.forwardedOut, `the proxy forwarded only what it took in order\n${msg}`).to.equal(end.proxyBytesReceived);
       expect(recovery.delivery, msg).to.equal(0);
+      // the TCP stream inside the tunnel stalls with it: nothing arrives after the loss stops
+      expect(r.tcp?.phases.find((p) => p.phase === "recovery")?.bytes, `TCP stream bytes during recovery\n${msg}`).to.equal(0);
+      expect(r.tcp?.survived, msg).to.equal(false);
       // the proxy tracks the flows it redirects: the control for the bypass's "no conntrack entry"
       expect(entriesOf(fw.conntrack, CTCP).length, `conntrack entries of tcp/10000 on the firewall\n${msg}`).to.be.greaterThan(0);
       const firstLoss = r.chaos.find((c) => c.action.startsWith("loss"))!;
@@ -90,8 +93,15 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     });
   }
 
+  const tcpLasted = (r: ScenarioResult, msg: string): void => {
+    const recovery = r.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
+    expect(r.tcp?.survived, `the TCP stream's one connection lasted\n${msg}`).to.equal(true);
+    expect(recovery, `TCP stream bytes during recovery\n${msg}`).to.be.greaterThan(50_000);
+  };
+
   it("ctcp-no-loss: the same proxy forwards everything", function () {
     const { r, msg } = verdictOf("ctcp-no-loss");
+    tcpLasted(r, msg);
     const { atRecoveryStart: rs, atEnd: end } = r.evidence.proxy!;
     expect(r.evidence.faults?.droppedPackets ?? 0, msg).to.equal(0);
     expect(end.proxied, msg).to.equal(true);
@@ -108,6 +118,7 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
       const chaos = r.phases.find((x) => x.phase === "chaos")!;
       expect(r.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped\n${msg}`).to.be.greaterThan(0);
       expect(chaos.delivery, `chaos-phase delivery\n${msg}`).to.be.below(1);
+      tcpLasted(r, msg);
       const fw = r.evidence.firewall!;
       if (r.firewallMode === "full-proxy") {
         expect(r.evidence.proxy?.atEnd.accepted, `connections the proxy accepted\n${msg}`).to.equal(0);

@@ -1,6 +1,7 @@
 // The program every node runs (`ip netns exec NS node dist/harness/agent/main.js`).
 // It speaks JSON lines on stdin/stdout and exits when its stdin closes, so it
 // never outlives the harness that started it.
+import { TcpSink, TcpStreamSender } from "../probe/tcp-stream";
 import { EchoResponder, ProbeSender } from "../probe/udp-echo";
 import { Tunnel } from "../vpn/tunnel";
 import { encodeLine, LineReader, type AgentEvent, type Reply, type Request } from "./protocol";
@@ -8,6 +9,8 @@ import { encodeLine, LineReader, type AgentEvent, type Reply, type Request } fro
 let tunnel: Tunnel | undefined;
 let echo: EchoResponder | undefined;
 let probe: ProbeSender | undefined;
+let sink: TcpSink | undefined;
+let stream: TcpStreamSender | undefined;
 
 function send(msg: Reply | AgentEvent): void {
   process.stdout.write(encodeLine(msg));
@@ -38,6 +41,23 @@ async function handle(req: Request): Promise<unknown> {
       probe = undefined;
       return record;
     }
+    case "tcp-sink":
+      sink = new TcpSink();
+      await sink.start(req.port);
+      return undefined;
+    case "tcp-sink-report":
+      if (!sink) throw new Error("no tcp sink running");
+      return sink.report();
+    case "tcp-stream-start":
+      stream = new TcpStreamSender(req.config);
+      await stream.start();
+      return undefined;
+    case "tcp-stream-stop": {
+      if (!stream) throw new Error("no tcp stream running");
+      const r = stream.stop();
+      stream = undefined;
+      return r;
+    }
     case "stats":
       return { tunnel: tunnel?.stats(), echoed: echo?.echoed };
     case "shutdown":
@@ -53,6 +73,8 @@ async function shutdown(code: number): Promise<void> {
   try {
     await tunnel?.close();
     echo?.close();
+    stream?.stop();
+    sink?.close();
   } finally {
     process.exit(code);
   }

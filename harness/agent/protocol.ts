@@ -3,10 +3,10 @@
 // one reply with that id; events carry no id and arrive whenever they happen.
 // The agent carries other modules' types (tunnel config: vpn/, probe records:
 // probe/); it owns only the envelope.
-import type { ProbeConfig, ProbeRecord } from "../probe/types";
+import type { ProbeConfig, ProbeRecord, TcpStreamConfig } from "../probe/types";
 import type { TunnelConfig } from "../vpn/tunnel-config";
 
-export type { ProbeConfig, ProbeRecord } from "../probe/types";
+export type { ProbeConfig, ProbeRecord, TcpSinkReport, TcpStreamConfig, TcpStreamRecord } from "../probe/types";
 export type { SaJson, TunnelConfig } from "../vpn/tunnel-config";
 
 
@@ -15,6 +15,10 @@ export type Request =
   | { id: number; cmd: "echo-server"; port: number }
   | { id: number; cmd: "probe-start"; config: ProbeConfig }
   | { id: number; cmd: "probe-stop"; graceMs: number }
+  | { id: number; cmd: "tcp-sink"; port: number }
+  | { id: number; cmd: "tcp-sink-report" }
+  | { id: number; cmd: "tcp-stream-start"; config: TcpStreamConfig }
+  | { id: number; cmd: "tcp-stream-stop" }
   | { id: number; cmd: "stats" }
   | { id: number; cmd: "shutdown" };
 

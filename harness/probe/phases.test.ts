@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { deliveryBuckets, phaseDelivery, type PhaseWindow } from "./phases";
+import { deliveryBuckets, phaseDelivery, tcpPhases, type PhaseWindow } from "./phases";
 import type { ProbeRecord } from "./types";
 
 describe("phase accounting", () => {
@@ -26,5 +26,21 @@ describe("phase accounting", () => {
     expect(buckets).to.have.length(30);
     expect(buckets[0]).to.deep.equal({ t: 0, sent: 1, delivered: 1 });
     expect(buckets[15]).to.deep.equal({ t: 1500, sent: 1, delivered: 0 });
+  });
+});
+
+describe("probe/phases: tcpPhases", () => {
+  it("sums the sink's 100 ms buckets into the phase their start falls in, with goodput", () => {
+    const w = [
+      { name: "baseline" as const, start: 1000, end: 3000 },
+      { name: "chaos" as const, start: 3000, end: 7000 },
+      { name: "recovery" as const, start: 7000, end: 11000 },
+    ];
+    const report = { connections: 1, open: 1, bytes: 0, buckets: [[900, 5], [1000, 1000], [2900, 1500], [3000, 2000], [6900, 500], [7000, 0], [10900, 1000], [11000, 77]] as [number, number][] };
+    expect(tcpPhases(report, w)).to.deep.equal([
+      { phase: "baseline", bytes: 2500, kbitPerSec: 10 },
+      { phase: "chaos", bytes: 2500, kbitPerSec: 5 },
+      { phase: "recovery", bytes: 1000, kbitPerSec: 2 },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 // Per-phase and per-bucket delivery, computed from the probe's raw record.
 // A probe belongs to the phase in which it was SENT; it counts as delivered
 // when its echo came back within the timeout.
-import type { ProbeRecord } from "./types";
+import type { ProbeRecord, TcpSinkReport } from "./types";
 
 export type PhaseName = "baseline" | "chaos" | "recovery";
 
@@ -70,4 +70,20 @@ export function deliveryBuckets(record: ProbeRecord, t0: number, end: number, ti
     if (deliveredIn(record, seq, timeoutMs) !== null) buckets[i].delivered++;
   });
   return buckets;
+}
+
+/** The TCP stream flow in one phase: what the sink received. */
+export interface TcpPhase {
+  phase: PhaseName;
+  bytes: number;
+  kbitPerSec: number;
+}
+
+/** Bytes the sink received per phase (its 100 ms buckets by their start time). */
+export function tcpPhases(report: TcpSinkReport, windows: PhaseWindow[]): TcpPhase[] {
+  return windows.map((w) => {
+    const bytes = report.buckets.filter(([t]) => t >= w.start && t < w.end).reduce((n, [, b]) => n + b, 0);
+    const secs = (w.end - w.start) / 1000;
+    return { phase: w.name, bytes, kbitPerSec: secs > 0 ? Math.round((bytes * 8) / secs / 100) / 10 : 0 };
+  });
 }

@@ -13,3 +13,27 @@ export interface ProbeRecord {
   duplicates: number;
   sendErrors: number;
 }
+
+/** The TCP stream flow (probe flow tcp-stream). */
+export interface TcpStreamConfig {
+  to: string;
+  port: number;
+  bytesPerSec: number;
+}
+
+export interface TcpStreamRecord {
+  connectedAt: number | null;
+  bytesWritten: number; // handed to the kernel
+  bytesQueued: number; // given to the socket (written or still in its user-space buffer)
+  unsent?: number; // still in the socket's user-space buffer when the flow stopped
+  error?: string; // the connection failed (reset, timeout)
+  closed: boolean;
+}
+
+/** What the sink saw: bytes per 100 ms bucket ([ms since the epoch, bytes]). */
+export interface TcpSinkReport {
+  connections: number;
+  open: number;
+  bytes: number;
+  buckets: [number, number][];
+}

@@ -31,3 +31,23 @@ describe("verdict", () => {
     expect(decideVerdict({ tunnelUp: false, phases: phases(1, 1) })).to.include({ kind: "lab-error" });
   });
 });
+
+describe("probe/verdict: the tcp-stream flow counts too", () => {
+  const ph = (b: number, r: number) => [
+    { phase: "baseline" as const, startMs: 0, durationMs: 2000, sent: 100, delivered: Math.round(b * 100), delivery: b },
+    { phase: "chaos" as const, startMs: 2000, durationMs: 4000, sent: 200, delivered: 190, delivery: 0.95 },
+    { phase: "recovery" as const, startMs: 6000, durationMs: 4000, sent: 200, delivered: Math.round(r * 200), delivery: r },
+  ];
+  it("a stalled stream fails a tunnel whose datagrams get through", () => {
+    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0 } });
+    expect(o).to.deep.equal({ kind: "verdict", verdict: "fails", reasons: ["the TCP stream stalled: 0 bytes arrived during recovery"] });
+  });
+  it("a failed connection fails, naming the error", () => {
+    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 900, error: "read ECONNRESET" } })).to.include({ verdict: "fails" });
+  });
+  it("a flowing stream leaves the datagram rules to decide, and is named", () => {
+    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 200000 } });
+    expect(o).to.include({ verdict: "survives" });
+    expect((o as { reasons: string[] }).reasons[0]).to.contain("the TCP stream carried 200000 bytes during recovery");
+  });
+});

@@ -11,6 +11,8 @@ export interface VerdictInput {
   tunnelDownAtMs?: number; // when DPD first declared it down (either end), ms from the start of the baseline
   downBy?: string; // which end did
   phases: PhaseDelivery[];
+  /** The tcp-stream flow, when the probe runs it: bytes the sink received during recovery, and a connection error. */
+  tcp?: { recoveryBytes: number; error?: string };
 }
 
 export type Outcome =
@@ -36,9 +38,13 @@ export function decideVerdict(input: VerdictInput): Outcome {
   const down = input.tunnelDownAtMs !== undefined;
   if (down) reasons.push(`DPD${input.downBy ? ` on the ${input.downBy}` : ""} declared the tunnel down at ${(input.tunnelDownAtMs! / 1000).toFixed(2)} s`);
   if (recovery.delivery < FAIL_RECOVERY) reasons.push(`recovery delivery ${pct(recovery.delivery)} < ${pct(FAIL_RECOVERY)}`);
+  // every flow counts: a tunnel that echoes datagrams but carries no TCP stream has failed the user as well
+  if (input.tcp?.error) reasons.push(`the TCP stream failed: ${input.tcp.error}`);
+  else if (input.tcp && input.tcp.recoveryBytes === 0) reasons.push("the TCP stream stalled: 0 bytes arrived during recovery");
   if (reasons.length) return { kind: "verdict", verdict: "fails", reasons };
   if (recovery.delivery >= SURVIVE_RECOVERY) {
-    return { kind: "verdict", verdict: "survives", reasons: [`tunnel stayed up; recovery delivery ${pct(recovery.delivery)} ≥ ${pct(SURVIVE_RECOVERY)}`] };
+    const tcp = input.tcp ? `; the TCP stream carried ${input.tcp.recoveryBytes} bytes during recovery` : "";
+    return { kind: "verdict", verdict: "survives", reasons: [`tunnel stayed up; recovery delivery ${pct(recovery.delivery)} ≥ ${pct(SURVIVE_RECOVERY)}${tcp}`] };
   }
   return {
     kind: "verdict",

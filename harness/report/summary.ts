@@ -16,6 +16,9 @@ export function summarize(r: ScenarioResult): string {
   ];
   if (r.error) lines.push(`  error: ${r.error}`);
   for (const p of r.phases) lines.push(`  ${p.phase.padEnd(9)} ${p.delivered}/${p.sent} delivered (${pct(p.delivery)})${p.rttMsP50 !== undefined ? `, rtt p50 ${p.rttMsP50} ms` : ""}`);
+  if (r.tcp) {
+    lines.push(`  tcp-stream: ${r.tcp.phases.map((p) => `${p.phase} ${p.bytes} B (${p.kbitPerSec} kbit/s)`).join(", ")}; ${r.tcp.survived ? "the connection lasted" : `the connection did not last${r.tcp.error ? `: ${r.tcp.error}` : ""}`}`);
+  }
   lines.push(`  tunnel: up as ${r.tunnel.inner ?? "-"}; client DPD down ${r.tunnel.clientDownAtMs ?? "never"} ms; headend DPD down ${r.tunnel.headendDownAtMs ?? "never"} ms`);
   if (r.fault) lines.push(`  harness fault: ${r.fault.piece} ${r.fault.why}${r.fault.atMs === undefined ? "" : ` at ${r.fault.atMs} ms`} (${r.fault.phase})`);
   for (const c of r.chaos) lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}${c.dropped === undefined ? "" : ` — ${c.dropped} packets dropped`}`);

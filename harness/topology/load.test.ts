@@ -83,7 +83,7 @@ describe("topology loader: topologies/asa-ips.yaml", () => {
       bypass: [],
       idleTimeoutMs: 30000,
     });
-    expect(b.probe).to.deep.equal({ from: "client", to: "server", flows: ["udp-echo"], ratePerSec: 50, port: 7, timeoutMs: 1000 });
+    expect(b.probe).to.deep.equal({ from: "client", to: "server", flows: ["udp-echo", "tcp-stream"], ratePerSec: 50, port: 7, timeoutMs: 1000 });
     expect(b.phases).to.deep.equal({ baselineMs: 2000, chaosMs: 4000, recoveryMs: 4000 });
     expect(b.chaos.map(({ line: _line, ...s }) => s)).to.deep.equal([
       { atMs: 2000, on: { node: "wan", net: "edge" }, loss: 5 },

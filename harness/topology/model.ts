@@ -70,8 +70,8 @@ export interface FirewallSpec {
   idleTimeoutMs: number; // proxy idle timeout
 }
 
-export type Flow = "udp-echo";
-export const FLOWS: readonly Flow[] = ["udp-echo"];
+export type Flow = "udp-echo" | "tcp-stream";
+export const FLOWS: readonly Flow[] = ["udp-echo", "tcp-stream"];
 
 export interface ProbeSpec {
   from: string; // node name
