@@ -1,5 +1,7 @@
 import { expect } from "chai";
 import type { FirewallMode, FirewallSpec, FlowMatch } from "../topology/model";
+import { stopProcess } from "../exec";
+import { ADDON_PATH } from "../native";
 import { FIREWALL_TABLE, firewallRuleset } from "./ruleset";
 import { conntrackEntries, createLine3, echoRoundTrip, ECHO_SERVER, isRoot, Netns, type Line3 } from "./testkit";
 
@@ -117,6 +119,22 @@ describe("firewall/ruleset", () => {
           }
         });
 
+        it("lets ESP (IP protocol 50) through both ways before any state rule, and never redirects it", () => {
+          const fwd = chain(text, "forward");
+          if (mode === "route") {
+            expect(fwd.hook).to.contain("policy accept"); // and notrack: a plain router passes protocol 50 like any other
+          } else {
+            const esp = fwd.rules.indexOf("meta l4proto esp accept");
+            const firstState = fwd.rules.findIndex((r) => r.startsWith("ct state"));
+            expect(esp, fwd.rules.join("\n")).to.be.greaterThan(-1);
+            expect(esp, "ESP accepted before the ct state rules").to.be.lessThan(firstState);
+            // one rule, no address or direction in it: both ways
+            expect(fwd.rules.filter((r) => /\besp\b/.test(r))).to.deep.equal(["meta l4proto esp accept"]);
+          }
+          const nat = names.includes("nat_prerouting") ? chain(text, "nat_prerouting").rules : [];
+          expect(nat.every((r) => r.startsWith("tcp dport ")), `only TCP is redirected: ${nat.join("; ")}`).to.equal(true);
+        });
+
         it("redirects inspected, non-bypassed TCP to the proxy only in full-proxy mode", () => {
           if (mode !== "full-proxy") {
             expect(names).to.not.include("nat_prerouting");
@@ -186,6 +204,7 @@ describe("firewall/ruleset", () => {
         const listed = (await ns!.exec(["nft", "list", "table", "inet", FIREWALL_TABLE])).stdout;
         expect(listed.includes("chain nat_prerouting"), `${mode}:\n${listed}`).to.equal(mode === "full-proxy");
         expect(listed.match(/chain forward/g)).to.have.length(1);
+        expect(listed.includes("meta l4proto esp accept"), `${mode}: the kernel holds the ESP rule:\n${listed}`).to.equal(mode !== "route");
       }
       expect((await ns!.exec(["nft", "list", "tables"])).stdout).to.contain("someone_else");
     });
@@ -202,6 +221,33 @@ describe("firewall/ruleset", () => {
     after(async () => {
       await line?.destroy();
     });
+
+    const ESP_TABLE = "vlt_esp_count";
+    /** Count, at `ns`'s input, ESP from `from` (no raw socket takes it in: the kernel drops it after the count). */
+    const countEsp = (ns: Netns, from: string) =>
+      ns.exec(["nft", "-f", "-"], {
+        input: `table inet ${ESP_TABLE} {}\ndelete table inet ${ESP_TABLE}\ntable inet ${ESP_TABLE} {\n  chain in {\n    type filter hook input priority -10; policy accept;\n    ip saddr ${from} meta l4proto esp counter\n  }\n}\n`,
+      });
+    const espCounted = async (ns: Netns): Promise<number> => {
+      const listed = (await ns.exec(["nft", "list", "table", "inet", ESP_TABLE])).stdout;
+      return Number(/counter packets (\d+)/.exec(listed)?.[1] ?? -1);
+    };
+    /** `count` ESP packets (SPI 0x100, 64 bytes) from a raw protocol-50 socket in `ns`; the kernel writes the IP header. */
+    const sendEsp = async (ns: Netns, to: string, count: number): Promise<void> => {
+      const script = `
+const n = require(process.argv[1]);
+const fd = n.rawSocket(50, false);
+for (let i = 0; i < Number(process.argv[3]); i++) {
+  const b = Buffer.alloc(64, i);
+  b.writeUInt32BE(0x100, 0);
+  b.writeUInt32BE(i + 1, 4);
+  n.sendTo(fd, b, process.argv[2]);
+}
+console.log(JSON.stringify({ event: "ready" }));
+process.stdin.resume();`;
+      const { child } = await ns.node(script, [ADDON_PATH, to, String(count)]);
+      await stopProcess(child);
+    };
 
     const apply = async (s: FirewallSpec): Promise<void> => {
       await line!.fw.exec(["nft", "-f", "-"], { input: firewallRuleset(s, { proxyPort: PROXY_PORT }) });
@@ -222,6 +268,22 @@ describe("firewall/ruleset", () => {
       expect(r.echoed).to.equal(3000);
       expect(await conntrackEntries(line!.fw, PORT)).to.deep.equal([]);
     });
+
+    for (const mode of MODES) {
+      it(`${mode}: forwards ESP (protocol 50) both ways, each way as a new flow, source address intact`, async () => {
+        await apply(spec(mode, [], [{ proto: "tcp", port: 10000 }, { proto: "tcp", port: 443 }]));
+        await countEsp(line!.server, "10.201.1.2");
+        await countEsp(line!.client, "10.201.2.2");
+        // from the server's side first: ESP a firewall has never seen a reply to
+        await sendEsp(line!.server, "10.201.1.2", 5);
+        await line!.fw.exec(["conntrack", "-F"], { allowFailure: true });
+        await sendEsp(line!.client, "10.201.2.2", 7);
+        const atClient = await espCounted(line!.client);
+        const atServer = await espCounted(line!.server);
+        // the counters match the far end's own address: nothing in between answered for it or rewrote it
+        expect([atClient, atServer], `ESP packets counted at client, server (${mode})`).to.deep.equal([5, 7]);
+      });
+    }
 
     it("stateful + bypass: forwards the bypassed flow untracked", async () => {
       await apply(spec("stateful", [{ proto: "tcp", port: PORT }]));

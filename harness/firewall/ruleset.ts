@@ -97,6 +97,9 @@ export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): strin
       line(2, `${f.proto} dport ${f.port} accept`);
       line(2, `${f.proto} sport ${f.port} accept`);
     }
+    line(2, "# ESP (IP protocol 50) has no ports and no handshake: conntrack knows it only by addresses");
+    line(2, "# (new, then established). The tunnel must pass both ways whatever its state; never proxied.");
+    line(2, "meta l4proto esp accept");
     line(2, "ct state established,related accept");
     line(2, "ct state invalid drop");
     line(2, "# a new TCP flow must start with a bare SYN");

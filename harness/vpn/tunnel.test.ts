@@ -3,17 +3,11 @@
 // tunnel between them over a veth pair, TUN devices, and nftables to stall
 // one direction. harness/vpn/dpd.test.ts covers the Dpd rules themselves.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { AgentClient } from "../agent/client";
+import type { AgentClient } from "../agent/client";
 import type { AgentEvent, TunnelConfig } from "../agent/protocol";
-import { stopProcess } from "../exec";
-import { createNetnsPair, isRoot, nftDropCount, type NetnsPair } from "../impair/testkit";
-import type { Runtime } from "../runtime/runtime";
+import { nftDropCount } from "../impair/testkit";
 import { generateSaKeys, saKeysToJson } from "./esp";
-import { until } from "./transports/testkit";
+import { until, useAgentPair } from "./transports/testkit";
 
 const PORT = 4500;
 const POOL = { addr: "172.29.0.0", prefix: 24 };
@@ -35,47 +29,16 @@ type Down = Extract<AgentEvent, { event: "tunnel-down" }>;
 
 describe("vpn/tunnel dead-peer detection (two agents, natt, two namespaces)", function () {
   this.timeout(60000);
-  let pair: NetnsPair | undefined;
-  let children: ChildProcess[] = [];
-  let logDir = "";
-
-  before(function () {
-    if (!isRoot()) this.skip(); // needs root: namespaces, TUN, nftables
-  });
-
-  beforeEach(async () => {
-    pair = await createNetnsPair();
-    logDir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-tunnel-"));
-  });
-
-  afterEach(async () => {
-    await Promise.all(children.map((c) => stopProcess(c)));
-    children = [];
-    await pair?.destroy();
-    pair = undefined;
-    fs.rmSync(logDir, { recursive: true, force: true });
-  });
-
-  // AgentClient only ever calls spawn(): a namespace of the pair is the node.
-  const runtime = {
-    spawn(node: string, argv: readonly string[], opts: { logFile?: string } = {}): ChildProcess {
-      const err = fs.openSync(opts.logFile ?? "/dev/null", "a");
-      const child = spawn("ip", ["netns", "exec", node, ...argv], { stdio: ["pipe", "pipe", err] });
-      fs.closeSync(err);
-      child.on("error", () => undefined);
-      children.push(child);
-      return child;
-    },
-  } as Pick<Runtime, "spawn"> as Runtime; // the rest of Runtime (nodes, nets) is never used by AgentClient
+  const { pair, startAgent } = useAgentPair();
 
   /** Client in namespace a, headend in b; resolves when the client reports the tunnel up. */
   async function tunnel(clientDpd: Dpd, headendDpd: Dpd): Promise<{ client: AgentClient; headend: AgentClient }> {
-    const p = pair as NetnsPair;
+    const p = pair();
     const c2h = saKeysToJson(generateSaKeys());
     const h2c = saKeysToJson(generateSaKeys());
     const common = { transport: "natt", headendIp: p.ipB, port: PORT, pool: POOL, tunName: "tun-vpn", mtu: 1300 } as const;
-    const headend = await AgentClient.start(runtime, p.b, path.join(logDir, "headend.log"));
-    const client = await AgentClient.start(runtime, p.a, path.join(logDir, "client.log"));
+    const headend = await startAgent(p.b, "headend");
+    const client = await startAgent(p.a, "client");
     await headend.request({ cmd: "tunnel", config: { ...common, side: "headend", localIp: p.ipB, routes: [], dpd: headendDpd, out: h2c, in: c2h } });
     await headend.request({ cmd: "echo-server", port: ECHO_PORT });
     await client.request({ cmd: "tunnel", config: { ...common, side: "client", localIp: p.ipA, routes: [], dpd: clientDpd, out: c2h, in: h2c } });
@@ -103,9 +66,9 @@ describe("vpn/tunnel dead-peer detection (two agents, natt, two namespaces)", fu
   /** Drop what `from` sends to the natt port of `to` (at `to`'s input, like a loss on the path). */
   async function block(ns: string, from: string, match: "dport" | "sport"): Promise<void> {
     const rules = [`table inet ${BLOCK_TABLE} {`, "  chain in {", "    type filter hook input priority 0; policy accept;", `    ip saddr ${from} udp ${match} ${PORT} counter drop`, "  }", "}", ""];
-    await (pair as NetnsPair).exec.exec(ns, ["nft", "-f", "-"], { input: rules.join("\n") });
+    await pair().exec.exec(ns, ["nft", "-f", "-"], { input: rules.join("\n") });
   }
-  const unblock = (ns: string) => (pair as NetnsPair).exec.exec(ns, ["nft", "delete", "table", "inet", BLOCK_TABLE]);
+  const unblock = (ns: string) => pair().exec.exec(ns, ["nft", "delete", "table", "inet", BLOCK_TABLE]);
 
   it("probes only after an interval of silence: inbound data and R-U-THERE-ACKs both count as proof", async () => {
     // 300 ms: only an agent frozen for 300 ms with data flowing at 100/s could probe while data flows
@@ -137,7 +100,7 @@ describe("vpn/tunnel dead-peer detection (two agents, natt, two namespaces)", fu
     const clientDpd = { intervalMs: 200, retries: 3 };
     // the headend probes often and gives up late: its R-U-THEREs keep reaching the client all through the stall
     const { client, headend } = await tunnel(clientDpd, { intervalMs: 100, retries: 1000 });
-    const p = pair as NetnsPair;
+    const p = pair();
     await counterAtLeast(client, "dpdAcked", 1); // the probe exchange works both ways before the stall
 
     await block(p.b, p.ipA, "dport"); // nothing from the client reaches the headend
@@ -169,7 +132,7 @@ describe("vpn/tunnel dead-peer detection (two agents, natt, two namespaces)", fu
 
   it("dpd: null sends no R-U-THERE and never declares the tunnel down, across a long two-way stall", async () => {
     const { client, headend } = await tunnel(null, null);
-    const p = pair as NetnsPair;
+    const p = pair();
     await block(p.b, p.ipA, "dport");
     await block(p.a, p.ipB, "sport");
     const c0 = await stats(client);

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { createNetnsPair, nftDropCount, type NetnsPair } from "../../impair/testkit";
+import { nftDropCount } from "../../impair/testkit";
 import { isRoot, Netns } from "../../testkit/netns";
 import { seqAdd } from "../ctcp/segment";
 import { frame } from "../ctcp/stream";
 import { rstSuppressionRuleset, RST_TABLE } from "./ctcp";
 import type { WireSegment } from "./peer-main";
-import { espLike, Peer, until } from "./testkit";
+import { espLike, until, usePeerPair, type Peer } from "./testkit";
 
 describe("vpn/transports/ctcp RST suppression", function () {
   this.timeout(30000);
@@ -52,23 +52,7 @@ describe("vpn/transports/ctcp CtcpTransport between two namespaces", function ()
   const SPI_C = 0xc1c1c1c1; // what the client receives
   const SPI_H = 0x4e4e4e4e; // what the headend receives
   const TEST_TABLE = "vlt_ctcp_test";
-  let pair: NetnsPair | undefined;
-  let peers: Peer[] = [];
-
-  before(function () {
-    if (!isRoot()) this.skip(); // needs root: namespaces, raw sockets, nftables
-  });
-  beforeEach(async () => {
-    pair = await createNetnsPair();
-  });
-  afterEach(async () => {
-    await Promise.all(peers.map((p) => p.stop()));
-    peers = [];
-    await pair?.destroy();
-    pair = undefined;
-  });
-
-  const p = (): NetnsPair => pair as NetnsPair;
+  const { pair: p, startPeer } = usePeerPair();
   const opts = (side: "client" | "headend") => ({
     side,
     localIp: side === "client" ? p().ipA : p().ipB,
@@ -81,8 +65,7 @@ describe("vpn/transports/ctcp CtcpTransport between two namespaces", function ()
   const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
   async function peer(ns: string, transport?: "client" | "headend"): Promise<Peer> {
-    const x = await Peer.start(ns);
-    peers.push(x);
+    const x = await startPeer(ns);
     await x.request({ cmd: "sniff" });
     if (transport) await x.request({ cmd: "start", transport: "ctcp", opts: opts(transport) });
     return x;

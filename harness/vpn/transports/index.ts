@@ -1,5 +1,6 @@
 // The registry of reference transports.
 import { CtcpTransport } from "./ctcp";
+import { EspTransport } from "./esp";
 import { NattTransport } from "./natt";
 import { TlsTransport } from "./tls";
 import type { Transport, TransportOptions } from "./transport";
@@ -8,6 +9,7 @@ const TRANSPORTS = {
   ctcp: (o: TransportOptions) => new CtcpTransport(o),
   natt: (o: TransportOptions) => new NattTransport(o),
   anyconnect: (o: TransportOptions) => new TlsTransport(o),
+  esp: (o: TransportOptions) => new EspTransport(o),
 } as const;
 
 export type ReferenceTransport = keyof typeof TRANSPORTS;

@@ -6,6 +6,7 @@
 import { encodeLine, LineReader } from "../../agent/protocol";
 import * as native from "../../native";
 import { decodeSegment, encodeSegment, type TcpSegment } from "../ctcp/segment";
+import { formatIpv4Address } from "../ipv4";
 import { createTransport, type ReferenceTransport } from ".";
 import { espLike } from "./testkit";
 import type { Transport, TransportOptions } from "./transport";
@@ -22,6 +23,8 @@ export type PeerRequest = { id: number } & (
   | { cmd: "stats" }
   | { cmd: "sniff" }
   | { cmd: "emit"; segment: WireSegment }
+  /** A whole IPv4 packet as given (header included), e.g. a runt or a spoofed ESP packet. */
+  | { cmd: "emit-ip"; packetHex: string }
 );
 
 export type PeerEvent =
@@ -80,6 +83,15 @@ async function handle(req: PeerRequest): Promise<unknown> {
       const { payloadHex, ...seg } = req.segment;
       ipId = (ipId + 1) & 0xffff;
       return native.sendTo(txFd, encodeSegment({ ...seg, payload: Buffer.from(payloadHex, "hex") }, ipId), seg.dst);
+    }
+    case "emit-ip": {
+      const pkt = Buffer.from(req.packetHex, "hex");
+      const fd = native.rawSocket(pkt[9], true); // IP_HDRINCL: the header goes out as written
+      try {
+        return native.sendTo(fd, pkt, formatIpv4Address(pkt, 16));
+      } finally {
+        native.closeFd(fd);
+      }
     }
   }
 }

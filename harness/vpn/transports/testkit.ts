@@ -1,10 +1,16 @@
 // Test support for the transport and tunnel tests: polling a measured value
 // with a deadline (never a fixed sleep), ESP-shaped test packets, and the
-// harness side of peer-main.js (a transport run inside a namespace).
+// harness side of peer-main.js (a transport run inside a namespace), and
+// mocha hooks for blocks that run peers or agents in a namespace pair.
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { AgentClient } from "../../agent/client";
 import { encodeLine, LineReader } from "../../agent/protocol";
 import { stopProcess } from "../../exec";
+import { createNetnsPair, isRoot, type NetnsPair } from "../../impair/testkit";
+import type { Runtime } from "../../runtime/runtime";
 import type { PeerEvent, PeerRequest, WireSegment } from "./peer-main";
 
 const PEER_MAIN = path.join(__dirname, "peer-main.js");
@@ -101,4 +107,74 @@ export class Peer {
   stop(): Promise<void> {
     return stopProcess(this.child);
   }
+}
+
+/**
+ * Mocha hooks for a block whose every test gets two fresh namespaces joined by
+ * a veth pair (createNetnsPair), and stops the Peers it started there; the
+ * block is skipped without root (namespaces, raw sockets, nftables).
+ */
+export function usePeerPair(): { pair: () => NetnsPair; startPeer: (ns: string) => Promise<Peer> } {
+  let pair: NetnsPair | undefined;
+  let peers: Peer[] = [];
+  before(function () {
+    if (!isRoot()) this.skip(); // needs root
+  });
+  beforeEach(async () => {
+    pair = await createNetnsPair();
+  });
+  afterEach(async () => {
+    await Promise.all(peers.map((x) => x.stop()));
+    peers = [];
+    await pair?.destroy();
+    pair = undefined;
+  });
+  return {
+    pair: () => pair as NetnsPair,
+    startPeer: async (ns) => {
+      const x = await Peer.start(ns);
+      peers.push(x);
+      return x;
+    },
+  };
+}
+
+/**
+ * Mocha hooks for a block whose every test runs agents (the program every lab
+ * node runs) in two fresh namespaces joined by a veth pair; logs go to a
+ * private temp dir, removed with the namespaces. Skipped without root.
+ */
+export function useAgentPair(): { pair: () => NetnsPair; startAgent: (ns: string, logName: string) => Promise<AgentClient> } {
+  let pair: NetnsPair | undefined;
+  let children: ChildProcess[] = [];
+  let logDir = "";
+  before(function () {
+    if (!isRoot()) this.skip(); // needs root: namespaces, TUN, nftables
+  });
+  beforeEach(async () => {
+    pair = await createNetnsPair();
+    logDir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-agents-"));
+  });
+  afterEach(async () => {
+    await Promise.all(children.map((c) => stopProcess(c)));
+    children = [];
+    await pair?.destroy();
+    pair = undefined;
+    fs.rmSync(logDir, { recursive: true, force: true });
+  });
+  // AgentClient only ever calls spawn(): a namespace of the pair is the node.
+  const runtime = {
+    spawn(node: string, argv: readonly string[], opts: { logFile?: string } = {}): ChildProcess {
+      const err = fs.openSync(opts.logFile ?? "/dev/null", "a");
+      const child = spawn("ip", ["netns", "exec", node, ...argv], { stdio: ["pipe", "pipe", err] });
+      fs.closeSync(err);
+      child.on("error", () => undefined);
+      children.push(child);
+      return child;
+    },
+  } as Pick<Runtime, "spawn"> as Runtime; // the rest of Runtime (nodes, nets) is never used by AgentClient
+  return {
+    pair: () => pair as NetnsPair,
+    startAgent: (ns, logName) => AgentClient.start(runtime, ns, path.join(logDir, `${logName}.log`)),
+  };
 }
