@@ -21,19 +21,19 @@ const STRUCTURAL = [
   "empty-file", "inspect-udp", "loss-range", "loss-zero", "missing-expect", "missing-role",
   "pool-too-small", "port-not-number", "probe-port-range", "rate-range", "reserved-net-name",
   "reserved-node-name", "too-few-nodes", "top-level-list", "unknown-chaos-action", "unknown-key-nested",
-  "unknown-key-root", "unknown-key-variant", "unsupported-flow", "variant-bad-name", "variant-named-base",
+  "unknown-key-root", "unknown-key-variant", "unsupported-flow", "variant-bad-name", "variant-error-line", "variant-named-base",
   "variant-nested-variants", "variant-not-a-map", "variant-sets-name", "vpn-port-range", "zero-baseline",
 ];
 
 /** Well-shaped but wrong: relations between values, which only the loader checks. */
 const SEMANTIC = [
-  "anyconnect-reference", "broadcast-address", "chaos-after-phase", "chaos-before-phase",
-  "chaos-node-not-on-net", "chaos-unknown-net", "chaos-unknown-node", "dtls-not-anyconnect",
+  "broadcast-address", "chaos-after-phase", "chaos-before-phase",
+  "chaos-node-not-on-net", "chaos-unknown-net", "chaos-unknown-node", "dtls-not-anyconnect", "dtls-reference",
   "duplicate-address", "firewall-wrong-role", "full-proxy-no-inspect", "gw-no-neighbour",
   "gw-not-connected", "gw-own-address", "gw-wrong-link", "impl-mismatch", "impl-ocserv-ctcp",
   "network-address", "pool-overlap", "prefix-mismatch", "probe-from-not-client", "probe-unknown-node",
   "route-to-host-bits", "route-via-not-connected", "single-member-net", "subnet-mismatch",
-  "two-gateways", "two-links-one-net", "variant-error-line", "variant-inherited-error",
+  "two-gateways", "two-links-one-net", "variant-inherited-error",
   "via-own-address", "vpn-unknown-node", "vpn-wrong-role",
 ];
 

@@ -504,9 +504,6 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
   const transport = ck.oneOf<Transport>(transportN, TRANSPORTS, "transport");
   const implN = ck.opt(m, "impl");
   const impl: Impl = implN ? ck.oneOf(implN, IMPLS, "impl") : "reference";
-  if (transport === "anyconnect" && impl === "reference") {
-    ck.at(implN ?? transportN, "transport anyconnect has no reference implementation — it needs `impl: ocserv` (ocserv headend + openconnect client); add impl: ocserv to vpn");
-  }
   if (impl === "ocserv" && transport !== "anyconnect") {
     ck.at(implN ?? transportN, `impl ocserv implements only transport anyconnect, not ${transport} — use impl: reference (or transport: anyconnect)`);
   }
@@ -556,6 +553,9 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
   const dtls = dtlsN ? ck.bool(dtlsN, "dtls") : false;
   if (dtls && transport !== "anyconnect" && dtlsN) {
     ck.at(dtlsN, `dtls applies only to transport anyconnect, not ${transport} — remove it or set dtls: false`);
+  }
+  if (dtls && transport === "anyconnect" && impl !== "ocserv" && dtlsN) {
+    ck.at(dtlsN, `dtls needs impl ocserv: the reference anyconnect carries everything over TLS — add impl: ocserv, or set dtls: false`);
   }
   if (client === headend) ck.at(m, "vpn.client and vpn.headend are the same node — name two different nodes");
   return { client, headend, transport, impl, port, pool, dpd, dtls };

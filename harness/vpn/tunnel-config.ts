@@ -21,4 +21,8 @@ export interface TunnelConfig {
   in: SaJson; // SA for what this side receives
   tunName: string;
   mtu: number;
+  /** anyconnect (TLS) headend: its certificate and key. */
+  tls?: { certPem: string; keyPem: string };
+  /** anyconnect (TLS) client: the headend's public key pin (base64 SHA-256 of its SPKI). */
+  pinSha256?: string;
 }

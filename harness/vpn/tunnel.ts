@@ -47,6 +47,8 @@ export class Tunnel {
       // SPI, sequence number, IV (8), padding (≤ 3), pad length, next header, ICV (16)
       maxPacket: cfg.mtu + ESP_OVERHEAD_MAX,
       log,
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
+      ...(cfg.pinSha256 ? { pinSha256: cfg.pinSha256 } : {}),
     });
     this.out = new EspOutbound(saKeysFromJson(cfg.out));
     this.inb = new EspInbound(saKeysFromJson(cfg.in));

@@ -4,6 +4,8 @@
 // learns up/down from the agents' events.
 import type { AgentClient } from "../../../agent/client";
 import type { AgentEvent } from "../../../agent/protocol";
+import * as path from "node:path";
+import { generateHeadendCert } from "../../certs";
 import { generateSaKeys, saKeysToJson } from "../../esp";
 import type { ImplContext, Side, TunnelCounters, TunnelDown, TunnelHandle, VpnImplementation } from "../../impl";
 import { tunnelPlan } from "../../plan";
@@ -55,6 +57,12 @@ export const reference: VpnImplementation = {
     };
     const headendCfg: TunnelConfig = { ...common, side: "headend", localIp: plan.headendIp, routes: [], out: h2c, in: c2h };
     const clientCfg: TunnelConfig = { ...common, side: "client", localIp: plan.clientIp, routes: plan.protectedNets, out: c2h, in: h2c };
+    if (vpn.transport === "anyconnect") {
+      // a certificate of this lab's own; the client pins its key and trusts nothing else
+      const cert = await generateHeadendCert(path.join(ctx.dir, "anyconnect"));
+      headendCfg.tls = { certPem: cert.certPem, keyPem: cert.keyPem };
+      clientCfg.pinSha256 = cert.spkiSha256;
+    }
     const ends: Record<Side, AgentClient> = { headend: await ctx.agent(vpn.headend), client: await ctx.agent(vpn.client) };
     await ends.headend.request({ cmd: "tunnel", config: headendCfg });
     await ends.client.request({ cmd: "tunnel", config: clientCfg }, TUNNEL_UP_TIMEOUT_MS);
