@@ -123,7 +123,7 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     tcpLasted(r, msg);
   });
 
-  for (const variant of ["ctcp-state-bypass", "ctcp-stateful", "natt"]) {
+  for (const variant of ["ctcp-state-bypass", "ctcp-stateful", "natt", "esp", "natt-strongswan"]) {
     it(`${variant}: the fault hit the remedy, and its traffic never reached the proxy`, function () {
       const { r, msg } = verdictOf(variant);
       const chaos = r.phases.find((x) => x.phase === "chaos")!;

@@ -308,14 +308,6 @@ describe("vpnlab usage", function () {
     expect(r.code, r.stderr).to.equal(0);
     expect((JSON.parse(r.stdout) as { scenarios: { variant: string }[] }).scenarios.map((x) => x.variant)).to.deep.equal(["natt"]);
   });
-  it("check exits 2 for a valid topology this build cannot run, saying why", async () => {
-    const file = path.join(suiteTmp(), "esp.yaml");
-    fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8") + "  esp-later:         { vpn: { transport: esp }, expect: survives }\n");
-    const r = await vpnlab(["check", file, "-v", "esp-later"]);
-    expect(r.code, r.stderr).to.equal(2);
-    expect(r.stdout).to.contain("valid; topology asa-ips, 1 scenario(s): esp-later");
-    expect(r.stderr).to.match(/esp-later: transport esp with impl reference is not available in this build .*`vpnlab run` would report a lab error/);
-  });
   it("a write error other than a gone reader (a full disk) fails the command", async () => {
     const r = spawnSync("sh", ["-c", `exec "$0" check "$1" > /dev/full`, BIN, TOPO], { encoding: "utf8" });
     expect(r.status, r.stderr).to.equal(2);

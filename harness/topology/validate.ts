@@ -2,6 +2,7 @@
 // into a validated Scenario. Every rejection is a TopologyError at the line
 // and column of the offending key or value, naming its dotted path, saying
 // what is wrong and what to do instead. The first problem found is reported.
+import { IMPLEMENTATIONS, implSpec } from "../vpn/impls";
 import { TopologyError, didYouMean, nearest } from "./errors";
 import { childPath, itemPath, type PEntry, type PMap, type PNode, type PSeq, type Pos } from "./merge";
 import {
@@ -504,11 +505,14 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
   const transport = ck.oneOf<Transport>(transportN, TRANSPORTS, "transport");
   const implN = ck.opt(m, "impl");
   const impl: Impl = implN ? ck.oneOf(implN, IMPLS, "impl") : "reference";
-  if (impl === "ocserv" && transport !== "anyconnect") {
-    ck.at(implN ?? transportN, `impl ocserv implements only transport anyconnect, not ${transport} — use impl: reference (or transport: anyconnect)`);
-  }
-  if (impl === "strongswan" && transport !== "natt") {
-    ck.at(implN ?? transportN, `impl strongswan is supported only with transport natt (its libipsec cannot do native ESP, and there is no cTCP) — use impl: reference`);
+  // what each implementation carries is its own declaration (harness/vpn/impls/<name>/spec.ts), not a rule here
+  const spec = implSpec(impl);
+  if (spec && !spec.transports.includes(transport)) {
+    const others = Object.values(IMPLEMENTATIONS).flatMap((e) => (e && e.spec.transports.includes(transport) ? [e.spec.name] : []));
+    ck.at(
+      implN ?? transportN,
+      `impl ${impl} implements only transport ${spec.transports.join(", ")}, not ${transport} — ${others.length ? `use impl: ${others.join(" or ")}` : `no implementation carries ${transport}`}${spec.transports.length === 1 ? ` (or transport: ${spec.transports[0]})` : ""}`,
+    );
   }
   const portN = ck.opt(m, "port");
   let port = portN ? ck.int(portN, 1, 65535, "vpn.port") : DEFAULT_PORT[transport];
@@ -554,8 +558,9 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
   if (dtls && transport !== "anyconnect" && dtlsN) {
     ck.at(dtlsN, `dtls applies only to transport anyconnect, not ${transport} — remove it or set dtls: false`);
   }
-  if (dtls && transport === "anyconnect" && impl !== "ocserv" && dtlsN) {
-    ck.at(dtlsN, `dtls needs impl ocserv: the reference anyconnect carries everything over TLS — add impl: ocserv, or set dtls: false`);
+  if (dtls && transport === "anyconnect" && !implSpec(impl)?.options.includes("dtls") && dtlsN) {
+    const withDtls = Object.values(IMPLEMENTATIONS).flatMap((e) => (e?.spec.options.includes("dtls") ? [e.spec.name] : []));
+    ck.at(dtlsN, `dtls needs impl ${withDtls.join(" or ")}: impl ${impl} carries everything over TLS — add impl: ${withDtls[0] ?? "ocserv"}, or set dtls: false`);
   }
   if (client === headend) ck.at(m, "vpn.client and vpn.headend are the same node — name two different nodes");
   return { client, headend, transport, impl, port, pool, dpd, dtls };

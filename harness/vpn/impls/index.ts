@@ -3,7 +3,9 @@
 // when a lab starts a tunnel (it may need root, the native addon, daemons).
 import type { Impl } from "../../topology/model";
 import type { ImplSpec, VpnImplementation } from "../impl";
+import { ocservSpec } from "./ocserv/spec";
 import { referenceSpec } from "./reference/spec";
+import { strongswanSpec } from "./strongswan/spec";
 
 interface Entry {
   spec: ImplSpec;
@@ -12,8 +14,8 @@ interface Entry {
 
 export const IMPLEMENTATIONS: Record<Impl, Entry | undefined> = {
   reference: { spec: referenceSpec, load: async () => (await import("./reference")).reference },
-  ocserv: undefined,
-  strongswan: undefined,
+  ocserv: { spec: ocservSpec, load: async () => (await import("./ocserv")).ocserv },
+  strongswan: { spec: strongswanSpec, load: async () => (await import("./strongswan")).strongswan },
 };
 
 export function implSpec(name: Impl): ImplSpec | undefined {
