@@ -6,6 +6,30 @@ import { probeNetem } from "./impair/backend";
 import type { NodeExec } from "./runtime/runtime";
 import { removeNamespaces } from "./runtime/netns/netns";
 import { newLabId, processStart, removeState, writeState } from "./runtime/state";
+import { IMPLEMENTATIONS } from "./vpn/impls";
+
+/** The Debian package of each program an implementation declares (where the names differ). */
+const PACKAGE_OF: Record<string, string> = {
+  charon: "strongswan-charon libstrongswan-standard-plugins libcharon-extra-plugins",
+  swanctl: "strongswan-swanctl",
+  occtl: "ocserv",
+  certtool: "gnutls-bin",
+};
+
+/** Where a program is: on PATH, or in the libexec directory Debian uses for charon. */
+export function findProgram(name: string, pathEnv = process.env.PATH ?? ""): string | undefined {
+  const dirs = [...pathEnv.split(":").filter(Boolean), "/usr/sbin", "/sbin", "/usr/lib/ipsec"];
+  for (const d of dirs) {
+    const f = `${d}/${name}`;
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      if (fs.statSync(f).isFile()) return f;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
 
 export interface Check {
   name: string;
@@ -73,6 +97,17 @@ export async function doctor(): Promise<Check[]> {
   add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
   const docker = await version(["docker", "info", "--format", "{{.ServerVersion}}"]);
   add({ name: "docker", ok: !!docker, detail: docker ? `engine ${docker}` : "no docker engine reachable", fix: "apt-get install docker.io and start dockerd (docker runtime only)", required: false });
+  // the programs each registered VPN implementation runs on the nodes (its spec declares them)
+  for (const entry of Object.values(IMPLEMENTATIONS)) {
+    if (!entry) continue;
+    for (const program of entry.spec.programs) {
+      const where = findProgram(program);
+      const pkg = PACKAGE_OF[program] ?? program;
+      add({ name: program, ok: !!where, detail: where ?? `${program} not found`, fix: `apt-get install ${pkg} (for impl: ${entry.spec.name})`, required: false });
+    }
+  }
+  const tcpdump = findProgram("tcpdump");
+  add({ name: "tcpdump", ok: !!tcpdump, detail: tcpdump ?? "tcpdump not found", fix: "apt-get install tcpdump (captures)", required: false });
   const java = await version(["java", "-version"]);
   add({ name: "java", ok: !!java, detail: java ?? "java not found", fix: "apt-get install default-jre-headless (Allure HTML report only)", required: false });
   return checks;
