@@ -20,7 +20,7 @@ export const DPD_OFF_S = 365 * 24 * 3600;
 /**
  * ocserv kicks a client after at least this many DPD intervals without a word
  * from it (worker-vpn.c DPD_MAX_TRIES; its periodic check makes it later: at
- * dpd 1 s the kick came after about 10 s).
+ * dpd 2 s the kick came after about 10 s).
  */
 export const OCSERV_DPD_MAX_TRIES = 3;
 
@@ -60,11 +60,27 @@ export interface DpdMapping {
   notes: string[];
 }
 
+/**
+ * The shortest DPD interval ocserv may hand openconnect. openconnect repeats an
+ * unanswered DPD request every `dpd / 2` whole seconds (mainloop.c
+ * keepalive_action), which is 0 at 1 s: from the first unanswered request
+ * until the answer lands in a later second it sends one per main-loop turn,
+ * megabytes of 8-byte CSTP (or DTLS) DPD packets that bury the answer and the
+ * data behind them, and it declares the peer dead and reconnects over and over.
+ * It also takes the smaller of the server's X-CSTP-DPD and --force-dpd, so the
+ * floor has to be in ocserv's config.
+ */
+export const OPENCONNECT_MIN_DPD_S = 2;
+
 export function dpdMapping(dpd: DpdSpec | null): DpdMapping {
   if (!dpd) return { off: true, dpdS: DPD_OFF_S, keepaliveS: DPD_OFF_S, notes: [] };
-  const dpdS = Math.max(1, Math.ceil(dpd.intervalMs / 1000));
+  const wholeS = Math.max(1, Math.ceil(dpd.intervalMs / 1000));
+  const dpdS = Math.max(OPENCONNECT_MIN_DPD_S, wholeS);
   const notes: string[] = [];
-  if (dpdS * 1000 !== dpd.intervalMs) notes.push(`dpd interval ${dpd.intervalMs} ms rounded up to ${dpdS} s (ocserv counts whole seconds)`);
+  if (wholeS * 1000 !== dpd.intervalMs) notes.push(`dpd interval ${dpd.intervalMs} ms rounded up to ${wholeS} s (ocserv counts whole seconds)`);
+  if (dpdS !== wholeS) {
+    notes.push(`dpd interval raised to ${dpdS} s: at ${wholeS} s openconnect floods DPD requests while one is unanswered (it repeats them every interval/2 whole seconds)`);
+  }
   if (dpd.retries !== OCSERV_DPD_MAX_TRIES) {
     notes.push(`dpd retries ${dpd.retries} not expressible: ocserv kicks a silent client after at least ${OCSERV_DPD_MAX_TRIES} intervals, openconnect decides on its own`);
   }

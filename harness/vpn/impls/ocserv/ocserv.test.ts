@@ -12,6 +12,7 @@ import { tunnelPlan } from "../../plan";
 import {
   DPD_OFF_S,
   dpdMapping,
+  OPENCONNECT_MIN_DPD_S,
   ocservConf,
   ocservPaths,
   openconnectArgv,
@@ -58,11 +59,16 @@ describe("vpn/impls/ocserv configuration", () => {
     expect(tls).to.not.match(/\/etc\/|chroot/);
   });
 
-  it("maps DPD to whole seconds and off to a year (ocserv reads 0 as its 90 s default)", () => {
-    expect(dpdMapping({ intervalMs: 1000, retries: 3 })).to.deep.equal({ off: false, dpdS: 1, keepaliveS: 1, notes: [] });
+  it("maps DPD to whole seconds, at least 2 (openconnect floods at 1), and off to a year (ocserv reads 0 as its 90 s default)", () => {
+    expect(dpdMapping({ intervalMs: 3000, retries: 3 })).to.deep.equal({ off: false, dpdS: 3, keepaliveS: 3, notes: [] });
+    const one = dpdMapping({ intervalMs: 1000, retries: 3 });
+    expect(one).to.include({ off: false, dpdS: OPENCONNECT_MIN_DPD_S, keepaliveS: OPENCONNECT_MIN_DPD_S });
+    expect(one.notes.join(" ")).to.match(/raised to 2 s/).and.not.match(/rounded|retries/);
+    expect(conf(BASE)).to.contain("dpd = 2\n").and.contain("mobile-dpd = 2\n");
     const odd = dpdMapping({ intervalMs: 1500, retries: 5 });
     expect(odd.dpdS).to.equal(2);
-    expect(odd.notes.join(" ")).to.match(/rounded up to 2 s/).and.match(/retries 5/);
+    expect(odd.notes.join(" ")).to.match(/rounded up to 2 s/).and.match(/retries 5/).and.not.match(/raised/);
+    expect(dpdMapping({ intervalMs: 2500, retries: 3 }).dpdS).to.equal(3);
     expect(dpdMapping(null)).to.include({ off: true, dpdS: DPD_OFF_S, keepaliveS: DPD_OFF_S });
     expect(conf(DTLS)).to.contain(`dpd = ${DPD_OFF_S}\n`).and.contain(`mobile-dpd = ${DPD_OFF_S}\n`);
   });
@@ -130,15 +136,16 @@ describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function 
   });
   const labPids = async (): Promise<number[]> => (await Promise.all(BASE.nodes.map((n) => namespacePids(rt().netnsName(n.name))))).flat();
 
-  /** openconnect writes no pid file in the foreground: it is the one openconnect in the client's namespace. */
-  const openconnectPid = async (): Promise<number> => {
-    const pids = await namespacePids(rt().netnsName("client"));
-    const oc = pids.filter((p) => fs.readFileSync(`/proc/${p}/comm`, "utf8").trim() === "openconnect");
-    expect(oc, `client namespace pids ${pids.join(" ")}`).to.have.length(1);
-    return oc[0];
+  /** The one process named `comm` in a node's namespace (openconnect writes no pid file in the foreground; workers have none). */
+  const pidOf = async (node: string, comm: string): Promise<number> => {
+    const pids = await namespacePids(rt().netnsName(node));
+    const found = pids.filter((p) => fs.readFileSync(`/proc/${p}/comm`, "utf8").trim() === comm);
+    expect(found, `${comm} among ${node} namespace pids ${pids.join(" ")}`).to.have.length(1);
+    return found[0];
   };
+  const openconnectPid = (): Promise<number> => pidOf("client", "openconnect");
 
-  for (const [label, scenario] of [["TLS only (dtls false, dpd 1 s)", BASE], ["with DTLS (dtls true, dpd off)", DTLS]] as const) {
+  for (const [label, scenario] of [["TLS only (dtls false, dpd 1 s, run as 2 s)", BASE], ["with DTLS (dtls true, dpd off)", DTLS]] as const) {
     it(`carries a ping from client to server through the tunnel, ${label}, and leaves nothing behind`, async () => {
       const before = await hostSnapshot();
       const faults: string[] = [];
@@ -168,7 +175,7 @@ describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function 
         expect(c1.wireBytesSent, msg).to.be.greaterThan(0);
         expect(c1.detail.dtlsEstablished, msg).to.equal(scenario.vpn.dtls);
         expect(h1.detail.dtlsCipher !== "", msg).to.equal(scenario.vpn.dtls);
-        expect(h1.detail.occtlDpd, msg).to.equal(String(scenario.vpn.dpd ? 1 : DPD_OFF_S));
+        expect(h1.detail.occtlDpd, msg).to.equal(String(dpdMapping(scenario.vpn.dpd).dpdS));
       } finally {
         await handle?.stop();
       }
@@ -180,7 +187,7 @@ describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function 
     });
   }
 
-  it("sees ocserv end the session by DPD when the client falls silent (dpd 1 s)", async () => {
+  it("sees ocserv end the session by DPD when the client falls silent (dpd 1 s, run as 2 s)", async () => {
     const faults: string[] = [];
     const handle = await ocserv.start(context(BASE, faults));
     const pid = await openconnectPid();
@@ -189,7 +196,7 @@ describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function 
       process.kill(pid, "SIGSTOP"); // openconnect, which this test started: it stops answering DPD
       const down = await new Promise<string>((resolve) => {
         handle.onDown((d) => resolve(`${d.side}: ${d.reason}`));
-        setTimeout(() => resolve(`no down within 15 s: ${JSON.stringify(handle.downs())}\n${handle.logs().ocserv}`), 15000).unref();
+        setTimeout(() => resolve(`no down within 25 s: ${JSON.stringify(handle.downs())}\n${handle.logs().ocserv}`), 25000).unref();
       });
       expect(down, `${down} after ${Date.now() - t0} ms`).to.match(/^headend: ocserv: client 10\.0\.0\.2:\d+ disconnected \(/);
     } finally {
@@ -198,6 +205,32 @@ describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function 
     }
     expect(faults).to.deep.equal([]);
     expect(await labPids()).to.deep.equal([]);
+  });
+
+  it("sends a few DPD requests, not a flood, while ocserv does not answer (dpd 1 s runs as 2 s)", async () => {
+    const faults: string[] = [];
+    const handle = await ocserv.start(context(BASE, faults));
+    const worker = await pidOf("headend", "ocserv-worker");
+    let sent = -1;
+    let msg = "";
+    try {
+      const c0 = await handle.counters("client");
+      process.kill(worker, "SIGSTOP"); // ocserv's worker for this session, which this test started: no DPD answer comes
+      // shorter than openconnect's give-up (2 x dpd, whole seconds): its DPD requests are repeated, not fatal
+      await new Promise((r) => setTimeout(r, 2500));
+      const c1 = await handle.counters("client");
+      process.kill(worker, "SIGCONT");
+      sent = c1.wireBytesSent - c0.wireBytesSent;
+      msg = `client stream bytes sent during a 2.5 s unanswered stall: ${sent}; downs ${JSON.stringify(handle.downs())}; ` +
+        `client ${JSON.stringify(c1)}\n${handle.logs().openconnect}`;
+    } finally {
+      process.kill(worker, "SIGCONT");
+      await handle.stop();
+    }
+    // a DPD request or keepalive is one 37-byte TLS record; at dpd 1 s openconnect sent them back to back (tens of kB here)
+    expect(sent, msg).to.be.within(0, 1000);
+    expect(handle.downs(), msg).to.deep.equal([]);
+    expect(faults).to.deep.equal([]);
   });
 
   it("reports openconnect's death before stop() as a fault and a down", async () => {
