@@ -54,7 +54,7 @@ export interface ScenarioResult {
   phases: PhaseDelivery[];
   buckets: Bucket[];
   /** The tcp-stream flow, when the probe ran it: bytes the sink received per phase, and whether the one connection lasted. */
-  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; error?: string; survived: boolean };
+  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; survived: boolean };
   chaos: ChaosRecord[];
   evidence: {
     /** full-proxy only: the stall measured when the faults were cleared and at the end */
@@ -241,6 +241,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
       bytesWritten: sender.bytesWritten,
       bytesReceived: sink.bytes,
       connections: sink.connections,
+      connected: sender.connectedAt !== null,
       ...(sender.error ? { error: sender.error } : {}),
       // the one connection lasted to the end: not reset, not closed, and the sink never saw a second one
       survived: !sender.error && !sender.closed && sink.connections === 1 && (phasesTcp.find((p) => p.phase === "recovery")?.bytes ?? 0) > 0,
@@ -277,7 +278,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,
-    ...(result.tcp ? { tcp: { recoveryBytes: tcpRecovery, ...(result.tcp.error ? { error: result.tcp.error } : {}) } } : {}),
+    ...(result.tcp ? { tcp: { recoveryBytes: tcpRecovery, connected: result.tcp.connected, ...(result.tcp.error ? { error: result.tcp.error } : {}) } } : {}),
   });
   if (outcome.kind === "lab-error") {
     result.outcome = "lab-error";

@@ -112,14 +112,23 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     expect(end.forwardedOut, `the proxy forwards every byte it received\n${msg}`).to.equal(end.proxyBytesReceived);
   });
 
-  it("anyconnect-tls: the same proxy, the same fault — and TCP retransmits, so nothing stalls", function () {
-    const { r, msg } = verdictOf("anyconnect-tls");
+  for (const variant of ["anyconnect-tls", "ocserv-tls"]) {
+  it(`${variant}: the same proxy, the same fault — and TCP retransmits, so nothing stalls`, function () {
+    const { r, msg } = verdictOf(variant);
     const { atRecoveryStart: rs, atEnd: end } = r.evidence.proxy!;
     expect(r.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped\n${msg}`).to.be.greaterThan(0);
     expect(end.proxied, `the TLS flow went through the proxy\n${msg}`).to.equal(true);
     expect(end.accepted, `connections the proxy accepted\n${msg}`).to.be.at.least(1);
     expect(end.proxyBytesReceived - rs.proxyBytesReceived, `in-order bytes the proxy took during recovery\n${msg}`).to.be.greaterThan(0);
     expect(end.heldMemory, `bytes held behind a gap at the end\n${msg}`).to.equal(0);
+    tcpLasted(r, msg);
+  });
+  }
+
+  it("ocserv-dtls: the fault hit the DTLS data channel, and the tunnel carried on", function () {
+    const { r, msg } = verdictOf("ocserv-dtls");
+    expect(r.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped\n${msg}`).to.be.greaterThan(0);
+    expect(r.phases.find((x) => x.phase === "chaos")!.delivery, `chaos-phase delivery (datagrams over DTLS are lost like any)\n${msg}`).to.be.below(1);
     tcpLasted(r, msg);
   });
 

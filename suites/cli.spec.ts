@@ -257,8 +257,9 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
     const { code, loaded } = JSON.parse(r) as { code: number; loaded: string[] };
     expect(code).to.equal(0);
     expect(loaded, "the check command and the loader were loaded").to.include.members(["cli/check.js", "topology/load.js", "report/describe.js"]);
-    // vpn/support.js is a table of what this build runs (no addon, no I/O): check must say it before a run does
-    const system = loaded.filter((f) => f !== "vpn/support.js" && /^(lab|scenario|native|gc|doctor|exec)\.js$|^(runtime|firewall|impair|vpn|agent|probe)\//.test(f));
+    // what this build runs is pure declaration (vpn/support.js, the registry and each implementation's spec.js): check reads it
+    const declarations = (f: string): boolean => f === "vpn/support.js" || f === "vpn/impls/index.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
+    const system = loaded.filter((f) => !declarations(f) && /^(lab|scenario|native|gc|doctor|exec)\.js$|^(runtime|firewall|impair|vpn|agent|probe)\//.test(f));
     expect(system, `modules loaded by check: ${loaded.join(", ")}`).to.deep.equal([]);
   });
 

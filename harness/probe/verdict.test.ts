@@ -39,14 +39,21 @@ describe("probe/verdict: the tcp-stream flow counts too", () => {
     { phase: "recovery" as const, startMs: 6000, durationMs: 4000, sent: 200, delivered: Math.round(r * 200), delivery: r },
   ];
   it("a stalled stream fails a tunnel whose datagrams get through", () => {
-    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0 } });
+    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0, connected: true } });
     expect(o).to.deep.equal({ kind: "verdict", verdict: "fails", reasons: ["the TCP stream stalled: 0 bytes arrived during recovery"] });
   });
   it("a failed connection fails, naming the error", () => {
-    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 900, error: "read ECONNRESET" } })).to.include({ verdict: "fails" });
+    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 900, connected: true, error: "read ECONNRESET" } })).to.include({ verdict: "fails" });
+  });
+  it("a stream that never connected is a lab error (after the datagram baseline's own check)", () => {
+    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0, connected: false, error: "connect ETIMEDOUT" } })).to.deep.equal({
+      kind: "lab-error",
+      reason: "the TCP stream never connected through the tunnel (connect ETIMEDOUT): the lab is broken before any fault",
+    });
+    expect(decideVerdict({ tunnelUp: true, phases: ph(0.2, 1), tcp: { recoveryBytes: 0, connected: false } })).to.include({ kind: "lab-error" }).and.to.have.property("reason").that.matches(/^baseline delivery 20\.0%/);
   });
   it("a flowing stream leaves the datagram rules to decide, and is named", () => {
-    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 200000 } });
+    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 200000, connected: true } });
     expect(o).to.include({ verdict: "survives" });
     expect((o as { reasons: string[] }).reasons[0]).to.contain("the TCP stream carried 200000 bytes during recovery");
   });

@@ -12,7 +12,7 @@ export interface VerdictInput {
   downBy?: string; // which end did
   phases: PhaseDelivery[];
   /** The tcp-stream flow, when the probe runs it: bytes the sink received during recovery, and a connection error. */
-  tcp?: { recoveryBytes: number; error?: string };
+  tcp?: { recoveryBytes: number; connected: boolean; error?: string };
 }
 
 export type Outcome =
@@ -33,6 +33,9 @@ export function decideVerdict(input: VerdictInput): Outcome {
       kind: "lab-error",
       reason: `baseline delivery ${pct(baseline.delivery)} (${baseline.delivered}/${baseline.sent}) is below ${pct(BASELINE_MIN)}: the lab is broken before any fault`,
     };
+  }
+  if (input.tcp && !input.tcp.connected) {
+    return { kind: "lab-error", reason: `the TCP stream never connected through the tunnel${input.tcp.error ? ` (${input.tcp.error})` : ""}: the lab is broken before any fault` };
   }
   const reasons: string[] = [];
   const down = input.tunnelDownAtMs !== undefined;

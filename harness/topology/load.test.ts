@@ -38,10 +38,10 @@ describe("topology loader: topologies/asa-ips.yaml", () => {
     return s;
   };
 
-  it("has the base and nine variants, in file order", () => {
+  it("has the base and eleven variants, in file order", () => {
     expect(t.name).to.equal("asa-ips");
-    expect(all.map((s) => s.variant)).to.deep.equal(["base", "ctcp-haproxy", "ctcp-no-dpd", "ctcp-no-loss", "ctcp-state-bypass", "ctcp-stateful", "natt", "esp", "natt-strongswan", "anyconnect-tls"]);
-    expect(all.map((s) => s.expect)).to.deep.equal(["fails", "fails", "fails", "survives", "survives", "survives", "survives", "survives", "survives", "survives"]);
+    expect(all.map((s) => s.variant)).to.deep.equal(["base", "ctcp-haproxy", "ctcp-no-dpd", "ctcp-no-loss", "ctcp-state-bypass", "ctcp-stateful", "natt", "esp", "natt-strongswan", "anyconnect-tls", "ocserv-tls", "ocserv-dtls"]);
+    expect(all.map((s) => s.expect)).to.deep.equal(["fails", "fails", "fails", "survives", "survives", "survives", "survives", "survives", "survives", "survives", "survives", "survives"]);
     for (const s of all) {
       expect(s.name).to.equal("asa-ips");
       expect(s.file).to.equal(ASA);
@@ -134,7 +134,7 @@ describe("topology loader: selectScenarios", () => {
     expect(e.key).to.equal("variants");
     expect(e.line).to.equal(25);
     expect(e.col).to.equal(1);
-    expect(e.detail).to.equal("unknown variant `nat-t` — did you mean `natt`? known: base, ctcp-haproxy, ctcp-no-dpd, ctcp-no-loss, ctcp-state-bypass, ctcp-stateful, natt, esp, natt-strongswan, anyconnect-tls");
+    expect(e.detail).to.equal("unknown variant `nat-t` — did you mean `natt`? known: base, ctcp-haproxy, ctcp-no-dpd, ctcp-no-loss, ctcp-state-bypass, ctcp-stateful, natt, esp, natt-strongswan, anyconnect-tls, ocserv-tls, ocserv-dtls");
     expect(e.message).to.equal(`${ASA}:25:1: variants: ${e.detail}`);
   });
 
