@@ -21,6 +21,8 @@ export interface TlsTuning {
 }
 
 /** The headend presented a key other than the pinned one. */
+const HANDSHAKE_TIMEOUT_MS = 5000;
+
 export class PinMismatchError extends Error {
   constructor(readonly expected: string, readonly got: string) {
     super(`headend key pin mismatch: expected pin-sha256:${expected}, got pin-sha256:${got}`);
@@ -117,7 +119,11 @@ export class TlsTransport implements Transport {
       };
       sock.once("error", fail);
       sock.once("close", () => fail(new Error("connection closed during the TLS handshake")));
+      // a proxy in the path accepts the TCP connection at once; if its own leg or our ServerHello is lost, only a
+      // deadline ends the wait — and the reconnect loop tries again
+      sock.setTimeout(HANDSHAKE_TIMEOUT_MS, () => fail(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)));
       sock.once("secureConnect", () => {
+        sock.setTimeout(0);
         const cert = sock.getPeerX509Certificate();
         const got = cert ? spkiSha256(cert) : "(no certificate)";
         if (got !== pin) {

@@ -115,6 +115,8 @@ export function ocservConf(c: OcservConfInput): string {
     `socket-file = ${c.paths.socket}`,
     `occtl-socket-file = ${c.paths.occtlSocket}`,
     "use-occtl = true",
+    // never write the host's utmp/wtmp: `ip netns exec` isolates mounts only, so those files are the host's
+    "use-utmp = false",
     `pid-file = ${c.paths.pid}`,
     `server-cert = ${c.certPath}`,
     `server-key = ${c.keyPath}`,

@@ -57,6 +57,8 @@ describe("vpn/impls/ocserv configuration", () => {
     expect(files, tls).to.have.length.greaterThan(3);
     for (const f of files) expect(f).to.match(/^\/run\/vpnlab\/abcde\//);
     expect(tls).to.not.match(/\/etc\/|chroot/);
+    // ocserv would otherwise record every session in the host's utmp/wtmp (the namespace isolates mounts, not files)
+    expect(tls).to.contain("use-utmp = false\n");
   });
 
   it("maps DPD to whole seconds, at least 2 (openconnect floods at 1), and off to a year (ocserv reads 0 as its 90 s default)", () => {
