@@ -4,6 +4,10 @@
 // `run`, so `vpnlab check` and `--help` load none of it and need no root.
 import * as path from "node:path";
 import type { ArgumentsCamelCase, Argv } from "yargs";
+import { didYouMean } from "../topology/errors";
+import { selectScenarios } from "../topology/load";
+import { FIREWALL_MODES, IMPLS, TRANSPORTS, type FirewallMode, type Impl, type Scenario, type Topology, type Transport } from "../topology/model";
+import { describeFilter, filterScenarios } from "../topology/select";
 
 /** Bad usage: exit 2 with the message (yargs' own validation failures end the same way). */
 export class UsageError extends Error {}
@@ -41,4 +45,38 @@ export function withTopology(y: Argv, variantHelp: string) {
       // not array: true, which would swallow a FILE written after it
       coerce: variantList,
     });
+}
+
+/** `--transport a,b --transport c` → each value once, every one of `known` (else a UsageError with a did-you-mean). */
+export function knownList<T extends string>(option: string, known: readonly T[]) {
+  return (v: string | string[] | undefined): T[] => {
+    const values = (v === undefined ? [] : Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(",")).map((s) => s.trim());
+    for (const x of values) {
+      if (!(known as readonly string[]).includes(x)) {
+        throw new UsageError(`--${option} ${x === "" ? "needs a value" : `\`${x}\` is not known`} — ${didYouMean(x, known)}use one of: ${known.join(", ")}`);
+      }
+    }
+    return [...new Set(values)] as T[];
+  };
+}
+
+/** --transport, --mode and --impl (run and check): select scenarios by what they are, on top of --variant. */
+export function withSelectors<A>(y: Argv<A>) {
+  const opt = <T extends string>(name: string, known: readonly T[], what: string) =>
+    ({ type: "string", requiresArg: true, describe: `only scenarios with this ${what} (${known.join(", ")}); repeat it or give a comma list`, coerce: knownList(name, known) }) as const;
+  return y
+    .option("transport", opt("transport", TRANSPORTS, "VPN transport"))
+    .option("mode", opt("mode", FIREWALL_MODES, "firewall mode"))
+    .option("impl", opt("impl", IMPLS, "VPN implementation"));
+}
+
+/** The scenarios --variant names (all when none), narrowed by --transport/--mode/--impl; none left is a UsageError naming the filters. */
+export function selectCells(t: Topology, a: { variant?: string[]; transport?: Transport[]; mode?: FirewallMode[]; impl?: Impl[] }): Scenario[] {
+  const f = { transports: a.transport, modes: a.mode, impls: a.impl };
+  const picked = filterScenarios(selectScenarios(t, a.variant ?? []), f);
+  if (picked.length === 0) {
+    const v = a.variant && a.variant.length > 0 ? ` --variant ${a.variant.join(",")}` : "";
+    throw new UsageError(`no scenario of ${t.file} matches${v} ${describeFilter(f)}`);
+  }
+  return picked;
 }

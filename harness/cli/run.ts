@@ -2,8 +2,9 @@
 // (or the named ones) from lab up to verdict, N labs side by side.
 import type { ScenarioResult } from "../scenario";
 import { mapPool } from "../pool";
-import { loadTopology, selectScenarios } from "../topology/load";
-import { withTopology, type Command } from "./command";
+import { loadTopology } from "../topology/load";
+import { selectCells, withSelectors, withTopology, type Command } from "./command";
+import type { FirewallMode, Impl, Transport } from "../topology/model";
 import { err, out } from "./output";
 
 export const MAX_JOBS = 16;
@@ -12,7 +13,7 @@ export const run = {
   command: "run <file>",
   describe: "run the base scenario and every variant (or the named ones) and print a verdict for each",
   builder: (y) =>
-    withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list')
+    withSelectors(withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list'))
       .option("json", { type: "boolean", default: false, describe: "print one JSON document { topology, file, results, summary } instead of the table" })
       .option("jobs", { alias: "j", type: "number", default: 1, requiresArg: true, describe: `labs side by side (1..${MAX_JOBS})` })
       .check((a) => {
@@ -22,7 +23,7 @@ export const run = {
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "all seven scenarios, three labs at a time")
       .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON"),
   run: async (a) => {
-    const scenarios = selectScenarios(loadTopology(a.file), a.variant ?? []);
+    const scenarios = selectCells(loadTopology(a.file), a);
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
@@ -47,4 +48,4 @@ export const run = {
     }
     return labErrors > 0 ? 2 : mismatches > 0 ? 1 : 0;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; json: boolean; jobs: number }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; json: boolean; jobs: number }>;
