@@ -3,6 +3,7 @@
 // must never change any of it; the isolation suite and the soak compare a
 // snapshot taken before with one taken after.
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
 
 export interface HostNetState {
   links: string[];
@@ -76,6 +77,62 @@ export function diffHostNetState(before: HostNetState, after: HostNetState): str
     const b = new Set(after[k]);
     for (const x of before[k]) if (!b.has(x)) out.push(`${k}: - ${x}`);
     for (const x of after[k]) if (!a.has(x)) out.push(`${k}: + ${x}`);
+  }
+  return out;
+}
+
+/**
+ * The host's own files and tables, byte for byte: what a run must leave
+ * exactly as it found it. Raw command output, not normalized: any change
+ * at all (even a rule's order or a comment) is a change.
+ */
+export interface HostBytes {
+  "/etc/resolv.conf": string; // content, then mtime
+  "/etc/hosts": string;
+  "ip route show table all": string;
+  "ip -6 route show table all": string;
+  "ip rule": string;
+  "ip -6 rule": string;
+  "nft list ruleset": string;
+}
+
+function text(argv: string[]): string {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+function file(p: string): string {
+  // a missing file is a state too: it must stay missing
+  if (!existsSync(p)) return "(absent)";
+  const st = statSync(p);
+  return `${readFileSync(p, "latin1")}\n--- mtime ${st.mtimeMs} size ${st.size} mode ${st.mode.toString(8)}`;
+}
+
+export function hostBytes(): HostBytes {
+  return {
+    "/etc/resolv.conf": file("/etc/resolv.conf"),
+    "/etc/hosts": file("/etc/hosts"),
+    "ip route show table all": text(["ip", "route", "show", "table", "all"]),
+    "ip -6 route show table all": text(["ip", "-6", "route", "show", "table", "all"]),
+    "ip rule": text(["ip", "rule"]),
+    "ip -6 rule": text(["ip", "-6", "rule"]),
+    "nft list ruleset": text(["nft", "list", "ruleset"]),
+  };
+}
+
+/** What differs, per item, as "-" (before) and "+" (after) lines; empty when byte-for-byte equal. */
+export function diffHostBytes(before: HostBytes, after: HostBytes): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(before) as (keyof HostBytes)[]) {
+    if (before[k] === after[k]) continue;
+    const a = before[k].split("\n");
+    const b = after[k].split("\n");
+    out.push(`${k} changed:`);
+    for (const x of a) if (!b.includes(x)) out.push(`  - ${x}`);
+    for (const x of b) if (!a.includes(x)) out.push(`  + ${x}`);
+    // same lines, another order (or only repeated lines differ)
+    if (out.at(-1) === `${k} changed:`) out.push(`  (same lines, different order or count: ${a.length} -> ${b.length} lines)`);
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { FirewallMode, FirewallSpec, FlowMatch } from "../topology/model";
 import { stopProcess } from "../exec";
 import { ADDON_PATH } from "../native";
-import { FIREWALL_TABLE, firewallRuleset } from "./ruleset";
+import { directionCounters, FIREWALL_TABLE, firewallRuleset } from "./ruleset";
 import { conntrackEntries, createLine3, echoRoundTrip, ECHO_SERVER, isRoot, Netns, type Line3 } from "./testkit";
 
 const PROXY_PORT = 15001;
@@ -53,6 +53,21 @@ const BYPASSES: { label: string; flows: FlowMatch[] }[] = [
 ];
 
 describe("firewall/ruleset", () => {
+  it("declares per-direction counters only with an outside interface, and uses each it declares", () => {
+    for (const mode of MODES) {
+      expect(firewallRuleset(spec(mode, []), { proxyPort: PROXY_PORT })).not.to.match(/counter name|counter \w+ \{\}/);
+      const text = firewallRuleset(spec(mode, []), { proxyPort: PROXY_PORT, outside: "eth-out" });
+      const declared = [...text.matchAll(/^ {2}counter (\w+) \{\}$/gm)].map((m) => m[1]);
+      const used = [...text.matchAll(/counter name "(\w+)"/g)].map((m) => m[1]);
+      expect(declared, text).to.deep.equal(directionCounters(mode));
+      expect([...new Set(used)].sort(), text).to.deep.equal([...declared].sort());
+      // counting comes before any verdict in forward, or an accepted packet would go uncounted
+      const fwd = chain(text, "forward").rules;
+      expect(fwd.slice(0, 8).every((x) => /counter name "fwd_/.test(x)), fwd.join("\n")).to.equal(true);
+    }
+    expect(() => firewallRuleset(spec("stateful", []), { proxyPort: PROXY_PORT, outside: 'a" accept' })).to.throw(/not a device name/);
+  });
+
   for (const mode of MODES) {
     for (const bp of BYPASSES) {
       describe(`${mode}, ${bp.label}`, () => {
@@ -193,6 +208,16 @@ describe("firewall/ruleset", () => {
           expect(r.code, `${r.stderr}\n${text}`).to.equal(0);
         });
       }
+    }
+
+    for (const mode of MODES) {
+      it(`nft -c accepts ${mode} with per-direction counters; the kernel holds exactly the declared ones`, async () => {
+        const text = firewallRuleset(spec(mode, BYPASSES[2].flows), { proxyPort: PROXY_PORT, outside: "edge0" });
+        const r = await ns!.exec(["nft", "-f", "-"], { input: text, allowFailure: true });
+        expect(r.code, `${r.stderr}\n${text}`).to.equal(0);
+        const listed = JSON.parse((await ns!.exec(["nft", "-j", "list", "counters", "table", "inet", FIREWALL_TABLE])).stdout) as { nftables: { counter?: { name: string } }[] };
+        expect(listed.nftables.flatMap((x) => (x.counter ? [x.counter.name] : []))).to.deep.equal(directionCounters(mode));
+      });
     }
 
     it("re-applies over itself and leaves other tables alone", async () => {

@@ -12,10 +12,34 @@ export const FIREWALL_TABLE = "vpnlab_fw";
 export interface RulesetOptions {
   /** Port the local proxy listens on (full-proxy mode). */
   proxyPort: number;
+  /**
+   * The firewall's interface towards the client (the Internet side). When
+   * set, named counters count packets and bytes per direction (see
+   * directionCounters); without it the ruleset has none.
+   */
+  outside?: string;
+}
+
+/** The L4 protocols counted apart per direction; anything else counts as "other". */
+const COUNTED_PROTOS = ["tcp", "udp", "esp"] as const;
+
+/**
+ * The names of the per-direction counters the ruleset declares, in order:
+ * fwd_c2h_<proto> / fwd_h2c_<proto> for forwarded packets (in from / out to
+ * the outside interface), and for full-proxy the proxy's own TCP sockets,
+ * which redirected traffic reaches instead of forward: proxy_c2h_in (client
+ * to proxy), proxy_c2h_out (proxy to headend), proxy_h2c_in (headend to
+ * proxy), proxy_h2c_out (proxy to client).
+ */
+export function directionCounters(mode: FirewallSpec["mode"]): string[] {
+  const fwd = (["c2h", "h2c"] as const).flatMap((d) => [...COUNTED_PROTOS, "other"].map((p) => `fwd_${d}_${p}`));
+  return mode === "full-proxy" ? [...fwd, "proxy_c2h_in", "proxy_c2h_out", "proxy_h2c_in", "proxy_h2c_out"] : fwd;
 }
 
 export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): string {
   checkPort("proxyPort", opts.proxyPort);
+  const outside = opts.outside;
+  if (outside !== undefined && !/^[A-Za-z0-9_.@-]{1,15}$/.test(outside)) throw new Error(`firewall ruleset: outside interface ${JSON.stringify(outside)} is not a device name`);
   for (const f of [...spec.inspect, ...spec.bypass]) checkPort(`${f.proto} port`, f.port);
 
   const bypass = dedupe(spec.bypass);
@@ -45,6 +69,11 @@ export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): strin
   line(0, `delete table inet ${FIREWALL_TABLE}`);
   line(0, "");
   line(0, `table inet ${FIREWALL_TABLE} {`);
+  if (outside !== undefined) {
+    line(1, `# per-direction evidence, read back by name (nft -j list counters); outside is ${outside}`);
+    for (const c of directionCounters(spec.mode)) line(1, `counter ${c} {}`);
+    line(0, "");
+  }
 
   // --- raw: conntrack exemptions, before conntrack sees the packet ---------
   const rawChain = (name: string, hook: "prerouting" | "output", what: string): void => {
@@ -87,11 +116,21 @@ export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): strin
 
   // --- forward --------------------------------------------------------------
   line(1, "chain forward {");
+  const countForward = (): void => {
+    if (outside === undefined) return;
+    line(2, "# count first, before any verdict: every forwarded packet, by direction and protocol");
+    for (const [d, side] of [["c2h", "iifname"], ["h2c", "oifname"]] as const) {
+      for (const p of COUNTED_PROTOS) line(2, `${side} "${outside}" meta l4proto ${p} counter name "fwd_${d}_${p}"`);
+      line(2, `${side} "${outside}" meta l4proto != { ${COUNTED_PROTOS.join(", ")} } counter name "fwd_${d}_other"`);
+    }
+  };
   if (spec.mode === "route") {
     line(2, "type filter hook forward priority filter; policy accept;");
+    countForward();
     line(2, "# route mode: forward everything");
   } else {
     line(2, "type filter hook forward priority filter; policy drop;");
+    countForward();
     for (const f of bypass) {
       line(2, `# state bypass ${f.proto}/${f.port}: forwarded without state checks`);
       line(2, `${f.proto} dport ${f.port} accept`);
@@ -115,6 +154,11 @@ export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): strin
     line(0, "");
     line(1, "chain input {");
     line(2, "type filter hook input priority filter; policy drop;");
+    if (outside !== undefined) {
+      line(2, "# the proxy's TCP: from the client in on the outside, from the headend on any other non-loopback");
+      line(2, `iifname "${outside}" meta l4proto tcp counter name "proxy_c2h_in"`);
+      line(2, `iifname != { "lo", "${outside}" } meta l4proto tcp counter name "proxy_h2c_in"`);
+    }
     line(2, 'iif "lo" accept');
     for (const f of bypass) {
       line(2, `${f.proto} dport ${f.port} accept`);
@@ -130,6 +174,10 @@ export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): strin
     line(1, "chain output {");
     line(2, "type filter hook output priority filter; policy accept;");
     line(2, "# the proxy's connections to the original destinations");
+    if (outside !== undefined) {
+      line(2, `oifname "${outside}" meta l4proto tcp counter name "proxy_h2c_out"`);
+      line(2, `oifname != { "lo", "${outside}" } meta l4proto tcp counter name "proxy_c2h_out"`);
+    }
     line(1, "}");
   }
 

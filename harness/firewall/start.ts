@@ -4,6 +4,7 @@
 import { stopProcess } from "../exec";
 import type { Runtime } from "../runtime/runtime";
 import type { FirewallSpec } from "../topology/model";
+import { DEFAULT_ROUTE_ARGV, NFT_COUNTERS_ARGV, parseDefaultRouteDev, parseNftCounters, type DirectionCount } from "./counters";
 import { CONNTRACK_ARGV, parseConntrack, type ConntrackEntry } from "./conntrack";
 import { holdsOutOfOrder, parseSs, SS_ARGV, type SsSocket } from "./evidence";
 import type { HaproxySession, HaproxyStatRow } from "./haproxy";
@@ -30,6 +31,8 @@ export interface FirewallEvidence {
   sockets: SsSocket[];
   /** Sockets holding bytes behind a gap: the full-proxy stall, measured. */
   outOfOrder: { local: string; peer: string; rcvOooPackets: number; rmemAlloc: number; bytesReceived: number }[];
+  /** Packets and bytes per direction (named nftables counters, see directionCounters); empty without an outside interface. */
+  directions?: DirectionCount[];
   errors: string[]; // evidence that could not be collected, and why
 }
 
@@ -49,7 +52,10 @@ export interface FirewallHandle {
 export type FirewallRuntime = Pick<Runtime, "exec" | "spawn">;
 
 export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec, labDir: string): Promise<FirewallHandle> {
-  const ruleset = firewallRuleset(spec, { proxyPort: PROXY_PORT });
+  // The default route's device faces the client: the per-direction counters
+  // key on it. Without one the ruleset simply has no counters.
+  const outside = parseDefaultRouteDev((await runtime.exec(spec.node, DEFAULT_ROUTE_ARGV)).stdout);
+  const ruleset = firewallRuleset(spec, { proxyPort: PROXY_PORT, outside });
   // the proxy first, so that no redirected connection finds nothing listening
   const running = spec.mode === "full-proxy" ? await PROXIES[spec.proxy].start({ runtime, spec, dir: labDir, port: PROXY_PORT }) : undefined;
   const proxy = running?.process;
@@ -67,7 +73,7 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
     ruleset,
     proxyPort: spec.mode === "full-proxy" ? PROXY_PORT : undefined,
     async evidence(): Promise<FirewallEvidence> {
-      const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], conntrack: [], errors: [] };
+      const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], conntrack: [], directions: [], errors: [] };
       if (spec.mode === "full-proxy") ev.proxy = spec.proxy;
       if (running?.config) ev.haproxyConfig = running.config;
       if (running) {
@@ -100,6 +106,13 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
         ev.conntrack = parseConntrack((await runtime.exec(spec.node, CONNTRACK_ARGV)).stdout);
       } catch (e) {
         ev.errors.push(`conntrack: ${(e as Error).message}`);
+      }
+      if (outside !== undefined) {
+        try {
+          ev.directions = parseNftCounters((await runtime.exec(spec.node, NFT_COUNTERS_ARGV)).stdout);
+        } catch (e) {
+          ev.errors.push(`nft counters: ${(e as Error).message}`);
+        }
       }
       return ev;
     },

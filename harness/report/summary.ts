@@ -23,6 +23,8 @@ export function summarize(r: ScenarioResult): string {
   if (r.fault) lines.push(`  harness fault: ${r.fault.piece} ${r.fault.why}${r.fault.atMs === undefined ? "" : ` at ${r.fault.atMs} ms`} (${r.fault.phase})`);
   for (const c of r.chaos) lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}${c.dropped === undefined ? "" : ` — ${c.dropped} packets dropped`}`);
   if (r.evidence.faults) lines.push(`  faults dropped ${r.evidence.faults.droppedPackets} packets in all`);
+  const dirs = (r.evidence.firewall?.directions ?? []).filter((d) => d.packets > 0);
+  if (r.evidence.firewall?.directions) lines.push(`  firewall counters: ${dirs.length ? dirs.map((d) => `${d.name} ${d.packets} pkt/${d.bytes} B`).join(", ") : "all 0"}`);
   if (r.firewallMode === "full-proxy") {
     const m = proxyEvidence(r);
     const rs = r.evidence.proxy?.atRecoveryStart;
