@@ -12,6 +12,7 @@ import type { ProbeConfig, ProbeRecord, TcpSinkReport, TcpStreamRecord } from ".
 
 /** The tcp-stream flow's rate: enough to fill a few segments per 100 ms, little enough for any lab tunnel. */
 const TCP_STREAM_BYTES_PER_SEC = 50_000;
+import { Capture, captureDir, captureFile, type CaptureRecord } from "./capture";
 import { registerTeardown } from "./cleanup";
 import { startFirewall, type FirewallHandle } from "./firewall/start";
 import { Impairer } from "./impair/apply";
@@ -51,11 +52,15 @@ const WATCH_MS = 250; // how often the runtime is asked whether a namespace/cont
 export class Lab {
   readonly agents = new Map<string, AgentClient>();
   firewall?: FirewallHandle;
+  /** The tcp-stream flow's offered rate. */
+  readonly tcpStreamBytesPerSec = TCP_STREAM_BYTES_PER_SEC;
   /** The tunnel, once up (its implementation's handle). */
   tunnel?: TunnelHandle;
   readonly impairer: Impairer;
   private unregister: () => void = () => undefined;
   private teardown?: Promise<void>;
+  /** The packet captures running in this lab (scenario.capture), started by startCaptures. */
+  readonly captures: Capture[] = [];
   /** The first harness fault, once one happened. */
   fault?: LabFault;
   private readonly faultWaiters = new Set<(f: LabFault) => void>();
@@ -179,6 +184,21 @@ export class Lab {
     return a;
   }
 
+  /** Start one tcpdump per scenario.capture target (before the tunnel: the handshakes belong in the pcap). */
+  async startCaptures(): Promise<void> {
+    const dir = captureDir(this.scenario.name, this.scenario.variant, this.labId);
+    for (const t of this.scenario.capture ?? []) {
+      this.captures.push(await Capture.start(this.runtime, t.node, t.net, captureFile(dir, t), (piece, why) => this.reportFault(piece, why)));
+    }
+  }
+
+  /** Stop the captures (flushing their files); what each wrote. */
+  async stopCaptures(): Promise<CaptureRecord[]> {
+    const out: CaptureRecord[] = [];
+    for (const c of this.captures.splice(0)) out.push(await c.stop());
+    return out;
+  }
+
   /** Start the probe responder and the tunnel (through its implementation); resolve when it is up. */
   async tunnelUp(): Promise<{ inner: string; ms: number }> {
     const t = Date.now();
@@ -253,6 +273,7 @@ export class Lab {
 
   private async tearDown(): Promise<void> {
     clearInterval(this.watchTimer);
+    await this.stopCaptures().catch(() => undefined); // a scenario that failed early did not stop them
     try {
       await this.tunnel?.stop();
     } catch (e) {

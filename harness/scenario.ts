@@ -3,6 +3,7 @@
 import type { ProbeRecord } from "./probe/types";
 import type { TunnelCounters } from "./vpn/impl";
 import type { Impairment } from "./impair/impairment";
+import type { CaptureRecord } from "./capture";
 import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
@@ -54,8 +55,10 @@ export interface ScenarioResult {
   phases: PhaseDelivery[];
   buckets: Bucket[];
   /** The tcp-stream flow, when the probe ran it: bytes the sink received per phase, and whether the one connection lasted. */
-  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; survived: boolean };
+  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; lasted: boolean; survived: boolean };
   chaos: ChaosRecord[];
+  /** The pcap files written (scenario.capture), one per NODE.NET. */
+  captures: CaptureRecord[];
   evidence: {
     /** full-proxy only: the stall measured when the faults were cleared and at the end */
     proxy?: { atRecoveryStart: ProxyMechanism; atEnd: ProxyMechanism };
@@ -101,6 +104,7 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     phases: [],
     buckets: [],
     chaos: [],
+    captures: [],
     evidence: {},
   };
   let lab: Lab | undefined;
@@ -108,6 +112,7 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
   try {
     lab = await Lab.up(scenario, opts);
     result.labId = lab.labId;
+    await lab.guard(lab.startCaptures());
     result.timing.setupMs = Date.now() - t0;
     let up;
     clock.phase = "tunnel-up";
@@ -142,6 +147,7 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     }
     if (lab) result.evidence.logs = collectLogs(lab);
   } finally {
+    if (lab) result.captures = await lab.stopCaptures().catch(() => []);
     await lab?.down();
     result.timing.totalMs = Date.now() - t0;
   }
@@ -244,6 +250,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
       connected: sender.connectedAt !== null,
       ...(sender.error ? { error: sender.error } : {}),
       // the one connection lasted to the end: not reset, not closed, and the sink never saw a second one
+      lasted: !sender.error && !sender.closed && sink.connections === 1,
       survived: !sender.error && !sender.closed && sink.connections === 1 && (phasesTcp.find((p) => p.phase === "recovery")?.bytes ?? 0) > 0,
     };
   }
@@ -278,7 +285,17 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,
-    ...(result.tcp ? { tcp: { recoveryBytes: tcpRecovery, connected: result.tcp.connected, ...(result.tcp.error ? { error: result.tcp.error } : {}) } } : {}),
+    ...(result.tcp
+      ? {
+          tcp: {
+            recoveryBytes: tcpRecovery,
+            offeredRecoveryBytes: Math.round((lab.tcpStreamBytesPerSec * phases.recoveryMs) / 1000),
+            connected: result.tcp.connected,
+            lasted: result.tcp.lasted,
+            ...(result.tcp.error ? { error: result.tcp.error } : {}),
+          },
+        }
+      : {}),
   });
   if (outcome.kind === "lab-error") {
     result.outcome = "lab-error";

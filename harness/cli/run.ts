@@ -6,6 +6,7 @@ import { loadTopology } from "../topology/load";
 import { selectCells, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, Transport } from "../topology/model";
 import { err, out } from "./output";
+import { captureArgs, withCaptures } from "../capture";
 
 export const MAX_JOBS = 16;
 
@@ -20,17 +21,19 @@ export const run = {
         if (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > MAX_JOBS) throw new Error(`--jobs needs a whole number from 1 to ${MAX_JOBS}, not ${Number.isNaN(a.jobs) ? "a non-number" : a.jobs}`);
         return true;
       })
+      .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "all seven scenarios, three labs at a time")
       .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON"),
   run: async (a) => {
     const scenarios = selectCells(loadTopology(a.file), a);
+    const extraCaptures = captureArgs(a, scenarios); // refused before any lab is built
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
     const results: ScenarioResult[] = await mapPool(scenarios, a.jobs, async (s) => {
       if (!a.json) err(`running ${s.name}/${s.variant} ...`);
-      const r = await runScenario(s);
+      const r = await runScenario(withCaptures(s, extraCaptures));
       if (!a.json) {
         const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
         err(`  ${s.variant}: ${verdict}`);

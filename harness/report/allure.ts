@@ -1,5 +1,7 @@
 // Publish one scenario into the running Allure test: labels to group by,
 // parameters to compare, and the evidence as attachments.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as allure from "allure-js-commons";
 import { Status } from "allure-js-commons";
 import type { ScenarioResult } from "../scenario";
@@ -24,6 +26,9 @@ export async function publishResult(r: ScenarioResult): Promise<void> {
   const fw = r.evidence.firewall;
   if (fw?.ruleset) await allure.attachment("firewall.nft", fw.ruleset, "text/plain");
   if (fw?.haproxyConfig) await allure.attachment("haproxy.cfg", fw.haproxyConfig, "text/plain");
+  for (const c of r.captures ?? []) {
+    if (fs.existsSync(c.file)) await allure.attachmentPath(path.basename(c.file), c.file, { contentType: "application/vnd.tcpdump.pcap", fileExtension: "pcap" });
+  }
   for (const c of r.chaos) {
     if (c.detail?.length) await allure.attachment(`chaos-${c.appliedAtMs}ms-${c.on}.txt`, c.detail.join("\n"), "text/plain");
   }

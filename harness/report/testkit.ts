@@ -34,6 +34,7 @@ export function scenarioResult(r: Partial<ScenarioResult> = {}): ScenarioResult 
     phases: [phase("baseline", 100, 100, 1.5), phase("chaos", 200, 150), phase("recovery", 100, 0)],
     buckets: [],
     chaos: [{ atMs: 2000, appliedAtMs: 2003, on: "wan.edge", action: "loss 5%", backend: "nftables" }],
+    captures: [],
     evidence: {},
     ...r,
   };

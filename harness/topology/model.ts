@@ -88,6 +88,12 @@ export interface FaultTarget {
   net?: string;
 }
 
+/** A packet capture: one interface (node+net), written to a pcap file for the whole scenario. */
+export interface CaptureTarget {
+  node: string;
+  net: string;
+}
+
 export interface ChaosStep {
   atMs: number; // from the start of the baseline phase
   on: FaultTarget;
@@ -122,6 +128,7 @@ export interface Scenario {
   probe: ProbeSpec;
   phases: Phases;
   chaos: ChaosStep[];
+  capture?: CaptureTarget[]; // interfaces to capture (`capture:` in the file, plus `vpnlab run --capture`)
   expect: Verdict;
 }
 

@@ -16,7 +16,7 @@ const VALID = validTopologyFiles();
 
 /** Bad shapes: unknown keys, wrong types, missing keys, bad enum values, out-of-range numbers, bad names. */
 const STRUCTURAL = [
-  "bad-cidr", "bad-duration", "bad-enum", "bad-net-name", "bad-node-name", "bad-topology-name",
+  "bad-cidr", "capture-no-net", "bad-duration", "bad-enum", "bad-net-name", "bad-node-name", "bad-topology-name",
   "chaos-no-action", "chaos-two-actions", "cidr-no-prefix", "clear-false", "dpd-retries",
   "empty-file", "inspect-udp", "loss-range", "loss-zero", "missing-expect", "missing-role",
   "pool-too-small", "port-not-number", "probe-port-range", "rate-range", "reserved-net-name",
@@ -27,7 +27,7 @@ const STRUCTURAL = [
 
 /** Well-shaped but wrong: relations between values, which only the loader checks. */
 const SEMANTIC = [
-  "broadcast-address", "chaos-after-phase", "chaos-before-phase",
+  "broadcast-address", "capture-not-on-net", "chaos-after-phase", "chaos-before-phase",
   "chaos-node-not-on-net", "chaos-unknown-net", "chaos-unknown-node", "dtls-not-anyconnect", "dtls-reference",
   "duplicate-address", "firewall-wrong-role", "full-proxy-no-inspect", "gw-no-neighbour",
   "gw-not-connected", "gw-own-address", "gw-wrong-link", "impl-mismatch", "impl-ocserv-ctcp",

@@ -12,9 +12,11 @@ import {
   ROLES,
   TRANSPORTS,
   VERDICTS,
+  type CaptureTarget,
   type ChaosStep,
   type Cidr,
   type DpdSpec,
+  type FaultTarget,
   type FirewallMode,
   type FirewallSpec,
   type Flow,
@@ -75,7 +77,7 @@ export const RESERVED_IFNAMES: ReadonlyMap<string, string> = new Map([
   ["default", "is refused by the kernel as an interface name (`default` is the net.ipv4.conf.default sysctl directory; ip link add fails with \"Invalid argument\")"],
 ]);
 
-export const ROOT_KEYS = ["name", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "expect", "variants"] as const;
+export const ROOT_KEYS = ["name", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "capture", "expect", "variants"] as const;
 const SCENARIO_KEYS = ROOT_KEYS.filter((k) => k !== "variants");
 const NODE_KEYS = ["role", "links", "routes"] as const;
 const LINK_KEYS = ["net", "ip", "gw"] as const;
@@ -272,6 +274,7 @@ export function buildScenario(root: PMap, ck: Checker): Scenario {
   const probe = checkProbe(root, ck, byName, vpn);
   const phases = checkPhases(root, ck);
   const chaos = checkChaos(root, ck, nodes, nets, phases);
+  const capture = checkCapture(root, ck, nodes, nets);
   const expect = ck.oneOf<Verdict>(ck.req(root, "expect", "expect: survives"), VERDICTS, "expect");
 
   return {
@@ -285,6 +288,7 @@ export function buildScenario(root: PMap, ck: Checker): Scenario {
     probe,
     phases,
     chaos,
+    capture,
     expect,
   };
 }
@@ -642,6 +646,46 @@ function checkPhases(root: PMap, ck: Checker): Phases {
   return p;
 }
 
+/**
+ * A NODE.NET (or, unless `needNet`, NODE) reference: the node must exist and be on the net.
+ * Chaos steps' `on` and `capture` entries.
+ */
+function checkTarget(n: PNode, key: string, ck: Checker, byName: Map<string, NodeSpec>, netNames: Set<string>, needNet: boolean): FaultTarget {
+  const on = ck.str(n, key);
+  const parts = on.split(".");
+  if (parts.length > 2 || parts.some((p) => p === "") || (needNet && parts.length !== 2)) {
+    ck.at(n, needNet ? `${key} \`${on}\` is not NODE.NET — write e.g. wan.edge (wan's interface on net edge)` : `${key} \`${on}\` is not NODE or NODE.NET — write e.g. wan (every interface of wan) or wan.edge (wan's interface on net edge)`);
+  }
+  const [nodeName, netName] = parts;
+  const node = byName.get(nodeName);
+  if (!node) ck.at(n, `unknown node \`${nodeName}\` in ${key} — ${didYouMean(nodeName, byName.keys())}the nodes are: ${list(byName.keys())}`);
+  if (netName === undefined) return { node: nodeName };
+  const mine = node.links.map((l) => l.net);
+  if (!netNames.has(netName)) {
+    ck.at(n, `net \`${netName}\` is not declared by any link (nets exist through links) — ${didYouMean(netName, mine)}node ${nodeName}'s nets are: ${list(mine)}`);
+  }
+  if (!mine.includes(netName)) {
+    ck.at(n, `node ${nodeName} is not on net ${netName} — its nets are: ${list(mine)}; write ${nodeName}.${mine[0]} or ${needNet ? "capture on" : "put the fault on"} a member of ${netName}`);
+  }
+  return { node: nodeName, net: netName };
+}
+
+/** `capture: [wan.edge, ...]`: interfaces to write a pcap of, each NODE.NET once. */
+function checkCapture(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[]): CaptureTarget[] {
+  const n = ck.opt(root, "capture");
+  if (n === undefined || (n.kind === "scalar" && n.value === null)) return [];
+  const byName = new Map(nodes.map((x) => [x.spec.name, x.spec]));
+  const netNames = new Set(nets.map((x) => x.spec.name));
+  const seen = new Set<string>();
+  return ck.seq(n, "capture").items.map((item): CaptureTarget => {
+    const t = checkTarget(item, "capture", ck, byName, netNames, true);
+    const name = `${t.node}.${t.net}`;
+    if (seen.has(name)) ck.at(item, `${name} is captured twice — list each NODE.NET once`);
+    seen.add(name);
+    return { node: t.node, net: t.net ?? "" }; // needNet: always set
+  });
+}
+
 function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], phases: Phases): ChaosStep[] {
   const n = ck.opt(root, "chaos");
   if (n === undefined) return [];
@@ -660,24 +704,9 @@ function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], p
       ck.at(atN, `at ${msText(atMs)} is after the chaos phase, which ends at ${msText(end)} (baseline + chaos) — use at ≤ ${msText(end)} or lengthen phases.chaos (the recovery phase clears all faults by itself)`);
     }
     const onN = ck.req(m, "on", "on: wan.edge");
-    const on = ck.str(onN, "on");
-    const parts = on.split(".");
-    if (parts.length > 2 || parts.some((p) => p === "")) ck.at(onN, `on \`${on}\` is not NODE or NODE.NET — write e.g. wan (every interface of wan) or wan.edge (wan's interface on net edge)`);
-    const [nodeName, netName] = parts;
-    const node = byName.get(nodeName);
-    if (!node) ck.at(onN, `unknown node \`${nodeName}\` in on — ${didYouMean(nodeName, byName.keys())}the nodes are: ${list(byName.keys())}`);
-    if (netName !== undefined) {
-      const mine = node.links.map((l) => l.net);
-      if (!netNames.has(netName)) {
-        ck.at(onN, `net \`${netName}\` is not declared by any link (nets exist through links) — ${didYouMean(netName, mine)}node ${nodeName}'s nets are: ${list(mine)}`);
-      }
-      if (!mine.includes(netName)) {
-        ck.at(onN, `node ${nodeName} is not on net ${netName} — its nets are: ${list(mine)}; write ${nodeName}.${mine[0]} or put the fault on a member of ${netName}`);
-      }
-    }
+    const target = checkTarget(onN, "on", ck, byName, netNames, false);
     const lossN = ck.opt(m, "loss");
     const clearN = ck.opt(m, "clear");
-    const target = netName === undefined ? { node: nodeName } : { node: nodeName, net: netName };
     const step: ChaosStep = { atMs, on: target, line: m.pos.line };
     if (lossN && clearN) ck.fail(m.pos, itemPath(n.path, i), "a step has both loss and clear — give exactly one action per step (split it into two steps)");
     if (!lossN && !clearN) ck.fail(m.pos, itemPath(n.path, i), "a step needs exactly one action — add loss: 5% or clear: true");
