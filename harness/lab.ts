@@ -52,6 +52,8 @@ const WATCH_MS = 250; // how often the runtime is asked whether a namespace/cont
 export class Lab {
   readonly agents = new Map<string, AgentClient>();
   firewall?: FirewallHandle;
+  /** The tcp-stream flow's offered rate. */
+  readonly tcpStreamBytesPerSec = TCP_STREAM_BYTES_PER_SEC;
   /** The tunnel, once up (its implementation's handle). */
   tunnel?: TunnelHandle;
   readonly impairer: Impairer;

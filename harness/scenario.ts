@@ -55,7 +55,7 @@ export interface ScenarioResult {
   phases: PhaseDelivery[];
   buckets: Bucket[];
   /** The tcp-stream flow, when the probe ran it: bytes the sink received per phase, and whether the one connection lasted. */
-  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; survived: boolean };
+  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; lasted: boolean; survived: boolean };
   chaos: ChaosRecord[];
   /** The pcap files written (scenario.capture), one per NODE.NET. */
   captures: CaptureRecord[];
@@ -250,6 +250,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
       connected: sender.connectedAt !== null,
       ...(sender.error ? { error: sender.error } : {}),
       // the one connection lasted to the end: not reset, not closed, and the sink never saw a second one
+      lasted: !sender.error && !sender.closed && sink.connections === 1,
       survived: !sender.error && !sender.closed && sink.connections === 1 && (phasesTcp.find((p) => p.phase === "recovery")?.bytes ?? 0) > 0,
     };
   }
@@ -284,7 +285,17 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,
-    ...(result.tcp ? { tcp: { recoveryBytes: tcpRecovery, connected: result.tcp.connected, ...(result.tcp.error ? { error: result.tcp.error } : {}) } } : {}),
+    ...(result.tcp
+      ? {
+          tcp: {
+            recoveryBytes: tcpRecovery,
+            offeredRecoveryBytes: Math.round((lab.tcpStreamBytesPerSec * phases.recoveryMs) / 1000),
+            connected: result.tcp.connected,
+            lasted: result.tcp.lasted,
+            ...(result.tcp.error ? { error: result.tcp.error } : {}),
+          },
+        }
+      : {}),
   });
   if (outcome.kind === "lab-error") {
     result.outcome = "lab-error";

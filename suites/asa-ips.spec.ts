@@ -129,6 +129,8 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
     const { r, msg } = verdictOf("ocserv-dtls");
     expect(r.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped\n${msg}`).to.be.greaterThan(0);
     expect(r.phases.find((x) => x.phase === "chaos")!.delivery, `chaos-phase delivery (datagrams over DTLS are lost like any)\n${msg}`).to.be.below(1);
+    // DTLS really carried the data: not a silent fallback to TLS
+    expect(r.evidence.client?.detail.dtlsEstablished, `openconnect established DTLS\n${msg}`).to.equal(true);
     tcpLasted(r, msg);
   });
 

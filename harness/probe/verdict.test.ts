@@ -39,22 +39,30 @@ describe("probe/verdict: the tcp-stream flow counts too", () => {
     { phase: "recovery" as const, startMs: 6000, durationMs: 4000, sent: 200, delivered: Math.round(r * 200), delivery: r },
   ];
   it("a stalled stream fails a tunnel whose datagrams get through", () => {
-    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0, connected: true } });
+    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0, offeredRecoveryBytes: 200000, connected: true, lasted: true } });
     expect(o).to.deep.equal({ kind: "verdict", verdict: "fails", reasons: ["the TCP stream stalled: 0 bytes arrived during recovery"] });
   });
   it("a failed connection fails, naming the error", () => {
-    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 900, connected: true, error: "read ECONNRESET" } })).to.include({ verdict: "fails" });
+    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 900, offeredRecoveryBytes: 200000, connected: true, lasted: false, error: "read ECONNRESET" } })).to.include({ verdict: "fails" });
   });
   it("a stream that never connected is a lab error (after the datagram baseline's own check)", () => {
-    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0, connected: false, error: "connect ETIMEDOUT" } })).to.deep.equal({
+    expect(decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 0, offeredRecoveryBytes: 200000, connected: false, lasted: false, error: "connect ETIMEDOUT" } })).to.deep.equal({
       kind: "lab-error",
       reason: "the TCP stream never connected through the tunnel (connect ETIMEDOUT): the lab is broken before any fault",
     });
-    expect(decideVerdict({ tunnelUp: true, phases: ph(0.2, 1), tcp: { recoveryBytes: 0, connected: false } })).to.include({ kind: "lab-error" }).and.to.have.property("reason").that.matches(/^baseline delivery 20\.0%/);
+    expect(decideVerdict({ tunnelUp: true, phases: ph(0.2, 1), tcp: { recoveryBytes: 0, offeredRecoveryBytes: 200000, connected: false, lasted: false } })).to.include({ kind: "lab-error" }).and.to.have.property("reason").that.matches(/^baseline delivery 20\.0%/);
   });
   it("a flowing stream leaves the datagram rules to decide, and is named", () => {
-    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 200000, connected: true } });
+    const o = decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: 200000, offeredRecoveryBytes: 200000, connected: true, lasted: true } });
     expect(o).to.include({ verdict: "survives" });
-    expect((o as { reasons: string[] }).reasons[0]).to.contain("the TCP stream carried 200000 bytes during recovery");
+    expect((o as { reasons: string[] }).reasons[0]).to.contain("the TCP stream carried 200000 bytes during recovery (100.0% of what it offered)");
+  });
+  it("a trickle is not survival: under half of what it offered fails, between half and 95 % is degraded", () => {
+    const t = (b: number, lasted = true) => decideVerdict({ tunnelUp: true, phases: ph(1, 1), tcp: { recoveryBytes: b, offeredRecoveryBytes: 200000, connected: true, lasted } });
+    expect(t(1448)).to.deep.include({ verdict: "fails", reasons: ["the TCP stream carried 0.7% of what it offered during recovery (< 50.0%)"] });
+    expect(t(150000)).to.deep.include({ verdict: "degraded", reasons: ["tunnel stayed up but the TCP stream carried only 75.0% of what it offered during recovery"] });
+    expect(t(199000)).to.include({ verdict: "survives" });
+    // a second connection or a close: the stream did not last, whatever it carried
+    expect(t(199000, false)).to.deep.include({ verdict: "fails", reasons: ["the TCP stream's connection did not last (closed, or replaced by another)"] });
   });
 });

@@ -12,7 +12,15 @@ export interface VerdictInput {
   downBy?: string; // which end did
   phases: PhaseDelivery[];
   /** The tcp-stream flow, when the probe runs it: bytes the sink received during recovery, and a connection error. */
-  tcp?: { recoveryBytes: number; connected: boolean; error?: string };
+  tcp?: {
+    recoveryBytes: number;
+    /** What the stream offers during recovery (rate × duration): goodput is judged against it. */
+    offeredRecoveryBytes: number;
+    connected: boolean;
+    /** The one connection lasted to the end (not closed, no second connection). */
+    lasted: boolean;
+    error?: string;
+  };
 }
 
 export type Outcome =
@@ -42,16 +50,24 @@ export function decideVerdict(input: VerdictInput): Outcome {
   if (down) reasons.push(`DPD${input.downBy ? ` on the ${input.downBy}` : ""} declared the tunnel down at ${(input.tunnelDownAtMs! / 1000).toFixed(2)} s`);
   if (recovery.delivery < FAIL_RECOVERY) reasons.push(`recovery delivery ${pct(recovery.delivery)} < ${pct(FAIL_RECOVERY)}`);
   // every flow counts: a tunnel that echoes datagrams but carries no TCP stream has failed the user as well
+  const tcpShare = input.tcp && input.tcp.offeredRecoveryBytes > 0 ? input.tcp.recoveryBytes / input.tcp.offeredRecoveryBytes : 1;
   if (input.tcp?.error) reasons.push(`the TCP stream failed: ${input.tcp.error}`);
-  else if (input.tcp && input.tcp.recoveryBytes === 0) reasons.push("the TCP stream stalled: 0 bytes arrived during recovery");
+  else if (input.tcp && !input.tcp.lasted && input.tcp.recoveryBytes > 0) reasons.push("the TCP stream's connection did not last (closed, or replaced by another)");
+  else if (input.tcp && tcpShare < FAIL_RECOVERY) {
+    reasons.push(input.tcp.recoveryBytes === 0 ? "the TCP stream stalled: 0 bytes arrived during recovery" : `the TCP stream carried ${pct(tcpShare)} of what it offered during recovery (< ${pct(FAIL_RECOVERY)})`);
+  }
   if (reasons.length) return { kind: "verdict", verdict: "fails", reasons };
-  if (recovery.delivery >= SURVIVE_RECOVERY) {
-    const tcp = input.tcp ? `; the TCP stream carried ${input.tcp.recoveryBytes} bytes during recovery` : "";
+  if (recovery.delivery >= SURVIVE_RECOVERY && tcpShare >= SURVIVE_RECOVERY) {
+    const tcp = input.tcp ? `; the TCP stream carried ${input.tcp.recoveryBytes} bytes during recovery (${pct(tcpShare)} of what it offered)` : "";
     return { kind: "verdict", verdict: "survives", reasons: [`tunnel stayed up; recovery delivery ${pct(recovery.delivery)} ≥ ${pct(SURVIVE_RECOVERY)}${tcp}`] };
   }
   return {
     kind: "verdict",
     verdict: "degraded",
-    reasons: [`tunnel stayed up but recovery delivery ${pct(recovery.delivery)} is between ${pct(FAIL_RECOVERY)} and ${pct(SURVIVE_RECOVERY)}`],
+    reasons: [
+      recovery.delivery < SURVIVE_RECOVERY
+        ? `tunnel stayed up but recovery delivery ${pct(recovery.delivery)} is between ${pct(FAIL_RECOVERY)} and ${pct(SURVIVE_RECOVERY)}`
+        : `tunnel stayed up but the TCP stream carried only ${pct(tcpShare)} of what it offered during recovery`,
+    ],
   };
 }
