@@ -6,7 +6,6 @@ import { loadTopology } from "../topology/load";
 import { selectCells, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, Transport } from "../topology/model";
 import { err, out } from "./output";
-import { captureArgs, withCaptures } from "../capture";
 
 export const MAX_JOBS = 16;
 
@@ -22,12 +21,14 @@ export const run = {
         return true;
       })
       .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
-      .example("$0 run topologies/asa-ips.yaml --jobs 3", "all seven scenarios, three labs at a time")
+      .example("$0 run topologies/asa-ips.yaml --jobs 3", "every scenario, three labs at a time")
       .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON"),
   run: async (a) => {
     const scenarios = selectCells(loadTopology(a.file), a);
-    const extraCaptures = captureArgs(a, scenarios); // refused before any lab is built
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
+    // (capture.ts brings the process helpers; `check` and --help must not load them)
+    const { captureArgs, withCaptures } = await import("../capture");
+    const extraCaptures = captureArgs(a, scenarios); // refused before any lab is built
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
