@@ -127,7 +127,11 @@ describe("vpn/transports/ctcp CtcpTransport between two namespaces", function ()
     await client.request({ cmd: "send", spi: SPI_H, frames: frames(range(0, 4)) });
     await delivered(headend, range(0, 4));
     expect(headend.packets().map((e) => [e.index, e.length, e.peer])).to.deep.equal(range(0, 4).map((i) => [i, 100, `${p().ipA}:${cport}`]));
-    const data = headend.segments((s) => fromClient(s) && s.payloadHex !== "");
+    // the sniffer's copy of each segment comes on its own raw socket: it may report a moment after the transport delivered
+    const data = await until("the sniffer's copy of the five data segments", () => {
+      const got = headend.segments((s) => fromClient(s) && s.payloadHex !== "");
+      return got.length >= 5 ? got : undefined;
+    });
     // one frame (2-byte length + 100) per segment, seq advancing by the payload
     expect(data.map((s) => s.seq)).to.deep.equal(range(0, 4).map((i) => seqAdd(syn.seq, 1 + i * 102)));
 
