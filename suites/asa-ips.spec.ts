@@ -13,11 +13,10 @@ import * as path from "node:path";
 import { entriesOf } from "../harness/firewall/conntrack";
 import { holdsOutOfOrder } from "../harness/firewall/evidence";
 import { PROXY_PORT } from "../harness/firewall/start";
-import { mapPool } from "../harness/pool";
 import { publishResult } from "../harness/report/allure";
-import { summarize } from "../harness/report/summary";
-import { firstDownMs, runScenario, type ScenarioResult } from "../harness/scenario";
+import { firstDownMs, type ScenarioResult } from "../harness/scenario";
 import { loadTopology, selectScenarios } from "../harness/topology/load";
+import { ScenarioResults } from "./host";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
 /** Labs side by side (each is its own set of namespaces); VPNLAB_JOBS overrides. */
@@ -27,22 +26,14 @@ const CTCP = { proto: "tcp" as const, port: 10000 };
 describe("asa-ips: cTCP behind a full TCP proxy", function () {
   this.timeout(120000);
   const scenarios = selectScenarios(loadTopology(FILE), []);
-  const results = new Map<string, ScenarioResult>();
+  const results = new ScenarioResults("variant");
 
   before(async function () {
     this.timeout(600000);
-    const rs = await mapPool(scenarios, JOBS, (s) => runScenario(s));
-    rs.forEach((r) => results.set(r.variant, r));
+    await results.runAll(scenarios, JOBS);
   });
 
-  /** The result of a variant that came to a verdict (a lab error is not one: it fails as an Error, "broken" in Allure). */
-  const verdictOf = (variant: string): { r: ScenarioResult; msg: string } => {
-    const r = results.get(variant);
-    if (!r) throw new Error(`variant ${variant} did not run`);
-    const msg = summarize(r);
-    if (r.outcome === "lab-error") throw new Error(`lab error: ${r.error ?? r.reasons.join("; ")}\n${msg}`);
-    return { r, msg };
-  };
+  const verdictOf = (variant: string) => results.verdictOf(variant);
 
   for (const s of scenarios) {
     it(`${s.variant}: ${s.vpn.transport} through ${s.firewall?.mode ?? "no firewall"}${s.firewall?.mode === "full-proxy" ? `/${s.firewall.proxy}` : ""} → ${s.expect}`, async function () {

@@ -4,6 +4,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { mapPool } from "../harness/pool";
+import { summarize } from "../harness/report/summary";
+import { runScenario, type ScenarioResult } from "../harness/scenario";
+import type { Scenario } from "../harness/topology/model";
 
 /** Namespaces named like a lab's (vl-<5 hex>-...). */
 export function labNamespaces(): string[] {
@@ -33,4 +37,31 @@ export function suiteTmp(): string {
     process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   }
   return tmp;
+}
+
+/**
+ * Every scenario run once, side by side (each is a lab of its own), kept by variant; `verdictOf` hands a test
+ * the result of one that came to a verdict — a lab error is not one: it throws a plain Error ("broken" in Allure).
+ */
+export class ScenarioResults {
+  private readonly byVariant = new Map<string, ScenarioResult>();
+
+  constructor(private readonly noun: string) {}
+
+  async runAll(scenarios: readonly Scenario[], jobs: number): Promise<void> {
+    const rs = await mapPool(scenarios, jobs, (s) => runScenario(s));
+    rs.forEach((r) => this.byVariant.set(r.variant, r));
+  }
+
+  get(variant: string): ScenarioResult | undefined {
+    return this.byVariant.get(variant);
+  }
+
+  verdictOf(variant: string): { r: ScenarioResult; msg: string } {
+    const r = this.byVariant.get(variant);
+    if (!r) throw new Error(`${this.noun} ${variant} did not run`);
+    const msg = summarize(r);
+    if (r.outcome === "lab-error") throw new Error(`lab error: ${r.error ?? r.reasons.join("; ")}\n${msg}`);
+    return { r, msg };
+  }
 }

@@ -7,11 +7,9 @@
 // the loss stopped and the TCP stream stalled with it.
 import { expect } from "chai";
 import * as path from "node:path";
-import { mapPool } from "../harness/pool";
 import { publishResult } from "../harness/report/allure";
-import { summarize } from "../harness/report/summary";
-import { runScenario, type ScenarioResult } from "../harness/scenario";
 import { loadTopology, selectScenarios } from "../harness/topology/load";
+import { ScenarioResults } from "./host";
 import { hasLoss, matrixTable, recoveryBytes } from "../harness/report/matrix";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "matrix.yaml");
@@ -21,23 +19,16 @@ const JOBS = Number(process.env.VPNLAB_JOBS ?? 3);
 describe("matrix: transports × firewall modes × loss", function () {
   this.timeout(120000);
   const scenarios = selectScenarios(loadTopology(FILE), []);
-  const results = new Map<string, ScenarioResult>();
+  const results = new ScenarioResults("cell");
 
   before(async function () {
     this.timeout(900000);
     const started = Date.now();
-    const rs = await mapPool(scenarios, JOBS, (s) => runScenario(s));
-    rs.forEach((r) => results.set(r.variant, r));
+    await results.runAll(scenarios, JOBS);
     console.log(`\n${matrixTable(scenarios.map((s) => ({ s, r: results.get(s.variant) })))}\n${scenarios.length} cells in ${((Date.now() - started) / 1000).toFixed(1)} s at ${JOBS} jobs\n`);
   });
 
-  const verdictOf = (variant: string): { r: ScenarioResult; msg: string } => {
-    const r = results.get(variant);
-    if (!r) throw new Error(`cell ${variant} did not run`);
-    const msg = summarize(r);
-    if (r.outcome === "lab-error") throw new Error(`lab error: ${r.error ?? r.reasons.join("; ")}\n${msg}`);
-    return { r, msg };
-  };
+  const verdictOf = (variant: string) => results.verdictOf(variant);
 
   it("has the one failing cell: ctcp through the full proxy under loss", function () {
     const failing = scenarios.filter((s) => s.expect !== "survives").map((s) => `${s.vpn.transport}/${s.firewall?.mode}/${hasLoss(s) ? "loss" : "noloss"}`);
