@@ -35,8 +35,9 @@ function sock(s: Partial<SsSocket> & Pick<SsSocket, "state" | "localPort">): SsS
   };
 }
 
-function evidence(sockets: SsSocket[]): FirewallEvidence {
-  return { node: "firewall", mode: "full-proxy", proxy: "builtin", ruleset: "", conntrack: [], sockets, outOfOrder: [], errors: [] };
+function evidence(sockets: SsSocket[], accepted?: number): FirewallEvidence {
+  const proxy = { name: "builtin" as const, label: "the builtin proxy", connections: [], ...(accepted === undefined ? {} : { accepted }) };
+  return { node: "firewall", mode: "full-proxy", proxy, ruleset: "", conntrack: [], sockets, outOfOrder: [], errors: [] };
 }
 
 const clientStats = (bytesSent: number): number => bytesSent;
@@ -114,6 +115,12 @@ describe("firewall/mechanism measureProxy", () => {
     const m = measureProxy(fw, clientStats(5000));
     expect(m.stalledBytes, JSON.stringify(m)).to.equal(0);
     expect(m.proxyBytesReceived).to.equal(6000);
+  });
+
+  it("accepted is the proxy's own count from the evidence, whichever proxy; absent when it could not say", () => {
+    expect(measureProxy(evidence([], 3)).accepted).to.equal(3);
+    expect(measureProxy(evidence([], 0)).accepted).to.equal(0);
+    expect(measureProxy(evidence([])).accepted).to.equal(undefined);
   });
 
   it("without evidence or client stats everything is zero and nothing was proxied", () => {

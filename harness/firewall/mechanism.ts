@@ -36,6 +36,6 @@ export function measureProxy(fw: FirewallEvidence | undefined, clientWireBytesSe
     oooPackets: clientSide.reduce((n, s) => n + s.rcvOooPackets, 0),
     heldMemory: clientSide.reduce((n, s) => n + s.rmemAlloc, 0),
     forwardedOut: serverSide.reduce((n, s) => n + s.bytesSent - s.bytesRetrans, 0),
-    ...(fw?.proxyAccepted === undefined ? {} : { accepted: fw.proxyAccepted }),
+    ...(fw?.proxy?.accepted === undefined ? {} : { accepted: fw.proxy.accepted }),
   };
 }

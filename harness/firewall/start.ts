@@ -7,9 +7,8 @@ import type { FirewallSpec } from "../topology/model";
 import { DEFAULT_ROUTE_ARGV, NFT_COUNTERS_ARGV, parseDefaultRouteDev, parseNftCounters, type DirectionCount } from "./counters";
 import { CONNTRACK_ARGV, parseConntrack, type ConntrackEntry } from "./conntrack";
 import { holdsOutOfOrder, parseSs, SS_ARGV, type SsSocket } from "./evidence";
-import type { HaproxySession, HaproxyStatRow } from "./haproxy";
 import { PROXIES } from "./proxies";
-import type { ProxyStats } from "./proxy";
+import type { ProxyConnectionRow } from "./proxies/driver";
 import { FIREWALL_TABLE, firewallRuleset } from "./ruleset";
 
 /** Where redirected connections land inside the firewall node. */
@@ -18,13 +17,9 @@ export const PROXY_PORT = 15001;
 export interface FirewallEvidence {
   node: string;
   mode: FirewallSpec["mode"];
-  proxy?: FirewallSpec["proxy"];
   ruleset: string;
-  haproxyConfig?: string; // the generated haproxy.cfg (proxy: haproxy)
-  builtin?: ProxyStats;
-  haproxy?: { stat: HaproxyStatRow[]; sessions: HaproxySession[] };
-  /** Connections the proxy accepted since it started (the builtin proxy's count, HAProxy's frontend stot); absent without a proxy. */
-  proxyAccepted?: number;
+  /** The full proxy (full-proxy mode only), by its own account, whichever it is (harness/firewall/proxies/). */
+  proxy?: FirewallProxyEvidence;
   /** The firewall's conntrack table (a bypassed flow must have no entry). */
   conntrack: ConntrackEntry[];
   /** Every TCP socket in the firewall's namespace (ss, see evidence.ts). */
@@ -34,6 +29,15 @@ export interface FirewallEvidence {
   /** Packets and bytes per direction (named nftables counters, see directionCounters); empty without an outside interface. */
   directions?: DirectionCount[];
   errors: string[]; // evidence that could not be collected, and why
+}
+
+export interface FirewallProxyEvidence {
+  name: FirewallSpec["proxy"];
+  label: string; // "the builtin proxy", "HAProxy"
+  config?: { name: string; text: string }; // its generated configuration, when it has one
+  accepted?: number; // connections accepted since it started, by its own count; absent when it could not say
+  connections: ProxyConnectionRow[];
+  raw?: unknown; // the proxy's own detail
 }
 
 export interface FirewallHandle {
@@ -74,14 +78,15 @@ export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec
     proxyPort: spec.mode === "full-proxy" ? PROXY_PORT : undefined,
     async evidence(): Promise<FirewallEvidence> {
       const ev: FirewallEvidence = { node: spec.node, mode: spec.mode, ruleset, sockets: [], outOfOrder: [], conntrack: [], directions: [], errors: [] };
-      if (spec.mode === "full-proxy") ev.proxy = spec.proxy;
-      if (running?.config) ev.haproxyConfig = running.config;
       if (running) {
+        const p: FirewallProxyEvidence = { name: spec.proxy, label: running.label, connections: [] };
+        if (running.config) p.config = running.config;
+        ev.proxy = p;
         try {
           const own = await running.stats();
-          if (own.builtin) ev.builtin = own.builtin;
-          if (own.haproxy) ev.haproxy = own.haproxy;
-          if (own.accepted !== undefined) ev.proxyAccepted = own.accepted;
+          if (own.accepted !== undefined) p.accepted = own.accepted;
+          if (own.connections) p.connections = own.connections;
+          if (own.raw !== undefined) p.raw = own.raw;
         } catch (e) {
           ev.errors.push(`${running.label} stats: ${(e as Error).message}`);
         }

@@ -25,7 +25,7 @@ export async function publishResult(r: ScenarioResult): Promise<void> {
   await allure.attachment("delivery-100ms.csv", csv, "text/csv");
   const fw = r.evidence.firewall;
   if (fw?.ruleset) await allure.attachment("firewall.nft", fw.ruleset, "text/plain");
-  if (fw?.haproxyConfig) await allure.attachment("haproxy.cfg", fw.haproxyConfig, "text/plain");
+  if (fw?.proxy?.config) await allure.attachment(fw.proxy.config.name, fw.proxy.config.text, "text/plain");
   for (const c of r.captures ?? []) {
     if (fs.existsSync(c.file)) await allure.attachmentPath(path.basename(c.file), c.file, { contentType: "application/vnd.tcpdump.pcap", fileExtension: "pcap" });
   }

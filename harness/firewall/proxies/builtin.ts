@@ -28,8 +28,16 @@ export const builtin: ProxyDriver = {
       label: "the builtin proxy",
       process: child,
       async stats() {
-        const builtinStats = await queryProxyStats(statsSocket);
-        return { accepted: builtinStats.accepted, builtin: builtinStats };
+        const raw = await queryProxyStats(statsSocket);
+        const connections = raw.connections.map((c) => ({
+          client: c.client,
+          server: c.server,
+          state: c.state,
+          clientSide: { bytesIn: c.bytesIn, bytesOut: c.bytesBackOut },
+          serverSide: { bytesIn: c.bytesBack, bytesOut: c.bytesOut },
+          buffered: c.held,
+        }));
+        return { accepted: raw.accepted, connections, raw };
       },
     };
   },

@@ -4,7 +4,14 @@ import * as path from "node:path";
 import { stopProcess } from "../../exec";
 import { waitUntil } from "../../wait";
 import { haproxyArgv, haproxyCommand, haproxyConfig, parseHaproxySess, parseHaproxyStat } from "../haproxy";
+import type { HaproxySession, HaproxyStatRow } from "../haproxy";
 import type { ProxyDriver } from "./driver";
+
+/** HAProxy's own detail in the evidence (ProxyOwnStats.raw). */
+export interface HaproxyRaw {
+  stat: HaproxyStatRow[];
+  sessions: HaproxySession[];
+}
 
 const START_TIMEOUT_MS = 10000;
 
@@ -32,11 +39,21 @@ export const haproxy: ProxyDriver = {
     return {
       label: "HAProxy",
       process: child,
-      config,
+      config: { name: "haproxy.cfg", text: config },
       async stats() {
         const stat = parseHaproxyStat(await haproxyCommand(statsSocket, "show stat"));
         const sessions = parseHaproxySess(await haproxyCommand(statsSocket, "show sess"));
-        return { accepted: stat.filter((r) => r.type === "frontend").reduce((n, r) => n + r.stot, 0), haproxy: { stat, sessions } };
+        const raw: HaproxyRaw = { stat, sessions };
+        // `show sess` lists live streams only, without their byte counts (those are in raw.stat, per frontend/backend)
+        const connections = sessions.map((s) => ({
+          client: s.src,
+          server: s.server,
+          state: "open" as const,
+          clientSide: {},
+          serverSide: {},
+          buffered: s.reqBuffered + s.resBuffered,
+        }));
+        return { accepted: stat.filter((r) => r.type === "frontend").reduce((n, r) => n + r.stot, 0), connections, raw };
       },
     };
   },
