@@ -7,7 +7,7 @@ import type { ArgumentsCamelCase, Argv } from "yargs";
 import { didYouMean } from "../topology/errors";
 import { selectScenarios } from "../topology/load";
 import { FIREWALL_MODES, IMPLS, TRANSPORTS, type FirewallMode, type Impl, type Scenario, type Topology, type Transport } from "../topology/model";
-import { describeFilter, filterScenarios } from "../topology/select";
+import { describeFilter, filterScenarios, parseShard, shardScenarios, type Shard } from "../topology/select";
 
 /** Bad usage: exit 2 with the message (yargs' own validation failures end the same way). */
 export class UsageError extends Error {}
@@ -67,13 +67,24 @@ export function withSelectors<A>(y: Argv<A>) {
   return y
     .option("transport", opt("transport", TRANSPORTS, "VPN transport"))
     .option("mode", opt("mode", FIREWALL_MODES, "firewall mode"))
-    .option("impl", opt("impl", IMPLS, "VPN implementation"));
+    .option("impl", opt("impl", IMPLS, "VPN implementation"))
+    .option("shard", {
+      type: "string",
+      requiresArg: true,
+      describe: "only slice I of N of the selected scenarios (deterministic; shards 1..N together run each scenario once), for a CI matrix",
+      coerce: (v: string | string[]) => parseShard(Array.isArray(v) ? v[v.length - 1] : v),
+    });
 }
 
 /** The scenarios --variant names (all when none), narrowed by --transport/--mode/--impl; none left is a UsageError naming the filters. */
-export function selectCells(t: Topology, a: { variant?: string[]; transport?: Transport[]; mode?: FirewallMode[]; impl?: Impl[] }): Scenario[] {
+export function selectCells(t: Topology, a: { variant?: string[]; transport?: Transport[]; mode?: FirewallMode[]; impl?: Impl[]; shard?: Shard }): Scenario[] {
   const f = { transports: a.transport, modes: a.mode, impls: a.impl };
-  const picked = filterScenarios(selectScenarios(t, a.variant ?? []), f);
+  const selected = filterScenarios(selectScenarios(t, a.variant ?? []), f);
+  const picked = a.shard ? shardScenarios(selected, a.shard) : selected;
+  if (picked.length === 0 && a.shard && selected.length > 0) {
+    // more shards than scenarios: an empty slice is a valid, quiet outcome for a CI matrix job
+    return picked;
+  }
   if (picked.length === 0) {
     const v = a.variant && a.variant.length > 0 ? ` --variant ${a.variant.join(",")}` : "";
     throw new UsageError(`no scenario of ${t.file} matches${v} ${describeFilter(f)}`);

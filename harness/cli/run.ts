@@ -5,6 +5,7 @@ import { mapPool } from "../pool";
 import { loadTopology } from "../topology/load";
 import { selectCells, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, Transport } from "../topology/model";
+import type { Shard } from "../topology/select";
 import { err, out } from "./output";
 
 export const MAX_JOBS = 16;
@@ -22,9 +23,11 @@ export const run = {
       })
       .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "every scenario, three labs at a time")
-      .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON"),
+      .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON")
+      .example("$0 run topologies/matrix.yaml --shard 2/4", "the second of four CI jobs' slices"),
   run: async (a) => {
-    const scenarios = selectCells(loadTopology(a.file), a);
+    const topology = loadTopology(a.file);
+    const scenarios = selectCells(topology, a);
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
     // (capture.ts brings the process helpers; `check` and --help must not load them)
     const { captureArgs, withCaptures } = await import("../capture");
@@ -45,11 +48,11 @@ export const run = {
     const mismatches = results.filter((r) => r.outcome === "verdict" && !r.passed).length;
     const passed = results.length - labErrors - mismatches;
     if (a.json) {
-      out(JSON.stringify({ topology: scenarios[0]?.name, file: a.file, results, summary: { scenarios: results.length, passed, mismatches, labErrors } }, null, 2));
+      out(JSON.stringify({ topology: topology.name, file: a.file, ...(a.shard ? { shard: a.shard } : {}), results, summary: { scenarios: results.length, passed, mismatches, labErrors } }, null, 2));
     } else {
       out(formatTable(results.map(resultRow)));
       out(`${passed} as expected, ${mismatches} not, ${labErrors} lab error(s)`);
     }
     return labErrors > 0 ? 2 : mismatches > 0 ? 1 : 0;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; json: boolean; jobs: number }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; json: boolean; jobs: number }>;

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import * as path from "node:path";
 import { loadTopology, selectScenarios } from "./load";
-import { describeFilter, filterScenarios } from "./select";
+import * as fc from "fast-check";
+import { describeFilter, filterScenarios, parseShard, shardScenarios } from "./select";
 
 const MATRIX = path.join(__dirname, "..", "..", "..", "topologies", "matrix.yaml");
 
@@ -45,5 +46,39 @@ describe("topology/select: filterScenarios", () => {
   it("describeFilter names the non-empty axes as options", () => {
     expect(describeFilter({ transports: ["esp"], modes: [], impls: ["ocserv", "strongswan"] })).to.equal("--transport esp --impl ocserv,strongswan");
     expect(describeFilter({})).to.equal("");
+  });
+});
+
+describe("topology/select: --shard I/N", () => {
+  const all = selectScenarios(loadTopology(MATRIX), []);
+  const keys = (ss: readonly { name: string; variant: string }[]) => ss.map((s) => `${s.name}/${s.variant}`);
+
+  it("parses I/N and refuses what is not a slice", () => {
+    expect(parseShard("1/2")).to.deep.equal({ index: 1, count: 2 });
+    expect(parseShard(" 3/3 ")).to.deep.equal({ index: 3, count: 3 });
+    for (const bad of ["0/2", "3/2", "1/0", "1", "a/b", "1/2/3", "-1/2", ""]) expect(() => parseShard(bad), bad).to.throw(/--shard/);
+  });
+
+  it("shards 1..N hold every scenario exactly once, differ in size by one at most, keep the file's order (N = 1..50)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50 }), fc.shuffledSubarray(all, { minLength: 0 }), (n, subset) => {
+        const slices = Array.from({ length: n }, (_, i) => shardScenarios(subset, { index: i + 1, count: n }));
+        const seen = slices.flatMap(keys);
+        expect([...seen].sort()).to.deep.equal(keys(subset).sort());
+        const sizes = slices.map((s) => s.length);
+        expect(Math.max(...sizes) - Math.min(...sizes), `sizes ${sizes}`).to.be.at.most(1);
+        for (const s of slices) {
+          const order = keys(subset);
+          const idx = keys(s).map((k) => order.indexOf(k));
+          expect(idx, "order kept").to.deep.equal([...idx].sort((a, b) => a - b));
+        }
+      }),
+    );
+  });
+
+  it("a shard is the same whatever order the scenarios come in", () => {
+    const a = keys(shardScenarios(all, { index: 2, count: 3 })).sort();
+    const b = keys(shardScenarios([...all].reverse(), { index: 2, count: 3 })).sort();
+    expect(a).to.deep.equal(b).and.have.length.greaterThan(10);
   });
 });
