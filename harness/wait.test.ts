@@ -37,6 +37,18 @@ describe("wait: one readiness wait", () => {
     expect(Date.now() - t0).to.be.below(5000); // bound on a hang, not a timing claim
   });
 
+  it("fails at once when any of several programs it waits on exits (a tunnel's two daemons)", async () => {
+    const alive = spawn(process.execPath, ["-e", "setTimeout(() => {}, 10000)"]);
+    const dead = spawn(process.execPath, ["-e", "process.exit(4)"]);
+    try {
+      await new Promise((r) => dead.once("exit", r));
+      const e = await rejection(waitUntil(async () => undefined, { what: "the SA", timeoutMs: 10000, process: [alive, dead] }));
+      expect(e.message).to.match(/^the SA: the program exited \(code 4\) before it was ready/);
+    } finally {
+      alive.kill();
+    }
+  });
+
   it("a stdout line, a unix socket, a command, a counter", async () => {
     const child = spawn(process.execPath, ["-e", "setTimeout(() => console.log('{\"event\":\"listening\"}'), 100); setTimeout(() => {}, 2000)"]);
     try {

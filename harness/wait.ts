@@ -15,8 +15,8 @@ export interface WaitOptions {
   what: string;
   timeoutMs: number;
   intervalMs?: number; // default 100
-  /** Fail as soon as this process exits (it will never become ready). */
-  process?: ChildProcess;
+  /** Fail as soon as this process (or any of these) exits: it will never become ready. */
+  process?: ChildProcess | readonly ChildProcess[];
   /** A log to quote the tail of in the error. */
   log?: string;
 }
@@ -36,8 +36,8 @@ export async function waitUntil<T>(probe: Probe<T>, o: WaitOptions): Promise<T> 
   const tail = (): string => (o.log ? ` (log ${o.log})\n  ${logTail(o.log)}` : "");
   let last = "";
   for (;;) {
-    const p = o.process;
-    if (p && (p.exitCode !== null || p.signalCode !== null)) {
+    const p = ([] as ChildProcess[]).concat(o.process ?? []).find((c) => c.exitCode !== null || c.signalCode !== null);
+    if (p) {
       throw new Error(`${o.what}: the program exited (${p.signalCode ?? `code ${p.exitCode}`}) before it was ready${tail()}`);
     }
     try {

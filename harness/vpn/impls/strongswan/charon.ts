@@ -5,6 +5,7 @@
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { stopProcess, type ExecResult } from "../../../exec";
+import { forUnixSocket, waitUntil } from "../../../wait";
 import type { ImplContext, Side } from "../../impl";
 import { CHARON, charonPaths, keptMountPoint, privateRunArgv, swanctlArgv, type CharonPaths } from "./config";
 import { downReason, dpdLineKind, parseListSas, type IkeSa } from "./sas";
@@ -13,17 +14,6 @@ import { parseWireCounters, wireDeleteArgv, wireListArgv, wireRuleset, type Wire
 const SOCKET_TIMEOUT_MS = 10_000;
 const SWANCTL_TIMEOUT_MS = 10_000;
 const LOG_TAIL_LINES = 60;
-
-/** Poll `f` every `everyMs` until it gives a value; reject after `ms` saying what was awaited. */
-export async function poll<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export interface TunCounters {
   rxPackets: number; // written by charon: came out of the tunnel
@@ -55,6 +45,11 @@ export class Charon {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** The daemon's process once started (readiness waits fail at once when it exits). */
+  get process(): ChildProcess | undefined {
+    return this.child;
   }
 
   /** Where this charon shows up in evidence and faults. */
@@ -89,10 +84,13 @@ export class Charon {
       this.exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
       for (const l of this.exitListeners) l(this.exited);
     });
-    await poll(`${this.piece} to open its vici socket ${p.vici}`, () => {
-      if (this.exited) throw new Error(`${this.piece} ${this.exited} before opening its vici socket`);
-      return fs.existsSync(p.vici) ? true : undefined;
-    }, SOCKET_TIMEOUT_MS, 50);
+    await waitUntil(forUnixSocket(p.vici), {
+      what: `${this.piece} answering on its vici socket ${p.vici}`,
+      timeoutMs: SOCKET_TIMEOUT_MS,
+      intervalMs: 50,
+      process: child,
+      log: p.log,
+    });
     await this.swanctl(["--load-all", "--noprompt", "--file", p.swanctlConf]);
   }
 

@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import type { ImplContext, Side, TunnelCounters, TunnelDown, TunnelHandle, VpnImplementation } from "../../impl";
 import { tunnelPlan } from "../../plan";
-import { Charon, poll } from "./charon";
+import { waitUntil } from "../../../wait";
+import { Charon } from "./charon";
 import { CONN, charonDpd, strongswanConf, swanctlConf } from "./config";
 import type { IkeSa } from "./sas";
 import { strongswanSpec } from "./spec";
@@ -43,11 +44,10 @@ export const strongswan: VpnImplementation = {
       ctx.log(`strongswan: charon up on ${vpn.headend} (pid ${h.pid}) and ${vpn.client} (pid ${c.pid}); initiating`);
       // blocks until the CHILD_SA is established or charon gives up (its retransmission budget)
       await c.swanctl(["--initiate", "--child", CONN, "--timeout", String(UP_TIMEOUT_MS / 1000)], UP_TIMEOUT_MS + 2000);
-      client = await poll(`the client's CHILD_SA ${CONN} INSTALLED`, async () => {
-        for (const e of [c, h]) if (e.exited) throw new Error(`${e.piece} ${e.exited}`);
-        return installed(await c.listSas());
-      }, UP_TIMEOUT_MS);
-      await poll(`the headend's CHILD_SA ${CONN} INSTALLED`, async () => installed(await h.listSas()), UP_TIMEOUT_MS);
+      // either charon exiting ends the wait at once
+      const daemons = [c.process, h.process].filter((p) => p !== undefined);
+      client = await waitUntil(async () => installed(await c.listSas()), { what: `the client's CHILD_SA ${CONN} INSTALLED`, timeoutMs: UP_TIMEOUT_MS, process: daemons });
+      await waitUntil(async () => installed(await h.listSas()), { what: `the headend's CHILD_SA ${CONN} INSTALLED`, timeoutMs: UP_TIMEOUT_MS, process: daemons });
     } catch (e) {
       await Promise.allSettled([ends.client.stop(), ends.headend.stop()]);
       throw new Error(`${what}: ${(e as Error).message}${tails()}`);

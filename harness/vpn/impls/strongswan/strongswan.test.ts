@@ -10,9 +10,9 @@ import { run } from "../../../exec";
 import { NetnsRuntime, namespacePids } from "../../../runtime/netns/netns";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "../../../runtime/state";
 import { isRoot } from "../../../testkit/netns";
+import { waitUntil } from "../../../wait";
 import type { Link, NodeSpec, Role, Scenario } from "../../../topology/model";
 import type { ImplContext, TunnelHandle } from "../../impl";
-import { poll } from "./charon";
 import { strongswan } from "./index";
 
 const PATH_TABLE = "vlt_sw_path";
@@ -177,7 +177,7 @@ describe("vpn/impls/strongswan (two charons with kernel-libipsec, natt, on the n
     const h = handle as TunnelHandle;
     const rt = runtime as NetnsRuntime;
     for (const dir of ["sport", "dport"]) await rt.exec("wan", ["nft", "add", "rule", "inet", PATH_TABLE, "path", "udp", dir, "4500", "drop"]);
-    const down = await poll("a tunnel down", () => h.downs()[0], 20_000, 100).catch((e: Error) => {
+    const down = await waitUntil(async () => h.downs()[0], { what: "a tunnel down", timeoutMs: 20_000 }).catch((e: Error) => {
       throw new Error(`${e.message}; downs ${JSON.stringify(h.downs())}\n${h.logs()["charon-headend"]}`);
     });
     const c = await h.counters(down.side);
@@ -194,7 +194,7 @@ describe("vpn/impls/strongswan (two charons with kernel-libipsec, natt, on the n
     expect(pids, "processes in the client's namespace").to.have.length(1); // charon alone: ip netns exec and the wrapper exec'd it
     const downsBefore = h.downs().length;
     process.kill(pids[0], "SIGKILL");
-    const fault = await poll("a fault", () => faults[0], 5000, 50);
+    const fault = await waitUntil(async () => faults[0], { what: "a fault", timeoutMs: 5000, intervalMs: 50 });
     const shown = JSON.stringify({ pid: pids[0], faults, downs: h.downs() });
     expect(fault, shown).to.match(new RegExp(`^charon on client \\(pid ${pids[0]}\\): killed by SIGKILL`));
     expect(faults, shown).to.have.length(1);
