@@ -14,6 +14,7 @@ import { check } from "./cli/check";
 import { PACKAGE_ROOT, UsageError, type Command } from "./cli/command";
 import { doctor } from "./cli/doctor";
 import { down, gc, ls } from "./cli/labs";
+import { merge } from "./cli/merge";
 import { err, flushOutput, guardStreams, outputFailed } from "./cli/output";
 import { run } from "./cli/run";
 import { schema } from "./cli/schema";
@@ -56,7 +57,7 @@ function completionWords(argv: string[]): string[] {
   return i < 0 ? [] : argv.slice(i + 1);
 }
 
-const COMMANDS = [run, check, up, ls, down, gc, doctor, schema].map((c) => c.command.split(" ")[0]).concat("completion");
+const COMMANDS = [run, check, up, ls, down, gc, merge, doctor, schema].map((c) => c.command.split(" ")[0]).concat("completion");
 
 const TAKES_VALUE = new Set(["--variant", "-v", "--jobs", "-j"]);
 
@@ -95,6 +96,7 @@ function parser(argv: string[], outcome: Outcome): Argv {
   y = register(y, ls, outcome);
   y = register(y, down, outcome);
   y = register(y, gc, outcome);
+  y = register(y, merge, outcome);
   y = register(y, doctor, outcome);
   y = register(y, schema, outcome);
   return y

@@ -7,6 +7,7 @@ import { selectCells, withSelectors, withTopology, type Command } from "./comman
 import type { FirewallMode, Impl, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
+import { runSummary } from "./summary";
 
 export const MAX_JOBS = 16;
 
@@ -44,15 +45,13 @@ export const run = {
       }
       return r;
     });
-    const labErrors = results.filter((r) => r.outcome === "lab-error").length;
-    const mismatches = results.filter((r) => r.outcome === "verdict" && !r.passed).length;
-    const passed = results.length - labErrors - mismatches;
+    const s = runSummary(results);
     if (a.json) {
-      out(JSON.stringify({ topology: topology.name, file: a.file, ...(a.shard ? { shard: a.shard } : {}), results, summary: { scenarios: results.length, passed, mismatches, labErrors } }, null, 2));
+      out(JSON.stringify({ topology: topology.name, file: a.file, ...(a.shard ? { shard: a.shard } : {}), results, summary: s.counts }, null, 2));
     } else {
       out(formatTable(results.map(resultRow)));
-      out(`${passed} as expected, ${mismatches} not, ${labErrors} lab error(s)`);
+      out(s.line);
     }
-    return labErrors > 0 ? 2 : mismatches > 0 ? 1 : 0;
+    return s.exitCode;
   },
 } satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; json: boolean; jobs: number }>;
