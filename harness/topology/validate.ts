@@ -3,6 +3,7 @@
 // and column of the offending key or value, naming its dotted path, saying
 // what is wrong and what to do instead. The first problem found is reported.
 import { IMPLEMENTATIONS, implSpec } from "../vpn/impls";
+import { TRANSPORT_OPTION_NAMES, TRANSPORT_SPECS } from "../vpn/impls/transports";
 import { TopologyError, didYouMean, nearest } from "./errors";
 import { childPath, itemPath, type PEntry, type PMap, type PNode, type PSeq, type Pos } from "./merge";
 import {
@@ -82,7 +83,8 @@ const SCENARIO_KEYS = ROOT_KEYS.filter((k) => k !== "variants");
 const NODE_KEYS = ["role", "links", "routes"] as const;
 const LINK_KEYS = ["net", "ip", "gw"] as const;
 const ROUTE_KEYS = ["to", "via"] as const;
-const VPN_KEYS = ["client", "headend", "transport", "impl", "port", "pool", "dpd", "dtls"] as const;
+// the common keys, then each transport's options (harness/vpn/impls/transports.ts)
+const VPN_KEYS = ["client", "headend", "transport", "impl", "port", "pool", "dpd", ...TRANSPORT_OPTION_NAMES];
 const DPD_KEYS = ["interval", "retries"] as const;
 const FIREWALL_KEYS = ["node", "mode", "proxy", "inspect", "bypass", "idle-timeout"] as const;
 const FLOW_MATCH_KEYS = ["proto", "port"] as const;
@@ -93,7 +95,6 @@ const STEP_KEYS = ["at", "on", "loss", "clear"] as const;
 const PROXIES: readonly ProxyImpl[] = ["builtin", "haproxy"];
 const PROTOS = ["tcp", "udp"] as const;
 
-export const DEFAULT_PORT: Record<Transport, number> = { ctcp: 10000, natt: 4500, esp: 0, anyconnect: 443 };
 export const DEFAULT_POOL = "172.29.0.0/24";
 
 /** Reports problems for one scenario ("base" or a variant) of one file. */
@@ -519,8 +520,10 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
     );
   }
   const portN = ck.opt(m, "port");
-  let port = portN ? ck.int(portN, 1, 65535, "vpn.port") : DEFAULT_PORT[transport];
-  if (transport === "esp") port = 0; // ESP is IP protocol 50: no port (a port inherited from a base with another transport is ignored)
+  const given = portN ? ck.int(portN, 1, 65535, "vpn.port") : undefined;
+  // a transport without a port (an IP protocol) ignores one, e.g. inherited from a base with another transport
+  const { defaultPort } = TRANSPORT_SPECS[transport];
+  const port = defaultPort === undefined ? 0 : (given ?? defaultPort);
 
   const poolN = ck.opt(m, "pool");
   let pool: Cidr = { addr: "172.29.0.0", prefix: 24 };
@@ -557,17 +560,33 @@ function checkVpn(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, nets: 
       retries: rN ? ck.int(rN, 1, 1000, "dpd.retries") : 3,
     };
   }
-  const dtlsN = ck.opt(m, "dtls");
-  const dtls = dtlsN ? ck.bool(dtlsN, "dtls") : false;
-  if (dtls && transport !== "anyconnect" && dtlsN) {
-    ck.at(dtlsN, `dtls applies only to transport anyconnect, not ${transport} — remove it or set dtls: false`);
-  }
-  if (dtls && transport === "anyconnect" && !implSpec(impl)?.options.includes("dtls") && dtlsN) {
-    const withDtls = Object.values(IMPLEMENTATIONS).flatMap((e) => (e?.spec.options.includes("dtls") ? [e.spec.name] : []));
-    ck.at(dtlsN, `dtls needs impl ${withDtls.join(" or ")}: impl ${impl} carries everything over TLS — add impl: ${withDtls[0] ?? "ocserv"}, or set dtls: false`);
-  }
+  const options = checkVpnOptions(m, ck, transport, impl);
   if (client === headend) ck.at(m, "vpn.client and vpn.headend are the same node — name two different nodes");
-  return { client, headend, transport, impl, port, pool, dpd, dtls };
+  return { client, headend, transport, impl, port, pool, dpd, dtls: options.dtls ?? false };
+}
+
+/**
+ * The transports' boolean options (vpn.dtls, ...): set to true, the transport must declare it
+ * (harness/vpn/impls/transports.ts) and the implementation must honour it (ImplSpec.options).
+ */
+function checkVpnOptions(m: PMap, ck: Checker, transport: Transport, impl: Impl): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const name of TRANSPORT_OPTION_NAMES) {
+    const n = ck.opt(m, name);
+    if (!n) continue;
+    const on = ck.bool(n, name);
+    out[name] = on;
+    if (!on) continue;
+    const opt = TRANSPORT_SPECS[transport].options.find((o) => o.name === name);
+    if (!opt) {
+      const carriers = Object.values(TRANSPORT_SPECS).filter((t) => t.options.some((o) => o.name === name)).map((t) => t.name);
+      ck.at(n, `${name} applies only to transport ${carriers.join(" or ")}, not ${transport} — remove it or set ${name}: false`);
+    } else if (!implSpec(impl)?.options.includes(name)) {
+      const honour = Object.values(IMPLEMENTATIONS).flatMap((e) => (e?.spec.options.includes(name) && e.spec.transports.includes(transport) ? [e.spec.name] : []));
+      ck.at(n, `${name} needs impl ${honour.join(" or ")}: impl ${impl} ${opt.without} — ${honour.length ? `add impl: ${honour[0]}, or ` : ""}set ${name}: false`);
+    }
+  }
+  return out;
 }
 
 function checkFirewall(root: PMap, ck: Checker, byName: Map<string, NodeSpec>): FirewallSpec | undefined {
