@@ -1,0 +1,808 @@
+// The node image of the Docker runtime, built with no container registry:
+//   vpnlab-base:<hash>  a Debian root filesystem made by debootstrap from the host's own
+//                       Debian mirror (same release as the host, so the host's Node binary
+//                       and native addon find the glibc they were linked against), imported
+//                       as an image; or, where a registry is reachable, `--base IMAGE` plus apt.
+//   vpnlab-node:<hash>  FROM that base: the host's Node binary, dist/, the production
+//                       node_modules and the native addon under /opt/vpnlab.
+// Each tag is a hash of its inputs: a layer is rebuilt only when they change. The
+// debootstrap tree is cached under /var/cache/vpnlab, so rebuilding after an image
+// removal does not download again. Docker tags an image only once it is complete; what
+// this module creates besides (temp dirs, debootstrap) is removed on failure and on signals.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import type Dockerode from "dockerode";
+import { registerTeardown } from "../../cleanup";
+
+/** Where the application lives in the node image (PACKAGE_ROOT there). */
+export const IMAGE_APP_DIR = "/opt/vpnlab";
+/** The Node binary in the node image (also first on the image's PATH as `node`). */
+export const IMAGE_NODE = `${IMAGE_APP_DIR}/bin/node`;
+export const BASE_REPO = "vpnlab-base";
+export const NODE_REPO = "vpnlab-node";
+/** Labels on both images: what they are and what they were built from. */
+export const LABEL_KIND = "vpnlab.image";
+export const LABEL_APP = "vpnlab.app";
+export const LABEL_BASE = "vpnlab.base";
+
+/** What the topologies run on a node (the same programs .ci/run installs on the host). */
+export const BASE_PACKAGES = [
+  "iproute2", "nftables", "haproxy", "tcpdump", "procps", "iputils-ping", "conntrack", "ca-certificates", "openssl",
+  "ocserv", "openconnect", "gnutls-bin",
+  "strongswan-charon", "strongswan-swanctl", "libstrongswan-standard-plugins", "libcharon-extra-plugins",
+] as const;
+
+export const CACHE_DIR = "/var/cache/vpnlab";
+const PACKAGE_ROOT = path.join(__dirname, "..", "..", "..", "..");
+
+// ---------------------------------------------------------------- pure parts
+
+export function shortHash(parts: readonly string[]): string {
+  const h = crypto.createHash("sha256");
+  for (const p of parts) h.update(`${p.length}:${p}\n`); // length-prefixed: ("ab","c") ≠ ("a","bc")
+  return h.digest("hex").slice(0, 12);
+}
+
+export interface AptSource {
+  uris: string[];
+  suites: string[];
+  components: string[];
+}
+
+/** The entries of an apt sources file, one-line (`deb URI SUITE COMP...`) or deb822 (`URIs:`/`Suites:`), deb only. */
+export function parseAptSources(text: string): AptSource[] {
+  const out: AptSource[] = [];
+  if (/^\s*(Types|URIs)\s*:/im.test(text)) {
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const field = (name: string) =>
+        (stanza.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, "im"))?.[1] ?? "").trim().split(/\s+/).filter(Boolean);
+      if (stanza.match(/^\s*Enabled\s*:\s*no\s*$/im)) continue;
+      if (!field("Types").includes("deb")) continue;
+      out.push({ uris: field("URIs"), suites: field("Suites"), components: field("Components") });
+    }
+    return out;
+  }
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    const words = line.replace(/\[[^\]]*\]\s*/, "").split(/\s+/); // drop `[arch=amd64 signed-by=...]`
+    if (words[0] !== "deb" || words.length < 4) continue;
+    out.push({ uris: [words[1]], suites: [words[2]], components: words.slice(3) });
+  }
+  return out;
+}
+
+/** The mirror apt uses for SUITE's main component (not -security, not -updates). */
+export function pickMirror(sources: readonly AptSource[], suite: string): string | undefined {
+  for (const s of sources) {
+    if (s.suites.includes(suite) && s.components.includes("main")) return s.uris[0]?.replace(/\/+$/, "");
+  }
+  return undefined;
+}
+
+/** The top-level package dirs of the production dependencies (nested ones come with their parent). */
+export function productionPackages(lock: { packages?: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean; link?: boolean }> }): string[] {
+  return Object.entries(lock.packages ?? {})
+    .filter(([k, v]) => k.startsWith("node_modules/") && !v.dev && !v.devOptional && !v.link)
+    .map(([k]) => k)
+    .filter((k) => !k.slice("node_modules/".length).includes("/node_modules/"))
+    .sort();
+}
+
+/** The shared libraries `ldd` names with a path, by file name (the vdso has none). */
+export function lddLibraries(lddOutput: string): string[] {
+  const libs: string[] = [];
+  for (const line of lddOutput.split("\n")) {
+    const m = line.match(/=>\s*(\/\S+)/) ?? line.match(/^\s*(\/\S+)\s+\(/);
+    if (m) libs.push(path.basename(m[1]));
+    else if (/not found/.test(line)) libs.push(line.trim().split(/\s+/)[0]);
+  }
+  return libs;
+}
+
+/** The libc6 version recorded in a dpkg status file ("2.36"), if any. */
+export function glibcOfDpkgStatus(status: string): string | undefined {
+  const stanza = status.split(/\n\n/).find((s) => /^Package: libc6$/m.test(s));
+  return stanza?.match(/^Version:\s*(\d+\.\d+)/m)?.[1];
+}
+
+/** a < b for dotted numeric versions ("2.31" < "2.36"). */
+export function versionLess(a: string, b: string): boolean {
+  const x = a.split(".").map(Number);
+  const y = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  }
+  return false;
+}
+
+/** The node layer, FROM a local tag: only COPY/ENV/LABEL plus one check that Node loads the addon. */
+export function nodeDockerfile(baseTag: string, appHash: string): string {
+  const addon = `${IMAGE_APP_DIR}/build/Release/vpnlab_native.node`;
+  return [
+    `FROM ${baseTag}`,
+    `COPY opt/vpnlab ${IMAGE_APP_DIR}`,
+    `ENV PATH=${IMAGE_APP_DIR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    // fail the build, not the first lab, when the binary or the addon cannot load here
+    `RUN ["${IMAGE_NODE}", "-e", "require(${JSON.stringify(addon).replace(/"/g, "'")})"]`,
+    `LABEL ${LABEL_KIND}=node ${LABEL_APP}=${appHash} ${LABEL_BASE}=${baseTag}`,
+    // a node container only has to stay up: the runtime execs the node's programs in it
+    `CMD ["sleep", "infinity"]`,
+    "",
+  ].join("\n");
+}
+
+/** With `--base IMAGE` (a registry is reachable): the OS packages come from apt in a build step. */
+export function aptBaseDockerfile(image: string, packages: readonly string[], key: string): string {
+  return [
+    `FROM ${image}`,
+    `RUN ["/bin/sh", "-c", "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${packages.join(" ")} && rm -rf /var/lib/apt/lists/*"]`,
+    `LABEL ${LABEL_KIND}=base vpnlab.inputs=${key}`,
+    "",
+  ].join("\n");
+}
+
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+// ---------------------------------------------------------------- progress
+
+/** One status line rewritten in place on a terminal; plain lines (start, every 10 s, end) otherwise. */
+export class Progress {
+  private stage = "";
+  private started = 0;
+  private bytes = 0;
+  private note = "";
+  private lastDraw = 0;
+  private lastLine = 0;
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly write: (s: string) => void,
+    tty: boolean,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tty = tty;
+  }
+
+  begin(stage: string, note = ""): void {
+    this.stage = stage;
+    this.started = this.now();
+    this.bytes = 0;
+    this.note = note;
+    this.lastLine = this.started;
+    if (!this.tty) this.write(`${stage}: ${note || "started"}\n`);
+    else this.draw(true);
+  }
+
+  update(bytes: number, note?: string): void {
+    this.bytes = bytes;
+    if (note !== undefined) this.note = note;
+    if (this.tty) this.draw(false);
+    else if (this.now() - this.lastLine >= 10_000) {
+      this.lastLine = this.now();
+      this.write(`${this.stage}: ${this.elapsed()}, ${humanBytes(this.bytes)}${this.note ? ` — ${this.note}` : ""}\n`);
+    }
+  }
+
+  end(result: string): void {
+    const line = `${this.stage}: ${result} (${this.elapsed()}${this.bytes ? `, ${humanBytes(this.bytes)}` : ""})`;
+    this.write(this.tty ? `\r\x1b[K${line}\n` : `${line}\n`);
+  }
+
+  /** A message of its own, not a status. */
+  say(s: string): void {
+    this.write(this.tty ? `\r\x1b[K${s}\n` : `${s}\n`);
+  }
+
+  private elapsed(): string {
+    return `${((this.now() - this.started) / 1000).toFixed(1)} s`;
+  }
+
+  private draw(force: boolean): void {
+    if (!force && this.now() - this.lastDraw < 100) return;
+    this.lastDraw = this.now();
+    const text = `${this.stage} ${this.elapsed()} ${humanBytes(this.bytes)} ${this.note}`;
+    const width = process.stderr.columns || 100;
+    this.write(`\r\x1b[K${text.slice(0, width - 1)}`);
+  }
+}
+
+// ---------------------------------------------------------------- engine
+
+/** A dockerode client for a URL as DOCKER_HOST spells it (unix://, tcp://, ssh://); none: DOCKER_HOST or the default socket. */
+export async function connectEngine(url?: string): Promise<Dockerode> {
+  const Docker = (await import("dockerode")).default;
+  if (!url) return new Docker();
+  if (url.startsWith("unix://")) return new Docker({ socketPath: url.slice("unix://".length) });
+  if (url.startsWith("/")) return new Docker({ socketPath: url });
+  const u = new URL(url.includes("//") ? url : `tcp://${url}`);
+  if (u.protocol === "ssh:") return new Docker({ protocol: "ssh", host: u.hostname, port: u.port || 22, username: u.username || undefined, sshOptions: { agent: process.env.SSH_AUTH_SOCK } });
+  const https = process.env.DOCKER_TLS_VERIFY === "1" || u.port === "2376";
+  return new Docker({ protocol: https ? "https" : "http", host: u.hostname, port: u.port || (https ? 2376 : 2375) });
+}
+
+export function engineName(url?: string): string {
+  return url ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+}
+
+/** The engine answers, or an error saying how to start one. */
+export async function pingEngine(docker: Dockerode, url?: string): Promise<void> {
+  try {
+    await docker.ping();
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new Error(`no Docker engine at ${engineName(url)} (${why}): start dockerd: scripts/dockerd.sh NAME (then --engine unix:///run/vpnlab-NAME/docker.sock or DOCKER_HOST), or systemctl start docker`);
+  }
+}
+
+async function imageExists(docker: Dockerode, tag: string): Promise<boolean> {
+  try {
+    await docker.getImage(tag).inspect();
+    return true;
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return false;
+    throw e;
+  }
+}
+
+/** Wait for a build/import response stream to end; its `error` messages fail it. */
+function follow(docker: Dockerode, stream: NodeJS.ReadableStream, onMessage: (m: { stream?: string; status?: string }) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+        const failed = (output ?? []).find((m) => m.error || m.errorDetail);
+        if (err) reject(err);
+        else if (failed) reject(new Error((failed.errorDetail?.message ?? failed.error ?? "failed").trim()));
+        else resolve();
+      },
+      onMessage,
+    );
+  });
+}
+
+// ---------------------------------------------------------------- inputs
+
+interface HostRelease {
+  suite: string;
+  mirror: string;
+}
+
+/** The host's Debian release and the mirror its apt uses for it. */
+export function hostRelease(mirrorOverride?: string): HostRelease {
+  const osRelease = readOr("/etc/os-release");
+  const id = osRelease.match(/^ID=(.*)$/m)?.[1]?.replace(/"/g, "");
+  const codename = osRelease.match(/^VERSION_CODENAME=(.*)$/m)?.[1]?.replace(/"/g, "");
+  if (id !== "debian" || !codename) {
+    throw new Error(`the node image is built from Debian with the host's release, but this host is ${id ?? "unknown"} ${codename ?? ""}: build on Debian, or use --base IMAGE where a registry is reachable`);
+  }
+  if (mirrorOverride) return { suite: codename, mirror: mirrorOverride.replace(/\/+$/, "") };
+  const files = ["/etc/apt/sources.list", ...listDir("/etc/apt/sources.list.d").filter((f) => /\.(list|sources)$/.test(f)).map((f) => `/etc/apt/sources.list.d/${f}`)];
+  const sources = files.flatMap((f) => parseAptSources(readOr(f)));
+  const mirror = pickMirror(sources, codename);
+  if (!mirror) throw new Error(`no Debian mirror for ${codename} main in ${files.join(", ")}: give --mirror URL`);
+  return { suite: codename, mirror };
+}
+
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+function hashFile(h: crypto.Hash, file: string): void {
+  h.update(fs.readFileSync(file));
+}
+
+/** The compiled program and the schema it reads; the tests, suites and benches never run in a node. */
+const APP_TREES = ["dist/harness", "schema"];
+
+/** Whether a file of APP_TREES goes into the image (and into its hash): not a compiled unit test. */
+export function appFile(name: string): boolean {
+  return !/\.test\.js(\.map)?$/.test(name);
+}
+
+/** Every regular file (and symlink target) under dir that appFile keeps, sorted, into the hash. */
+function hashTree(h: crypto.Hash, root: string, rel = ""): void {
+  const dir = path.join(root, rel);
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (!appFile(name)) continue;
+    const r = path.join(rel, name);
+    const st = fs.lstatSync(path.join(root, r));
+    if (st.isDirectory()) hashTree(h, root, r);
+    else if (st.isSymbolicLink()) h.update(`L ${r} ${fs.readlinkSync(path.join(root, r))}\n`);
+    else if (st.isFile()) {
+      h.update(`F ${r} ${st.mode & 0o111 ? "x" : "-"}\n`);
+      hashFile(h, path.join(root, r));
+    }
+  }
+}
+
+export interface AppInputs {
+  /** Hash of the node binary, dist/, package.json, package-lock.json, schema/ and the addon. */
+  hash: string;
+  root: string;
+  nodeBinary: string;
+  packages: string[];
+}
+
+let appInputsMemo: Promise<AppInputs> | undefined;
+
+/** What the node layer copies, and its hash (computed once per process: the files do not change under a run). */
+export function appInputs(root = PACKAGE_ROOT): Promise<AppInputs> {
+  if (root !== PACKAGE_ROOT) return Promise.resolve().then(() => computeAppInputs(root));
+  appInputsMemo ??= Promise.resolve().then(() => computeAppInputs(root));
+  return appInputsMemo;
+}
+
+function computeAppInputs(root: string): AppInputs {
+  const need = (p: string, what: string) => {
+    if (!fs.existsSync(path.join(root, p))) throw new Error(`${path.join(root, p)} missing: ${what}`);
+  };
+  need("dist/harness", "build first (npx tsc -p .)");
+  need("package-lock.json", "a vpnlab checkout has one");
+  need("build/Release/vpnlab_native.node", "build the native addon (npm ci, or npx node-gyp rebuild)");
+  const lock = JSON.parse(fs.readFileSync(path.join(root, "package-lock.json"), "utf8")) as Parameters<typeof productionPackages>[0];
+  const packages = productionPackages(lock).filter((p) => fs.existsSync(path.join(root, p))); // an optional one may be absent
+  const h = crypto.createHash("sha256");
+  h.update("node\n");
+  hashFile(h, process.execPath);
+  for (const f of ["package.json", "package-lock.json", "build/Release/vpnlab_native.node"]) {
+    h.update(`F ${f}\n`);
+    hashFile(h, path.join(root, f));
+  }
+  for (const d of APP_TREES) if (fs.existsSync(path.join(root, d))) {
+    h.update(`D ${d}\n`);
+    hashTree(h, path.join(root, d));
+  }
+  return { hash: h.digest("hex").slice(0, 12), root, nodeBinary: process.execPath, packages };
+}
+
+/** What the import leaves out of the debootstrap tree: mount points' contents, docs, manuals, translations. */
+export const IMPORT_EXCLUDES = [
+  "./dev/*", "./proc/*", "./sys/*", "./run/*", "./tmp/*", "./debootstrap",
+  "./usr/share/doc/*", "./usr/share/man/*", "./usr/share/info/*", "./usr/share/locale/*", "./var/lib/apt/lists/*", "./var/cache/apt/*.bin",
+];
+
+/** The debootstrap tree's inputs: the cache dir's name. */
+export function treeKey(suite: string, mirror: string, packages: readonly string[] = BASE_PACKAGES): string {
+  return shortHash(["debootstrap-minbase", suite, mirror, ...[...packages].sort()]);
+}
+
+/** The base image's inputs: the tree and what the import leaves out. */
+export function baseKey(suite: string, mirror: string, packages: readonly string[] = BASE_PACKAGES): string {
+  return shortHash(["import", treeKey(suite, mirror, packages), ...IMPORT_EXCLUDES]);
+}
+
+export function nodeTagFor(baseTag: string, appHash: string): string {
+  return `${NODE_REPO}:${shortHash([baseTag, appHash])}`;
+}
+
+// ---------------------------------------------------------------- look-ups
+
+/**
+ * The vpnlab-node tag built from the current inputs on this engine; an error naming
+ * `vpnlab image build` when there is none. Any base qualifies (a custom --mirror or
+ * --base built it); the default base is preferred.
+ */
+export async function imageRef(engine?: string | Dockerode): Promise<string> {
+  const url = typeof engine === "string" ? engine : undefined;
+  const docker = typeof engine === "object" ? engine : await connectEngine(url);
+  await pingEngine(docker, url);
+  const app = await appInputs();
+  const found = await currentImages(docker, app.hash);
+  if (found.length === 0) {
+    throw new Error(`no ${NODE_REPO} image for the current build (inputs ${app.hash}) on ${engineName(url)}: run \`vpnlab image build${url ? ` --engine ${url}` : ""}\``);
+  }
+  let preferred: string | undefined;
+  try {
+    const { suite, mirror } = hostRelease();
+    preferred = nodeTagFor(`${BASE_REPO}:${baseKey(suite, mirror)}`, app.hash);
+  } catch {
+    // not Debian: whichever base was used
+  }
+  return found.includes(preferred ?? "") ? (preferred as string) : found[0];
+}
+
+/** vpnlab-node tags carrying this app hash, newest first. */
+async function currentImages(docker: Dockerode, appHash: string): Promise<string[]> {
+  const images = await docker.listImages({ filters: JSON.stringify({ label: [`${LABEL_KIND}=node`, `${LABEL_APP}=${appHash}`] }) });
+  return images
+    .sort((a, b) => b.Created - a.Created)
+    .flatMap((i) => i.RepoTags ?? [])
+    .filter((t) => t.startsWith(`${NODE_REPO}:`));
+}
+
+/** The image for tests and CI: the current one, built (with plain progress lines on stderr) when missing. */
+export async function ensureImage(engine?: string): Promise<string> {
+  try {
+    return await imageRef(engine);
+  } catch (e) {
+    if (!/vpnlab image build/.test((e as Error).message)) throw e;
+  }
+  return buildNodeImage({ engine, progress: new Progress((s) => process.stderr.write(s), false) });
+}
+
+// ---------------------------------------------------------------- build
+
+export interface BuildOptions {
+  engine?: string;
+  force?: boolean;
+  /** A registry image to start from instead of debootstrap. */
+  base?: string;
+  mirror?: string;
+  progress: Progress;
+}
+
+/** Temp dirs and children of one build: removed/ended on failure and on SIGINT/SIGTERM/SIGHUP. */
+class Scratch {
+  readonly dirs = new Set<string>();
+  readonly children = new Set<ChildProcess>();
+  readonly abort = new AbortController();
+
+  dir(prefix: string): string {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    const d = fs.mkdtempSync(path.join(CACHE_DIR, `tmp-${prefix}-`));
+    this.dirs.add(d);
+    return d;
+  }
+
+  async cleanup(): Promise<void> {
+    this.abort.abort();
+    await Promise.all([...this.children].map((c) => endGroup(c)));
+    for (const d of this.dirs) removeTree(d);
+    this.dirs.clear();
+  }
+}
+
+/** End a child we started in its own process group (debootstrap runs dpkg, chroot, wget under it), by its PID. */
+function endGroup(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return Promise.resolve();
+  const pid = c.pid;
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 5000);
+    c.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    try {
+      process.kill(-pid, "SIGTERM");
+    } catch {
+      clearTimeout(kill);
+      resolve();
+    }
+  });
+}
+
+/** Mount points at or under dir, deepest first (debootstrap mounts proc and sys in its target). */
+function mountsUnder(dir: string): string[] {
+  return readOr("/proc/self/mountinfo")
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)))
+    .map((m) => m.replace(/\\040/g, " "))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** rm -rf of a build tree, never across a mount: what is still mounted is unmounted first, or the tree is kept. */
+export function removeTree(dir: string): void {
+  for (const m of mountsUnder(dir)) {
+    spawnSyncQuiet(["umount", "-l", m]);
+  }
+  const left = mountsUnder(dir);
+  if (left.length > 0) {
+    process.stderr.write(`vpnlab: not removing ${dir}: still mounted: ${left.join(", ")}\n`);
+    return;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function spawnSyncQuiet(argv: string[]): void {
+  spawnSync(argv[0], argv.slice(1), { stdio: "ignore" });
+}
+
+/** Build (or find) the base and node images on one engine; returns the node tag. */
+export async function buildNodeImage(opts: BuildOptions): Promise<string> {
+  const docker = await connectEngine(opts.engine);
+  await pingEngine(docker, opts.engine);
+  const scratch = new Scratch();
+  const unregister = registerTeardown(() => scratch.cleanup());
+  try {
+    const app = await appInputs();
+    const base = opts.base ? await aptBase(docker, opts, scratch) : await debootstrapBase(docker, opts, scratch);
+    const tag = nodeTagFor(base.tag, app.hash);
+    if (!opts.force && (await imageExists(docker, tag))) {
+      opts.progress.say(`node: ${tag} is current (inputs ${app.hash})`);
+      return tag;
+    }
+    if (base.rootfs) checkLibraries(base.rootfs, [app.nodeBinary, path.join(app.root, "build/Release/vpnlab_native.node")]);
+    await buildNodeLayer(docker, tag, base.tag, app, opts.progress, scratch);
+    await pruneOld(docker, tag, base.tag, opts.progress);
+    return tag;
+  } finally {
+    await scratch.cleanup();
+    unregister();
+  }
+}
+
+interface Base {
+  tag: string;
+  /** The debootstrap tree, when the base came from one (for the ldd check). */
+  rootfs?: string;
+}
+
+async function debootstrapBase(docker: Dockerode, opts: BuildOptions, scratch: Scratch): Promise<Base> {
+  const { suite, mirror } = hostRelease(opts.mirror);
+  const key = baseKey(suite, mirror);
+  const tag = `${BASE_REPO}:${key}`;
+  const cached = path.join(CACHE_DIR, `debootstrap-${treeKey(suite, mirror)}`);
+  const rootfs = path.join(cached, "rootfs");
+  const complete = path.join(cached, "complete");
+  const haveTree = !opts.force && fs.existsSync(complete);
+  if (!opts.force && (await imageExists(docker, tag))) {
+    opts.progress.say(`base: ${tag} is current (debian ${suite} from ${mirror})`);
+    return { tag, rootfs: haveTree ? rootfs : undefined };
+  }
+  if (!haveTree) {
+    await debootstrap(suite, mirror, cached, opts.progress, scratch);
+  } else {
+    opts.progress.say(`base: debootstrap tree cached in ${cached}`);
+  }
+  checkGlibc(rootfs);
+  await importRootfs(docker, rootfs, tag, key, opts.progress, scratch);
+  return { tag, rootfs };
+}
+
+async function debootstrap(suite: string, mirror: string, cached: string, progress: Progress, scratch: Scratch): Promise<void> {
+  const { findProgram } = await import("../../doctor"); // loaded here: doctor imports this module for its docker line
+  if (!findProgram("debootstrap")) {
+    throw new Error("debootstrap not found: apt-get install debootstrap (it builds the image's root filesystem from Debian's packages)");
+  }
+  await checkMirror(mirror, suite);
+  const work = scratch.dir("base");
+  const target = path.join(work, "rootfs");
+  const argv = ["debootstrap", "--variant=minbase", `--include=${BASE_PACKAGES.join(",")}`, suite, target, mirror];
+  progress.begin("base: debootstrap", `debian ${suite} from ${mirror}`);
+  const log: string[] = [];
+  const ticker = setInterval(() => progress.update(debSize(target)), 1000);
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      // its own process group: on a signal, debootstrap and its dpkg/chroot children end together
+      const c = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
+      scratch.children.add(c);
+      const onLine = (b: Buffer) => {
+        for (const line of b.toString().split("\n").filter(Boolean)) {
+          log.push(line);
+          if (log.length > 40) log.shift();
+          progress.update(debSize(target), line.replace(/^I: /, ""));
+        }
+      };
+      c.stdout?.on("data", onLine);
+      c.stderr?.on("data", onLine);
+      c.on("error", reject);
+      c.on("exit", (code, signal) => {
+        scratch.children.delete(c);
+        resolve(code ?? (signal ? 128 : 1));
+      });
+    });
+    if (scratch.abort.signal.aborted) throw new Error("interrupted");
+    if (code !== 0) {
+      throw new Error(`debootstrap failed (exit ${code}): ${argv.join(" ")}\n  ${log.slice(-8).join("\n  ")}\n  (full log: ${target}/debootstrap/debootstrap.log)`);
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+  progress.end("done");
+  // the downloaded .debs are not part of the tree we keep
+  for (const f of listDir(path.join(target, "var/cache/apt/archives"))) {
+    if (f.endsWith(".deb")) fs.rmSync(path.join(target, "var/cache/apt/archives", f));
+  }
+  // publish the finished tree in one rename: a cache dir is either complete or absent
+  removeTree(cached);
+  fs.mkdirSync(cached, { recursive: true });
+  fs.renameSync(target, path.join(cached, "rootfs"));
+  fs.writeFileSync(path.join(cached, "complete"), `${new Date().toISOString()} ${argv.join(" ")}\n`);
+}
+
+/** Bytes of .deb files debootstrap has fetched so far: the progress of its download. */
+function debSize(target: string): number {
+  let n = 0;
+  const dir = path.join(target, "var/cache/apt/archives");
+  for (const f of listDir(dir)) {
+    try {
+      n += fs.statSync(path.join(dir, f)).size;
+    } catch {
+      // moved away meanwhile
+    }
+  }
+  return n;
+}
+
+export async function checkMirror(mirror: string, suite: string): Promise<void> {
+  const url = `${mirror}/dists/${suite}/Release`;
+  try {
+    const r = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(15_000) });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  } catch (e) {
+    const why = ((e as Error).cause as Error | undefined)?.message ?? (e as Error).message;
+    throw new Error(`Debian mirror unreachable: ${url} (${why}); the image is built from Debian's packages — give --mirror URL of a reachable (or local) mirror`);
+  }
+}
+
+/** The host's Node binary and addon need at most the host's glibc: the tree must have that or newer. */
+function checkGlibc(rootfs: string): void {
+  const host = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
+  const tree = glibcOfDpkgStatus(readOr(path.join(rootfs, "var/lib/dpkg/status")));
+  if (!tree) throw new Error(`no libc6 in ${rootfs}: the debootstrap tree is incomplete; rerun with --force`);
+  if (host && versionLess(tree, host)) {
+    throw new Error(`the image's glibc ${tree} is older than the host's ${host}: the host's Node binary and addon would not load in it`);
+  }
+}
+
+/** Every library the binaries link must exist in the tree. */
+function checkLibraries(rootfs: string, binaries: string[]): void {
+  const dirs = ["lib", "lib64", "usr/lib", "usr/lib64", "lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu"];
+  for (const bin of binaries) {
+    const r = spawnSyncText(["ldd", bin]);
+    const missing = lddLibraries(r).filter((lib) => !dirs.some((d) => fs.existsSync(path.join(rootfs, d, lib))));
+    if (missing.length > 0) throw new Error(`${bin} needs ${missing.join(", ")}, which the image does not have: add their packages to BASE_PACKAGES`);
+  }
+}
+
+function spawnSyncText(argv: string[]): string {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`;
+}
+
+/** A tar of dir from GNU tar (device nodes, hard links, numeric owners and file capabilities as they are). */
+function tarOf(dir: string, scratch: Scratch, exclude: string[] = []): { stream: Readable; done: Promise<void> } {
+  const argv = ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=security.capability", ...exclude.map((e) => `--exclude=${e}`), "-C", dir, "-c", "."];
+  const c = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  scratch.children.add(c);
+  let stderr = "";
+  c.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+  const done = new Promise<void>((resolve, reject) => {
+    c.on("error", reject);
+    c.on("exit", (code) => {
+      scratch.children.delete(c);
+      if (code === 0) resolve();
+      else reject(new Error(`tar of ${dir} failed (exit ${code}): ${stderr.trim().split("\n").slice(0, 4).join("; ")}`));
+    });
+  });
+  done.catch(() => undefined); // awaited by the caller; no unhandled rejection meanwhile
+  return { stream: c.stdout as Readable, done };
+}
+
+function countBytes(stream: Readable, onBytes: (n: number) => void): void {
+  let n = 0;
+  stream.on("data", (b: Buffer) => onBytes((n += b.length)));
+}
+
+async function importRootfs(docker: Dockerode, rootfs: string, tag: string, key: string, progress: Progress, scratch: Scratch): Promise<void> {
+  progress.begin("base: import", tag);
+  const tar = tarOf(rootfs, scratch, IMPORT_EXCLUDES);
+  countBytes(tar.stream, (n) => progress.update(n));
+  const [repo, version] = tag.split(":");
+  const res = await docker.importImage(tar.stream, {
+    repo,
+    tag: version,
+    changes: [`LABEL ${LABEL_KIND}=base vpnlab.inputs=${key}`, 'CMD ["/bin/bash"]'],
+    abortSignal: scratch.abort.signal,
+  } as object);
+  await follow(docker, res, () => undefined);
+  await tar.done;
+  if (!(await imageExists(docker, tag))) throw new Error(`the engine took the root filesystem but has no ${tag}`);
+  progress.end(`imported ${tag}`);
+}
+
+async function aptBase(docker: Dockerode, opts: BuildOptions, scratch: Scratch): Promise<Base> {
+  const image = opts.base as string;
+  const key = shortHash(["apt-base", image, ...[...BASE_PACKAGES].sort()]);
+  const tag = `${BASE_REPO}:${key}`;
+  if (!opts.force && (await imageExists(docker, tag))) {
+    opts.progress.say(`base: ${tag} is current (${image} + apt)`);
+    return { tag };
+  }
+  const ctx = scratch.dir("ctx");
+  fs.writeFileSync(path.join(ctx, "Dockerfile"), aptBaseDockerfile(image, BASE_PACKAGES, key));
+  // apt needs the network; "host" gives the build step the host's without changing it
+  await dockerBuild(docker, ctx, tag, "host", "base: apt", opts.progress, scratch);
+  return { tag };
+}
+
+async function buildNodeLayer(docker: Dockerode, tag: string, baseTag: string, app: AppInputs, progress: Progress, scratch: Scratch): Promise<void> {
+  const ctx = scratch.dir("ctx");
+  progress.begin("node: context", `${app.packages.length} production packages`);
+  const dst = path.join(ctx, "opt/vpnlab");
+  fs.mkdirSync(path.join(dst, "bin"), { recursive: true });
+  fs.copyFileSync(app.nodeBinary, path.join(dst, "bin/node"));
+  fs.chmodSync(path.join(dst, "bin/node"), 0o755);
+  const copies = [...APP_TREES, "package.json", "package-lock.json", "build/Release/vpnlab_native.node", ...app.packages];
+  for (const rel of copies) {
+    const src = path.join(app.root, rel);
+    if (!fs.existsSync(src)) continue;
+    fs.mkdirSync(path.dirname(path.join(dst, rel)), { recursive: true });
+    const filter = APP_TREES.includes(rel) ? (f: string) => appFile(path.basename(f)) : undefined;
+    fs.cpSync(src, path.join(dst, rel), { recursive: true, verbatimSymlinks: true, filter });
+  }
+  fs.writeFileSync(path.join(ctx, "Dockerfile"), nodeDockerfile(baseTag, app.hash));
+  progress.end("ready");
+  await dockerBuild(docker, ctx, tag, "none", "node: build", progress, scratch);
+}
+
+/** docker build of a context dir; the tag exists only if every step succeeded. */
+async function dockerBuild(docker: Dockerode, ctx: string, tag: string, networkmode: string, stage: string, progress: Progress, scratch: Scratch): Promise<void> {
+  progress.begin(stage, tag);
+  const tar = tarOf(ctx, scratch);
+  let sent = 0;
+  countBytes(tar.stream, (n) => progress.update((sent = n)));
+  const res = await docker.buildImage(tar.stream, { t: tag, rm: true, forcerm: true, networkmode, abortSignal: scratch.abort.signal });
+  await follow(docker, res, (m) => {
+    const line = (m.stream ?? m.status ?? "").trim();
+    if (line) progress.update(sent, line.split("\n")[0]);
+  });
+  await tar.done;
+  if (!(await imageExists(docker, tag))) throw new Error(`the build ended without ${tag}`);
+  progress.end(`built ${tag}`);
+}
+
+/** Node images kept besides the newest: a run that resolved its tag a moment ago still finds it. */
+const KEEP_NODE_IMAGES = 3;
+
+/**
+ * Every dist/ change makes a new node image: remove the older ones (and bases no image
+ * is built on). Never forced: the engine refuses an image a container or a child image
+ * uses, and that one simply stays.
+ */
+async function pruneOld(docker: Dockerode, nodeTag: string, baseTag: string, progress: Progress): Promise<void> {
+  const tagsOf = async (kind: string) =>
+    (await docker.listImages({ filters: JSON.stringify({ label: [`${LABEL_KIND}=${kind}`] }) }))
+      .sort((a, b) => b.Created - a.Created)
+      .flatMap((i) => i.RepoTags ?? [])
+      .filter((t) => t.startsWith(kind === "node" ? `${NODE_REPO}:` : `${BASE_REPO}:`));
+  const old = [...(await tagsOf("node")).filter((t) => t !== nodeTag).slice(KEEP_NODE_IMAGES - 1), ...(await tagsOf("base")).filter((t) => t !== baseTag)];
+  const removed: string[] = [];
+  for (const t of old) {
+    try {
+      await docker.getImage(t).remove();
+      removed.push(t);
+    } catch {
+      // in use (a container, a child image): it stays
+    }
+  }
+  if (removed.length > 0) progress.say(`removed older images: ${removed.join(", ")}`);
+}
+
+/** The size of an image on the engine (for the build's last line). */
+export async function imageSize(engine: string | undefined, tag: string): Promise<number> {
+  const docker = await connectEngine(engine);
+  return (await docker.getImage(tag).inspect()).Size;
+}
