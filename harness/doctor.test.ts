@@ -2,7 +2,8 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findProgram } from "./doctor";
+import { fileCheck, findProgram } from "./doctor";
+import { implSpec } from "./vpn/impls";
 
 describe("doctor: findProgram", () => {
   it("finds an executable file on the given PATH, not a plain file or a directory", () => {
@@ -18,6 +19,29 @@ describe("doctor: findProgram", () => {
       expect(findProgram("no-such-program-x", dir)).to.equal(undefined);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("doctor: the files an implementation declares (strongSwan's kernel-libipsec plugin)", () => {
+  const plugin = implSpec("strongswan")?.files?.find((f) => f.path.endsWith("/libstrongswan-kernel-libipsec.so"));
+
+  it("strongswan declares the plugin libcharon-extra-plugins installs", () => {
+    expect(plugin, JSON.stringify(implSpec("strongswan"))).to.deep.include({ path: "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so", package: "libcharon-extra-plugins" });
+  });
+
+  it("found under the root given: ok, the path as detail; missing: not ok, the package to install", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-doctor-root-"));
+    try {
+      const missing = fileCheck(plugin!, "strongswan", root);
+      expect(missing, JSON.stringify(missing)).to.include({ name: "kernel-libipsec", ok: false, fix: "apt-get install libcharon-extra-plugins (for impl: strongswan)" });
+      expect(missing.detail).to.equal(`strongSwan's kernel-libipsec plugin (ESP in user space): ${root}/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so missing`);
+      fs.mkdirSync(path.join(root, "usr/lib/ipsec/plugins"), { recursive: true });
+      fs.writeFileSync(path.join(root, plugin!.path), "");
+      const found = fileCheck(plugin!, "strongswan", root);
+      expect(found, JSON.stringify(found)).to.include({ ok: true, detail: path.join(root, plugin!.path) });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });

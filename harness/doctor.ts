@@ -1,11 +1,13 @@
 // `vpnlab doctor`: what this host can do, each capability found or missing
 // and what to install. Capabilities are probed, not assumed.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { run } from "./exec";
 import { probeNetem } from "./impair/backend";
 import type { NodeExec } from "./runtime/runtime";
 import { removeNamespaces } from "./runtime/netns/netns";
 import { newLabId, processStart, removeState, writeState } from "./runtime/state";
+import type { RequiredFile } from "./vpn/impl";
 import { IMPLEMENTATIONS } from "./vpn/impls";
 
 /** The Debian package of each program an implementation declares (where the names differ). */
@@ -29,6 +31,19 @@ export function findProgram(name: string, pathEnv = process.env.PATH ?? ""): str
     }
   }
   return undefined;
+}
+
+/** A file an implementation declares it needs (ImplSpec.files); `root` stands for / (tests). */
+export function fileCheck(f: RequiredFile, impl: string, root = "/"): Check {
+  const where = path.join(root, f.path);
+  const ok = fs.existsSync(where);
+  return {
+    name: f.name,
+    ok,
+    detail: ok ? where : `${f.what}: ${where} missing`,
+    fix: `apt-get install ${f.package} (for impl: ${impl})`,
+    required: false,
+  };
 }
 
 export interface Check {
@@ -105,6 +120,7 @@ export async function doctor(): Promise<Check[]> {
       const pkg = PACKAGE_OF[program] ?? program;
       add({ name: program, ok: !!where, detail: where ?? `${program} not found`, fix: `apt-get install ${pkg} (for impl: ${entry.spec.name})`, required: false });
     }
+    for (const f of entry.spec.files ?? []) add(fileCheck(f, entry.spec.name));
   }
   const tcpdump = findProgram("tcpdump");
   add({ name: "tcpdump", ok: !!tcpdump, detail: tcpdump ?? "tcpdump not found", fix: "apt-get install tcpdump (captures)", required: false });

@@ -9,8 +9,9 @@ export const doctor = {
   run: async () => {
     const { doctor: probe } = await import("../doctor");
     const checks = await probe();
+    const w = Math.max(12, ...checks.map((c) => c.name.length));
     for (const c of checks) {
-      out(`${c.ok ? "ok     " : c.required ? "MISSING" : "absent "} ${c.name.padEnd(12)} ${c.detail}${c.ok ? "" : `\n        ${"".padEnd(12)} → ${c.fix}`}`);
+      out(`${c.ok ? "ok     " : c.required ? "MISSING" : "absent "} ${c.name.padEnd(w)} ${c.detail}${c.ok ? "" : `\n        ${"".padEnd(w)} → ${c.fix}`}`);
     }
     return checks.some((c) => c.required && !c.ok) ? 2 : 0;
   },

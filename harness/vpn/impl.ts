@@ -15,8 +15,17 @@ export interface ImplSpec {
   readonly options: readonly string[];
   /** Programs it runs on the nodes (for `vpnlab doctor`), e.g. ["ocserv", "openconnect"]. */
   readonly programs: readonly string[];
+  /** Other files it needs that no program check would catch (a daemon's plugin), for `vpnlab doctor`. */
+  readonly files?: readonly RequiredFile[];
   /** One line for README and errors: what it is. */
   readonly summary: string;
+}
+
+export interface RequiredFile {
+  name: string; // what doctor calls it: "kernel-libipsec"
+  path: string; // absolute, e.g. /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so
+  what: string; // "strongSwan's kernel-libipsec plugin"
+  package: string; // the Debian package that installs it (dpkg -S)
 }
 
 export type Side = "client" | "headend";
