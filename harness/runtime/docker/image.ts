@@ -16,6 +16,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import { registerTeardown } from "../../cleanup";
+import { DEFAULT_ENGINE, parseEngine } from "./engines";
 
 /** Where the application lives in the node image (PACKAGE_ROOT there). */
 export const IMAGE_APP_DIR = "/opt/vpnlab";
@@ -221,20 +222,14 @@ export class Progress {
 
 // ---------------------------------------------------------------- engine
 
-/** A dockerode client for a URL as DOCKER_HOST spells it (unix://, tcp://, ssh://); none: DOCKER_HOST or the default socket. */
+/** A dockerode client for an engine URL (see engines.ts); none: DOCKER_HOST, else the default socket. */
 export async function connectEngine(url?: string): Promise<Dockerode> {
   const Docker = (await import("dockerode")).default;
-  if (!url) return new Docker();
-  if (url.startsWith("unix://")) return new Docker({ socketPath: url.slice("unix://".length) });
-  if (url.startsWith("/")) return new Docker({ socketPath: url });
-  const u = new URL(url.includes("//") ? url : `tcp://${url}`);
-  if (u.protocol === "ssh:") return new Docker({ protocol: "ssh", host: u.hostname, port: u.port || 22, username: u.username || undefined, sshOptions: { agent: process.env.SSH_AUTH_SOCK } });
-  const https = process.env.DOCKER_TLS_VERIFY === "1" || u.port === "2376";
-  return new Docker({ protocol: https ? "https" : "http", host: u.hostname, port: u.port || (https ? 2376 : 2375) });
+  return new Docker(parseEngine(engineName(url)).options);
 }
 
 export function engineName(url?: string): string {
-  return url ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+  return url || process.env.DOCKER_HOST || DEFAULT_ENGINE;
 }
 
 /** The engine answers, or an error saying how to start one. */
