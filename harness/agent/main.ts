@@ -47,7 +47,7 @@ async function handle(req: Request): Promise<unknown> {
       return undefined;
     case "tcp-sink-report":
       if (!sink) throw new Error("no tcp sink running");
-      return sink.report();
+      return sink.reportWhen(req.untilBytes ?? 0, req.waitMs ?? 0);
     case "tcp-stream-start":
       stream = new TcpStreamSender(req.config);
       await stream.start();

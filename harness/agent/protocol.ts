@@ -16,7 +16,8 @@ export type Request =
   | { id: number; cmd: "probe-start"; config: ProbeConfig }
   | { id: number; cmd: "probe-stop"; graceMs: number }
   | { id: number; cmd: "tcp-sink"; port: number }
-  | { id: number; cmd: "tcp-sink-report" }
+  /** untilBytes/waitMs: answer once that many bytes have arrived, or after waitMs (the sender's last bytes in flight). */
+  | { id: number; cmd: "tcp-sink-report"; untilBytes?: number; waitMs?: number }
   | { id: number; cmd: "tcp-stream-start"; config: TcpStreamConfig }
   | { id: number; cmd: "tcp-stream-stop" }
   | { id: number; cmd: "stats" }

@@ -30,13 +30,16 @@ describe("phase accounting", () => {
 });
 
 describe("probe/phases: tcpPhases", () => {
-  it("sums the sink's 100 ms buckets into the phase their start falls in, with goodput", () => {
+  it("sums the sink's 100 ms send-time buckets into the phase their start falls in, with goodput (arrival time does not count)", () => {
     const w = [
       { name: "baseline" as const, start: 1000, end: 3000 },
       { name: "chaos" as const, start: 3000, end: 7000 },
       { name: "recovery" as const, start: 7000, end: 11000 },
     ];
-    const report = { connections: 1, open: 1, bytes: 0, buckets: [[900, 5], [1000, 1000], [2900, 1500], [3000, 2000], [6900, 500], [7000, 0], [10900, 1000], [11000, 77]] as [number, number][] };
+    const sent = [[900, 5], [1000, 1000], [2900, 1500], [3000, 2000], [6900, 500], [7000, 0], [10900, 1000], [11000, 77]] as [number, number][];
+    // the same bytes by arrival: everything a second late, which must not move them between phases
+    const arrived = sent.map(([t, b]) => [t + 1000, b]) as [number, number][];
+    const report = { connections: 1, open: 1, bytes: 0, buckets: arrived, sentBuckets: sent };
     expect(tcpPhases(report, w)).to.deep.equal([
       { phase: "baseline", bytes: 2500, kbitPerSec: 10 },
       { phase: "chaos", bytes: 2500, kbitPerSec: 5 },

@@ -79,10 +79,14 @@ export interface TcpPhase {
   kbitPerSec: number;
 }
 
-/** Bytes the sink received per phase (its 100 ms buckets by their start time). */
+/**
+ * Bytes of each phase that reached the sink: the bytes the sender wrote during the phase (the sink's
+ * 100 ms buckets by send time), whenever they arrived before the report — so a late read at the sink
+ * does not move bytes out of their phase, while bytes stuck behind a stalled path never count.
+ */
 export function tcpPhases(report: TcpSinkReport, windows: PhaseWindow[]): TcpPhase[] {
   return windows.map((w) => {
-    const bytes = report.buckets.filter(([t]) => t >= w.start && t < w.end).reduce((n, [, b]) => n + b, 0);
+    const bytes = report.sentBuckets.filter(([t]) => t >= w.start && t < w.end).reduce((n, [, b]) => n + b, 0);
     const secs = (w.end - w.start) / 1000;
     return { phase: w.name, bytes, kbitPerSec: secs > 0 ? Math.round((bytes * 8) / secs / 100) / 10 : 0 };
   });

@@ -35,5 +35,8 @@ export interface TcpSinkReport {
   connections: number;
   open: number;
   bytes: number;
+  /** By arrival time (the timeline chart). */
   buckets: [number, number][];
+  /** By the time the sender wrote them (phase accounting: what was offered in a phase and got through). */
+  sentBuckets: [number, number][];
 }
