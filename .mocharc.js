@@ -30,7 +30,8 @@ module.exports = {
     resultsDir: "reports/allure-results",
     extraReporters,
     environmentInfo: {
-      "vpnlab.runtime": "netns",
+      // the default runtime of Lab.up in this run (a suite may name another; each result records its own)
+      "vpnlab.runtime": process.env.VPNLAB_RUNTIME || "netns",
       kernel: os.release(),
       node: process.version,
       host: os.hostname(),

@@ -101,7 +101,7 @@ async function leaksOf(runPid: number, runStart: number, ownLabIds: Set<string>,
   for (const l of labs) {
     if (!ownLabIds.has(l.labId) && (l.alive || orphansBefore.has(l.labId))) continue;
     const record = l.state ? `record /run/vpnlab/${l.labId}` : "no record";
-    leaks.push(`lab ${l.labId} (${l.state?.variant ?? "?"}): ${record}, namespaces [${l.namespaces.join(", ")}]`);
+    leaks.push(`lab ${l.labId} (${l.state?.variant ?? "?"}): ${record}, objects [${l.objects.join(", ")}]`);
   }
   const named = namedNetns();
   for (const p of processes()) {
@@ -111,7 +111,7 @@ async function leaksOf(runPid: number, runStart: number, ownLabIds: Set<string>,
   }
   for (const ns of fs.existsSync(NETNS_DIR) ? fs.readdirSync(NETNS_DIR) : []) {
     const id = ns.slice(NS_PREFIX.length, NS_PREFIX.length + 5);
-    if (ns.startsWith(NS_PREFIX) && ownLabIds.has(id) && !labs.some((l) => l.namespaces.includes(ns))) leaks.push(`namespace ${ns}`);
+    if (ns.startsWith(NS_PREFIX) && ownLabIds.has(id) && !labs.some((l) => l.objects.includes(`namespace ${ns}`))) leaks.push(`namespace ${ns}`);
   }
   leaks.push(...diffHostNetState(hostBefore, hostNetState()).map((d) => `host ${d}`));
   return leaks;

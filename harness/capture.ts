@@ -59,7 +59,8 @@ export class Capture {
     fs.chmodSync(file, 0o644);
     const log = `${file}.log`;
     const c = new Capture({ node, net }, file, log);
-    const child = runtime.spawn(node, tcpdumpArgv(net, file), { logFile: log });
+    // from the host, in the node's namespace: the pcap lands in the host's reports/ on every runtime
+    const child = runtime.spawn(node, tcpdumpArgv(net, file), { logFile: log, fromHost: true });
     c.child = child;
     child.stdout?.resume(); // -w writes nothing here; never let a pipe fill
     child.once("exit", (code, signal) => {

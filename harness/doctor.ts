@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { run } from "./exec";
 import { probeNetem } from "./impair/backend";
 import type { NodeExec } from "./runtime/runtime";
-import { removeNamespaces } from "./runtime/netns/netns";
+import { removeNamespaces } from "./runtime/namespaces";
 import { newLabId, processStart, removeState, writeState } from "./runtime/state";
 import type { RequiredFile } from "./vpn/impl";
 import { IMPLEMENTATIONS } from "./vpn/impls";

@@ -17,8 +17,8 @@ import { registerTeardown } from "./cleanup";
 import { startFirewall, type FirewallHandle } from "./firewall/start";
 import { Impairer } from "./impair/apply";
 import type { Impairment } from "./impair/impairment";
-import { NetnsRuntime } from "./runtime/netns/netns";
-import type { Runtime } from "./runtime/runtime";
+import { chooseRuntime, createRuntime } from "./runtime";
+import type { Runtime, RuntimeKind } from "./runtime/runtime";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
 import type { FaultTarget, NodeSpec, Scenario } from "./topology/model";
 import type { TunnelHandle } from "./vpn/impl";
@@ -27,7 +27,10 @@ import { outsideLink } from "./vpn/plan";
 import { notRunnable } from "./vpn/support";
 
 export interface LabOptions {
-  runtime?: "netns";
+  /** Default: the scenario's `runtime:`, else VPNLAB_RUNTIME, else netns. */
+  runtime?: RuntimeKind;
+  /** The Docker engine URL (docker runtime); default DOCKER_HOST. */
+  engine?: string;
   log?: (msg: string) => void;
   /** "up" when the lab is held for a person (`vpnlab down` may stop its owner); default "run". */
   holder?: "up" | "run";
@@ -85,10 +88,12 @@ export class Lab {
     // refused before anything exists: a lab that cannot carry its tunnel is not worth building
     const cannot = notRunnable(scenario.vpn);
     if (cannot) throw new Error(cannot);
+    const kind = opts.runtime ?? chooseRuntime(undefined, scenario.runtime);
     const labId = newLabId();
     const state: LabState = {
       labId,
-      runtime: "netns",
+      runtime: kind,
+      ...(opts.engine ? { engine: opts.engine } : {}),
       topology: scenario.name,
       variant: scenario.variant,
       file: scenario.file,
@@ -100,7 +105,13 @@ export class Lab {
       pids: [],
     };
     writeState(state);
-    const runtime = new NetnsRuntime(labId, state);
+    let runtime: Runtime;
+    try {
+      runtime = await createRuntime(kind, labId, state, opts.engine ? { engine: opts.engine } : {});
+    } catch (e) {
+      removeState(labId);
+      throw e;
+    }
     const lab = new Lab(scenario, runtime, state, labDir(labId), opts.log ?? (() => undefined));
     lab.unregister = registerTeardown(() => lab.down());
     try {
@@ -232,11 +243,15 @@ export class Lab {
     const { probe } = this.scenario;
     const from = await this.agent(probe.from);
     let tcp: { sender: TcpStreamRecord; sink: TcpSinkReport } | undefined;
+    const udpStopped = from.request<ProbeRecord>({ cmd: "probe-stop", graceMs: probe.timeoutMs }, probe.timeoutMs + 10000);
+    udpStopped.catch(() => undefined); // awaited below; a rejection meanwhile must not count as unhandled
     if (probe.flows.includes("tcp-stream")) {
       const sender = await from.request<TcpStreamRecord>({ cmd: "tcp-stream-stop" });
-      tcp = { sender, sink: await (await this.agent(probe.to)).request<TcpSinkReport>({ cmd: "tcp-sink-report" }) };
+      // the sender's last bytes are still in flight: wait for them as long as the datagrams' own grace (in parallel with it)
+      const sinkReport = { cmd: "tcp-sink-report", untilBytes: sender.bytesWritten, waitMs: probe.timeoutMs } as const;
+      tcp = { sender, sink: await (await this.agent(probe.to)).request<TcpSinkReport>(sinkReport, probe.timeoutMs + 10000) };
     }
-    const udp = await from.request<ProbeRecord>({ cmd: "probe-stop", graceMs: probe.timeoutMs }, probe.timeoutMs + 10000);
+    const udp = await udpStopped;
     return { udp, ...(tcp ? { tcp } : {}) };
   }
 

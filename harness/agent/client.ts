@@ -1,13 +1,10 @@
 // The harness side of one agent: requests with replies, events as they come.
 import type { ChildProcess } from "node:child_process";
-import * as path from "node:path";
 import type { Runtime } from "../runtime/runtime";
 import { encodeLine, LineReader, type AgentEvent, type Reply, type Request } from "./protocol";
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type Command = DistributiveOmit<Request, "id">;
-
-export const AGENT_MAIN = path.join(__dirname, "main.js");
 
 export class AgentClient {
   private nextId = 1;
@@ -31,7 +28,7 @@ export class AgentClient {
   }
 
   static async start(runtime: Runtime, node: string, logFile: string): Promise<AgentClient> {
-    const child = runtime.spawn(node, [process.execPath, AGENT_MAIN], { logFile });
+    const child = runtime.spawn(node, runtime.harnessArgv("agent"), { logFile });
     const agent = new AgentClient(node, child);
     await agent.waitFor((e) => e.event === "ready", 10000, `agent on ${node} did not start (see ${logFile})`);
     return agent;

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { didYouMean } from "../topology/errors";
 import { selectScenarios } from "../topology/load";
-import { FIREWALL_MODES, IMPLS, TRANSPORTS, type FirewallMode, type Impl, type Scenario, type Topology, type Transport } from "../topology/model";
+import { FIREWALL_MODES, IMPLS, RUNTIME_KINDS, TRANSPORTS, type FirewallMode, type Impl, type RuntimeKind, type Scenario, type Topology, type Transport } from "../topology/model";
 import { describeFilter, filterScenarios, parseShard, shardScenarios, type Shard } from "../topology/select";
 
 /** Bad usage: exit 2 with the message (yargs' own validation failures end the same way). */
@@ -45,6 +45,21 @@ export function withTopology(y: Argv, variantHelp: string) {
       // not array: true, which would swallow a FILE written after it
       coerce: variantList,
     });
+}
+
+/** `--runtime NAME` (run and up): where the nodes run; it wins over the file's `runtime:`. */
+export function withRuntime<A>(y: Argv<A>) {
+  return y.option("runtime", {
+    type: "string",
+    requiresArg: true,
+    describe: `where the lab's nodes run (${RUNTIME_KINDS.join(", ")}); default: the file's runtime:, else VPNLAB_RUNTIME, else netns`,
+    coerce: (v: string | string[]) => knownList("runtime", RUNTIME_KINDS)(Array.isArray(v) ? v[v.length - 1] : v)[0],
+  });
+}
+
+/** The scenarios with the command line's runtime, when one was given (the file's `runtime:` otherwise). */
+export function onRuntime(scenarios: Scenario[], runtime: RuntimeKind | undefined): Scenario[] {
+  return runtime ? scenarios.map((s) => ({ ...s, runtime })) : scenarios;
 }
 
 /** `--transport a,b --transport c` → each value once, every one of `known` (else a UsageError with a did-you-mean). */

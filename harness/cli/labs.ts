@@ -14,8 +14,8 @@ export const ls = {
       out("no labs");
       return 0;
     }
-    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", String(l.namespaces.length), l.state?.created ?? "-"]);
-    out(formatTable(rows, ["lab", "topology", "variant", "owner", "namespaces", "created"]));
+    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", l.state?.runtime ?? l.runtimes.join(","), String(l.objects.length), l.state?.created ?? "-"]);
+    out(formatTable(rows, ["lab", "topology", "variant", "owner", "runtime", "objects", "created"]));
     return 0;
   },
 } satisfies Command<object>;
@@ -60,15 +60,15 @@ export const down = {
 
 export const gc = {
   command: "gc",
-  describe: "remove what killed runs left: namespaces (with their interfaces) and processes",
+  describe: "remove what killed runs left: namespaces (with their interfaces), containers and processes",
   builder: (y) => y,
   run: async () => {
-    const { gc: sweep } = await import("../gc");
+    const { countByKind, gc: sweep } = await import("../gc");
     const r = await sweep();
-    out(`removed ${r.labs.length} lab(s), ${r.namespaces.length} namespace(s)${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
-    for (const ns of r.namespaces) out(`  ${ns}`);
+    out(`removed ${r.labs.length} lab(s), ${countByKind(r.removed)}${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
+    for (const o of r.removed) out(`  ${o}`);
     if (r.left.length) {
-      err(`could not remove (processes inside would not die): ${r.left.join(", ")}`);
+      err(`could not remove (processes inside would not die, or the engine refused): ${r.left.join(", ")}`);
       return 1;
     }
     return 0;

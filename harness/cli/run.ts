@@ -3,8 +3,8 @@
 import type { ScenarioResult } from "../scenario";
 import { mapPool } from "../pool";
 import { loadTopology } from "../topology/load";
-import { selectCells, withSelectors, withTopology, type Command } from "./command";
-import type { FirewallMode, Impl, Transport } from "../topology/model";
+import { onRuntime, selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
+import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
 import { runSummary } from "./summary";
@@ -15,7 +15,7 @@ export const run = {
   command: "run <file>",
   describe: "run the base scenario and every variant (or the named ones) and print a verdict for each",
   builder: (y) =>
-    withSelectors(withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list'))
+    withRuntime(withSelectors(withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list')))
       .option("json", { type: "boolean", default: false, describe: "print one JSON document { topology, file, results, summary } instead of the table" })
       .option("jobs", { alias: "j", type: "number", default: 1, requiresArg: true, describe: `labs side by side (1..${MAX_JOBS})` })
       .check((a) => {
@@ -25,10 +25,11 @@ export const run = {
       .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "every scenario, three labs at a time")
       .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON")
-      .example("$0 run topologies/matrix.yaml --shard 2/4", "the second of four CI jobs' slices"),
+      .example("$0 run topologies/matrix.yaml --shard 2/4", "the second of four CI jobs' slices")
+      .example("$0 run topologies/asa-ips.yaml --runtime docker", "every scenario, each node a container"),
   run: async (a) => {
     const topology = loadTopology(a.file);
-    const scenarios = selectCells(topology, a);
+    const scenarios = onRuntime(selectCells(topology, a), a.runtime);
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
     // (capture.ts brings the process helpers; `check` and --help must not load them)
     const { captureArgs, withCaptures } = await import("../capture");
@@ -54,4 +55,4 @@ export const run = {
     }
     return s.exitCode;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; json: boolean; jobs: number }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; json: boolean; jobs: number }>;

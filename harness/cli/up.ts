@@ -1,22 +1,23 @@
 // `vpnlab up FILE [--variant NAME]`: one lab, tunnel up, held until a signal.
 import { loadTopology, selectScenarios } from "../topology/load";
-import { UsageError, withTopology, type Command } from "./command";
+import type { RuntimeKind } from "../topology/model";
+import { UsageError, onRuntime, withRuntime, withTopology, type Command } from "./command";
 import { err, out } from "./output";
 
 export const up = {
   command: "up <file>",
   describe: "build one lab, bring the tunnel up, hold it until Ctrl-C or `vpnlab down`",
-  builder: (y) => withTopology(y, 'the scenario to hold (default "base")').example("$0 up topologies/asa-ips.yaml -v natt", "hold the NAT-T variant"),
+  builder: (y) => withRuntime(withTopology(y, 'the scenario to hold (default "base")')).example("$0 up topologies/asa-ips.yaml -v natt", "hold the NAT-T variant"),
   run: async (a) => {
     const variants = a.variant ?? [];
     if (variants.length > 1) throw new UsageError(`up holds one lab: give at most one --variant (got ${variants.join(", ")})`);
-    const [scenario] = selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]);
+    const [scenario] = onRuntime(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime);
     const { Lab } = await import("../lab");
     const lab = await Lab.up(scenario, { log: err, holder: "up" });
     try {
       const t = await lab.tunnelUp();
       out(`lab ${lab.labId} (${scenario.name}/${scenario.variant}) is up; tunnel inner address ${t.inner}`);
-      for (const n of scenario.nodes) out(`  ${n.name.padEnd(10)} ip netns exec ${lab.runtime.netnsName(n.name)} bash`);
+      for (const n of scenario.nodes) out(`  ${n.name.padEnd(10)} ${lab.runtime.enterArgv(n.name).join(" ")}`);
       out(`stop it with Ctrl-C or \`vpnlab down ${lab.labId}\``);
     } catch (e) {
       await lab.down();
@@ -25,4 +26,4 @@ export const up = {
     // held until a signal: harness/cleanup.ts tears the lab down and exits
     return new Promise<number>(() => undefined);
   },
-} satisfies Command<{ file: string; variant: string[] | undefined }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; runtime: RuntimeKind | undefined }>;

@@ -10,6 +10,8 @@ import type { HaproxyRaw } from "./proxies/haproxy";
 import { FIREWALL_TABLE } from "./ruleset";
 import { PROXY_PORT, startFirewall, type FirewallHandle, type FirewallRuntime } from "./start";
 import { conntrackEntries, createLine3, echoRoundTrip, ECHO_SERVER, isRoot, type Line3 } from "./testkit";
+import { hostHarnessArgv } from "../runtime/programs";
+
 
 const SERVER = "10.201.2.2";
 const INSPECTED = 9001;
@@ -65,6 +67,7 @@ describe("firewall/start: the firewall node for real (root)", function () {
     runtime = {
       exec: (_node, argv, opts) => fw.exec(argv, opts),
       spawn: (_node, argv, opts) => fw.spawn(argv, opts?.logFile),
+      harnessArgv: hostHarnessArgv,
     };
     for (const port of [INSPECTED, BYPASSED]) await line.server.node(ECHO_SERVER, [SERVER, String(port)]);
   });

@@ -53,7 +53,7 @@ export interface FirewallHandle {
 }
 
 /** What starting the firewall needs from a runtime (any Runtime will do). */
-export type FirewallRuntime = Pick<Runtime, "exec" | "spawn">;
+export type FirewallRuntime = Pick<Runtime, "exec" | "spawn" | "harnessArgv">;
 
 export async function startFirewall(runtime: FirewallRuntime, spec: FirewallSpec, labDir: string): Promise<FirewallHandle> {
   // The default route's device faces the client: the per-direction counters

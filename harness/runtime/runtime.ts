@@ -1,8 +1,16 @@
 // The one interface every backend implements. Firewall, impairment, VPN and
 // probe code reach nodes only through it, never through a backend directly.
+// Backends register in harness/runtime/index.ts (one line each) and live in a
+// folder of their own: harness/runtime/<kind>/.
 import type { ChildProcess } from "node:child_process";
 import type { ExecOptions, ExecResult } from "../exec";
-import type { NetSpec, NodeSpec } from "../topology/model";
+import type { NetSpec, NodeSpec, RuntimeKind } from "../topology/model";
+import type { LabState } from "./state";
+
+export type { RuntimeKind } from "../topology/model";
+
+/** The harness's own programs that run on nodes (the process that starts them is the runtime's business). */
+export type HarnessProgram = "agent" | "proxy" | "node";
 
 /** Run a program inside one node: what firewall and impairment code need. */
 export interface NodeExec {
@@ -14,10 +22,16 @@ export interface SpawnOptions {
   /** Files for stdout/stderr; default pipes. */
   logFile?: string;
   env?: Record<string, string>;
+  /**
+   * Run the host's program in the node's network namespace only, with the host's files
+   * (a capture writes its pcap under the host's reports/). Default: the node's own
+   * programs and files, which differ from the host's on a container runtime.
+   */
+  fromHost?: boolean;
 }
 
 export interface Runtime extends NodeExec {
-  readonly kind: "netns" | "docker";
+  readonly kind: RuntimeKind;
   /** Short per-lab id; every object the runtime creates carries it. */
   readonly labId: string;
   /** Create an isolated node (no interfaces but lo). */
@@ -28,10 +42,39 @@ export interface Runtime extends NodeExec {
   configureNode(node: NodeSpec): Promise<void>;
   /** Start a long-running program inside the node; the runtime records its PID for teardown and gc. */
   spawn(node: string, argv: readonly string[], opts?: SpawnOptions): ChildProcess;
+  /** The argv that starts one of the harness's programs on a node of this runtime (its Node binary, its copy of the harness). */
+  harnessArgv(program: HarnessProgram, args?: readonly string[]): string[];
+  /** The command a person types on the host to get a shell on the node (`vpnlab up` prints it). */
+  enterArgv(node: string): string[];
   /** The name `ip netns` knows the node by (so iproute2/tc/nft code serves every backend). */
   netnsName(node: string): string;
   /** What of the lab has vanished under it (a node's namespace or container, a net's bridge), in words; empty when whole. */
   vanished(): Promise<string[]>;
   /** Remove everything this lab created. Idempotent; never throws for already-gone objects. */
   destroy(): Promise<void>;
+}
+
+/** Where a runtime's objects live; each runtime reads what it needs (docker: the engine). */
+export interface RuntimeOptions {
+  /** A Docker engine URL (unix:///path, tcp://host:port, ssh://user@host); default DOCKER_HOST, then the local socket. */
+  engine?: string;
+}
+
+/** What one runtime removed of a lab, and what it could not. */
+export interface Removal {
+  removed: string[];
+  left: string[];
+}
+
+/** One runtime, as the lab, `vpnlab ls/down/gc` and the conformance suite see it. */
+export interface RuntimeModule {
+  readonly kind: RuntimeKind;
+  /** Why no lab can be built on this host (the missing capability, and what to do), or undefined when one can. */
+  unavailable(opts?: RuntimeOptions): Promise<string | undefined>;
+  /** The runtime of one new lab; `state` is its record, which the runtime keeps current. */
+  create(labId: string, state: LabState, opts?: RuntimeOptions): Runtime;
+  /** Every lab object of this runtime on this host (engine), by lab id, in words (for ls and gc). */
+  listObjects(opts?: RuntimeOptions): Promise<Map<string, string[]>>;
+  /** Remove what is left of one lab: by its record (when there is one) and by name or label. Idempotent. */
+  removeLab(labId: string, state: LabState | undefined, opts?: RuntimeOptions): Promise<Removal>;
 }

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RuntimeKind } from "./runtime";
 
 export const STATE_ROOT = process.env.VPNLAB_STATE_DIR ?? "/run/vpnlab";
 /** Every namespace a lab creates is named `vl-<labId>-...`; gc relies on this. */
@@ -11,7 +12,8 @@ export const LAB_ID_RE = /^[0-9a-f]{5}$/;
 
 export interface LabState {
   labId: string;
-  runtime: "netns" | "docker";
+  runtime: RuntimeKind; // which runtime's module removes it (gc, down)
+  engine?: string; // the Docker engine URL the lab lives on (docker runtime)
   topology: string; // topology name
   variant: string;
   file: string;

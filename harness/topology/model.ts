@@ -2,6 +2,10 @@
 // (runtime, firewall, impair, vpn, probe) works from these types only; the
 // YAML loader is the single place that turns text into them.
 
+/** The runtimes a lab can be built on (harness/runtime/index.ts maps each to its module). */
+export type RuntimeKind = "netns" | "docker";
+export const RUNTIME_KINDS: readonly RuntimeKind[] = ["netns", "docker"];
+
 export type Role = "vpn-client" | "vpn-headend" | "firewall" | "router" | "host";
 export const ROLES: readonly Role[] = ["vpn-client", "vpn-headend", "firewall", "router", "host"];
 
@@ -130,6 +134,7 @@ export interface Scenario {
   chaos: ChaosStep[];
   capture?: CaptureTarget[]; // interfaces to capture (`capture:` in the file, plus `vpnlab run --capture`)
   expect: Verdict;
+  runtime?: RuntimeKind; // `runtime:` in the file (`--runtime` on the command line wins); absent: the default
 }
 
 export interface Topology {

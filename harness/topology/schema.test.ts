@@ -18,7 +18,7 @@ const VALID = validTopologyFiles();
 const STRUCTURAL = [
   "bad-cidr", "capture-no-net", "bad-duration", "bad-enum", "bad-net-name", "bad-node-name", "bad-topology-name",
   "chaos-no-action", "chaos-two-actions", "cidr-no-prefix", "clear-false", "dpd-retries",
-  "empty-file", "inspect-udp", "loss-range", "loss-zero", "missing-expect", "missing-role",
+  "empty-file", "inspect-udp", "loss-range", "loss-zero", "missing-expect", "missing-role", "runtime-unknown",
   "pool-too-small", "port-not-number", "probe-port-range", "rate-range", "reserved-net-name",
   "reserved-node-name", "too-few-nodes", "top-level-list", "unknown-chaos-action", "unknown-key-nested",
   "unknown-key-root", "unknown-key-variant", "unsupported-flow", "variant-bad-name", "variant-error-line", "variant-named-base",

@@ -31,6 +31,8 @@ import {
   type ProxyImpl,
   type Role,
   type Route,
+  RUNTIME_KINDS,
+  type RuntimeKind,
   type Scenario,
   type Transport,
   type Verdict,
@@ -78,7 +80,7 @@ export const RESERVED_IFNAMES: ReadonlyMap<string, string> = new Map([
   ["default", "is refused by the kernel as an interface name (`default` is the net.ipv4.conf.default sysctl directory; ip link add fails with \"Invalid argument\")"],
 ]);
 
-export const ROOT_KEYS = ["name", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "capture", "expect", "variants"] as const;
+export const ROOT_KEYS = ["name", "runtime", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "capture", "expect", "variants"] as const;
 const SCENARIO_KEYS = ROOT_KEYS.filter((k) => k !== "variants");
 const NODE_KEYS = ["role", "links", "routes"] as const;
 const LINK_KEYS = ["net", "ip", "gw"] as const;
@@ -277,6 +279,8 @@ export function buildScenario(root: PMap, ck: Checker): Scenario {
   const chaos = checkChaos(root, ck, nodes, nets, phases);
   const capture = checkCapture(root, ck, nodes, nets);
   const expect = ck.oneOf<Verdict>(ck.req(root, "expect", "expect: survives"), VERDICTS, "expect");
+  const runtimeN = ck.opt(root, "runtime");
+  const runtime = runtimeN ? ck.oneOf<RuntimeKind>(runtimeN, RUNTIME_KINDS, "runtime") : undefined;
 
   return {
     file: ck.file,
@@ -291,6 +295,7 @@ export function buildScenario(root: PMap, ck: Checker): Scenario {
     chaos,
     capture,
     expect,
+    ...(runtime ? { runtime } : {}),
   };
 }
 

@@ -5,7 +5,6 @@ import { forStdoutLine, waitUntil } from "../../wait";
 import { queryProxyStats } from "../proxy";
 import type { ProxyDriver } from "./driver";
 
-export const PROXY_MAIN = path.join(__dirname, "..", "proxy-main.js");
 const START_TIMEOUT_MS = 10000;
 
 export const builtin: ProxyDriver = {
@@ -15,7 +14,7 @@ export const builtin: ProxyDriver = {
     const log = path.join(dir, "fw-proxy.log");
     const child = runtime.spawn(
       spec.node,
-      [process.execPath, PROXY_MAIN, "--port", String(port), "--idle-ms", String(spec.idleTimeoutMs), "--stats", statsSocket],
+      runtime.harnessArgv("proxy", ["--port", String(port), "--idle-ms", String(spec.idleTimeoutMs), "--stats", statsSocket]),
       { logFile: log },
     );
     try {

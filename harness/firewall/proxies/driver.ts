@@ -6,7 +6,7 @@ import type { Runtime } from "../../runtime/runtime";
 import type { FirewallSpec } from "../../topology/model";
 
 export interface ProxyStartContext {
-  runtime: Pick<Runtime, "exec" | "spawn">;
+  runtime: Pick<Runtime, "exec" | "spawn" | "harnessArgv">;
   spec: FirewallSpec;
   /** The lab's run directory: config, sockets, pid and log files go here. */
   dir: string;

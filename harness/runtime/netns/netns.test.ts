@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { NodeSpec } from "../../topology/model";
-import { bridgeNamespace, nodeConfigBatch, nodeNamespace, nodeSysctls } from "./netns";
+import { bridgeNamespace, nodeConfigBatch, nodeNamespace, nodeSysctls } from "../links";
 
 describe("runtime/netns", () => {
   const wan: NodeSpec = {

@@ -12,6 +12,8 @@ import { stopProcess } from "../../exec";
 import { createNetnsPair, isRoot, type NetnsPair } from "../../impair/testkit";
 import type { Runtime } from "../../runtime/runtime";
 import type { PeerEvent, PeerRequest, WireSegment } from "./peer-main";
+import { hostHarnessArgv } from "../../runtime/programs";
+
 
 const PEER_MAIN = path.join(__dirname, "peer-main.js");
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -172,7 +174,8 @@ export function useAgentPair(): { pair: () => NetnsPair; startAgent: (ns: string
       children.push(child);
       return child;
     },
-  } as Pick<Runtime, "spawn"> as Runtime; // the rest of Runtime (nodes, nets) is never used by AgentClient
+    harnessArgv: hostHarnessArgv,
+  } as Pick<Runtime, "spawn" | "harnessArgv"> as Runtime; // the rest of Runtime (nodes, nets) is never used by AgentClient
   return {
     pair: () => pair as NetnsPair,
     startAgent: (ns, logName) => AgentClient.start(runtime, ns, path.join(logDir, `${logName}.log`)),

@@ -1,0 +1,168 @@
+// The Docker backend: every node a container on one engine (dockerode), with
+// no Docker network; its network namespace is named under /run/netns (a link
+// to /proc/<pid>/ns/net, as containerlab does) so the nets are wired, and
+// every iproute2/nft/tc/ss/tcpdump/conntrack step runs, from the host exactly
+// as on the netns runtime. Programs of the node (agents, daemons) run inside
+// the container (its files, its namespaces) through nsenter, as host children
+// the lab watches and stops by PID.
+import type { ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import type Dockerode from "dockerode";
+import { run, type ExecOptions, type ExecResult } from "../../exec";
+import type { NetSpec, NodeSpec } from "../../topology/model";
+import { configureAddresses, wireNet } from "../links";
+import { NETNS_DIR, createNamespace, isNamespaceLink, listNamespaces, removeNamespaces } from "../namespaces";
+import { RuntimeBase } from "../base";
+import { programArgv } from "../programs";
+import type { HarnessProgram, Removal, Runtime, SpawnOptions } from "../runtime";
+import { NS_PREFIX, labDir, processStart, writeState, type LabState } from "../state";
+import { LABEL, containerName, containerOptions, nsenterArgv } from "./container";
+
+/** Where the harness lives in the node image (see image.ts, which builds it). */
+export const IMAGE_APP_DIR = "/opt/vpnlab";
+export const IMAGE_NODE = `${IMAGE_APP_DIR}/bin/node`;
+
+/** One engine of a lab (a lab is whole on one engine). */
+export interface DockerEngine {
+  docker: Dockerode;
+  /** The URL as given (recorded in the lab's state, so gc and down reach the same engine). */
+  url?: string;
+}
+
+interface Started {
+  pid: number; // the container's init, in the host's PID namespace
+  start: string; // its start time, so a recycled PID is never taken for it
+}
+
+export class DockerRuntime extends RuntimeBase implements Runtime {
+  readonly kind = "docker" as const;
+  private readonly started = new Map<string, Started>();
+
+  constructor(
+    labId: string,
+    state: LabState,
+    private readonly engine: DockerEngine,
+    /** The node image's tag, resolved once, when the first node is created. */
+    private readonly image: () => Promise<string>,
+  ) {
+    super(labId, state);
+  }
+
+  netnsName(node: string): string {
+    return containerName(this.labId, node);
+  }
+
+  harnessArgv(program: HarnessProgram, args: readonly string[] = []): string[] {
+    return programArgv(IMAGE_NODE, IMAGE_APP_DIR, program, args);
+  }
+
+  enterArgv(node: string): string[] {
+    return ["docker", ...(this.engine.url ? ["-H", this.engine.url] : []), "exec", "-it", containerName(this.labId, node), "bash"];
+  }
+
+  private record(ns: string): void {
+    // recorded before it exists: if we are killed in between, gc still finds it by name (and the container by label)
+    this.state.namespaces.push(ns);
+    writeState(this.state);
+  }
+
+  private imageTag?: Promise<string>;
+
+  createNode(node: NodeSpec): Promise<void> {
+    return this.step(async () => {
+      this.imageTag ??= this.image();
+      const image = await this.imageTag;
+      const name = containerName(this.labId, node.name);
+      this.record(name);
+      const c = await this.engine.docker.createContainer(
+        containerOptions({ labId: this.labId, node, image, topology: this.state.topology, runDir: labDir(this.labId), ownerPid: this.state.ownerPid, ownerStart: this.state.ownerStart }),
+      );
+      await c.start();
+      const pid = (await c.inspect()).State.Pid;
+      const start = processStart(pid);
+      if (!pid || !start) throw new Error(`container ${name} started but its init is not a process of this host (is the engine ${this.engine.url ?? "DOCKER_HOST"} local?)`);
+      this.started.set(node.name, { pid, start });
+      // the containerlab way: the container's namespace under the name `ip netns` knows
+      fs.mkdirSync(NETNS_DIR, { recursive: true });
+      fs.rmSync(`${NETNS_DIR}/${name}`, { force: true });
+      fs.symlinkSync(`/proc/${pid}/ns/net`, `${NETNS_DIR}/${name}`);
+    });
+  }
+
+  createNet(net: NetSpec): Promise<void> {
+    return this.step(() =>
+      wireNet(this.labId, net, (n) => this.netnsName(n), async (ns) => {
+        this.record(ns);
+        await createNamespace(ns);
+      }),
+    );
+  }
+
+  configureNode(node: NodeSpec): Promise<void> {
+    return this.step(() => configureAddresses(this.netnsName(node.name), node));
+  }
+
+  exec(node: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    // the host's tools in the node's network namespace: works with any image
+    return run(["ip", "netns", "exec", this.netnsName(node), ...argv], opts);
+  }
+
+  spawn(node: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+    if (opts.fromHost) return this.startChild(["ip", "netns", "exec", this.netnsName(node), ...argv], opts);
+    const s = this.started.get(node);
+    if (!s) throw new Error(`lab ${this.labId}: no container for node ${node}`);
+    return this.startChild(nsenterArgv(s.pid, argv), opts);
+  }
+
+  async vanished(): Promise<string[]> {
+    const gone: string[] = [];
+    for (const [node, s] of this.started) {
+      if (processStart(s.pid) !== s.start) gone.push(`container ${containerName(this.labId, node)} (node ${node})`);
+    }
+    const bridges = `${NS_PREFIX}${this.labId}-net-`;
+    for (const ns of this.state.namespaces) {
+      if (ns.startsWith(bridges) && !fs.existsSync(`${NETNS_DIR}/${ns}`)) gone.push(`namespace ${ns} (the bridge of net ${ns.slice(bridges.length)})`);
+    }
+    return gone;
+  }
+
+  async destroy(): Promise<void> {
+    await this.quiesce();
+    const { left } = await removeDockerLab(this.engine.docker, this.labId, this.state);
+    if (left.length) throw new Error(`lab ${this.labId}: could not remove ${left.join(", ")} (see \`vpnlab gc\`)`);
+  }
+}
+
+/** The lab's containers on the engine, found by label only: a container without vpnlab's labels is never one of them. */
+export async function labContainers(docker: Dockerode, labId?: string): Promise<Dockerode.ContainerInfo[]> {
+  const label = labId ? [`${LABEL.lab}=${labId}`, `${LABEL.runtime}=docker`] : [LABEL.lab, `${LABEL.runtime}=docker`];
+  return docker.listContainers({ all: true, filters: JSON.stringify({ label }) });
+}
+
+/**
+ * Everything of one docker lab: its namespace links and bridge namespaces (by
+ * record and by name; the processes in them are stopped first, the host-side
+ * ones such as a capture included), then its containers (by label). Idempotent.
+ */
+export async function removeDockerLab(docker: Dockerode, labId: string, state: LabState | undefined): Promise<Removal> {
+  const prefix = `${NS_PREFIX}${labId}-`;
+  const named = (await listNamespaces()).filter((ns) => ns.startsWith(prefix));
+  const recorded = (state?.namespaces ?? []).filter((ns) => ns.startsWith(prefix));
+  const links = new Set([...named, ...recorded].filter((ns) => isNamespaceLink(ns)));
+  const ns = await removeNamespaces([...new Set([...named, ...recorded])]);
+  // a dangling link (its container already gone) is not listed by `ip netns` as removable: unlink it by name
+  for (const l of links) fs.rmSync(`${NETNS_DIR}/${l}`, { force: true });
+  const removed = ns.removed.map((n) => (links.has(n) ? `namespace link ${n}` : `namespace ${n}`));
+  const left = ns.left.map((n) => `namespace ${n}`);
+  for (const c of await labContainers(docker, labId)) {
+    const name = c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12);
+    try {
+      await docker.getContainer(c.Id).remove({ force: true, v: true });
+      removed.push(`container ${name}`);
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) continue; // gone meanwhile
+      left.push(`container ${name} (${(e as Error).message.split("\n")[0]})`);
+    }
+  }
+  return { removed, left };
+}

@@ -1,0 +1,89 @@
+// The docker runtime as the registry sees it. A lab is whole on one engine:
+// the engine URL comes from the options (--engine), else DOCKER_HOST, else
+// the local socket, and is recorded in the lab's state for gc and down.
+import * as fs from "node:fs";
+import type Dockerode from "dockerode";
+import { labIdOfName } from "../links";
+import { isNamespaceLink, listNamespaces } from "../namespaces";
+import type { RuntimeModule, RuntimeOptions } from "../runtime";
+import { LAB_ID_RE, NS_PREFIX } from "../state";
+import { LABEL } from "./container";
+import { DockerRuntime, labContainers, removeDockerLab } from "./docker";
+
+/** dockerode for the engine URL (unix://, tcp://, ssh://); none: DOCKER_HOST, else the local socket. */
+async function connect(url: string | undefined): Promise<Dockerode> {
+  const { connectEngine } = await import("./image");
+  return connectEngine(url);
+}
+
+/** The image to run: VPNLAB_DOCKER_IMAGE when set (a development image), else the one `vpnlab image build` made for this checkout. */
+async function nodeImage(docker: Dockerode): Promise<string> {
+  const pinned = process.env.VPNLAB_DOCKER_IMAGE;
+  if (pinned) return pinned;
+  const { imageRef } = await import("./image");
+  return imageRef(docker);
+}
+
+function engineUrl(opts?: RuntimeOptions): string | undefined {
+  return opts?.engine ?? (process.env.DOCKER_HOST || undefined);
+}
+
+export const dockerRuntime: RuntimeModule = {
+  kind: "docker",
+  async unavailable(opts) {
+    if (process.getuid?.() !== 0) return "the docker runtime needs root (it wires the containers' namespaces from the host)";
+    const url = engineUrl(opts);
+    const docker = await connect(url);
+    try {
+      await docker.ping();
+    } catch (e) {
+      return `no Docker engine at ${url ?? "unix:///var/run/docker.sock"} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): start dockerd, or name one with DOCKER_HOST`;
+    }
+    if (!fs.existsSync("/dev/net/tun")) return "/dev/net/tun is missing on this host (modprobe tun)";
+    try {
+      await nodeImage(docker);
+    } catch (e) {
+      return (e as Error).message.split("\n")[0];
+    }
+    return undefined;
+  },
+  create(labId, state, opts) {
+    const url = engineUrl(opts);
+    if (url) state.engine = url;
+    let docker: Dockerode | undefined;
+    // dockerode is loaded and connected on the first node, not here: create() is synchronous
+    const engine = {
+      get docker(): Dockerode {
+        if (!docker) throw new Error("the docker engine is not connected yet");
+        return docker;
+      },
+      url,
+    };
+    return new DockerRuntime(labId, state, engine, async () => {
+      docker = await connect(url);
+      return nodeImage(docker);
+    });
+  },
+  async listObjects(opts) {
+    const byLab = new Map<string, string[]>();
+    const add = (id: string, what: string) => byLab.set(id, [...(byLab.get(id) ?? []), what]);
+    for (const c of await labContainers(await connect(engineUrl(opts)))) {
+      const id = c.Labels[LABEL.lab];
+      if (LAB_ID_RE.test(id)) add(id, `container ${c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12)}`);
+    }
+    // namespace links are this runtime's alone; a lab's bridge namespaces belong to it once it is a docker lab
+    const names = await listNamespaces();
+    for (const ns of names) {
+      const id = labIdOfName(ns, LAB_ID_RE);
+      if (id && isNamespaceLink(ns)) add(id, `namespace link ${ns}`);
+    }
+    for (const ns of names) {
+      const id = labIdOfName(ns, LAB_ID_RE);
+      if (id && byLab.has(id) && ns.startsWith(`${NS_PREFIX}${id}-net-`)) add(id, `namespace ${ns}`);
+    }
+    return byLab;
+  },
+  async removeLab(labId, state, opts) {
+    return removeDockerLab(await connect(opts?.engine ?? state?.engine ?? engineUrl()), labId, state);
+  },
+};

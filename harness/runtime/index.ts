@@ -1,0 +1,45 @@
+// The runtime registry: one line per runtime, each loaded only when asked for
+// (a netns run never loads dockerode). Nothing outside harness/runtime/
+// imports a backend directly; it asks here by name.
+import { RUNTIME_KINDS, type RuntimeKind } from "../topology/model";
+import type { RuntimeModule, RuntimeOptions } from "./runtime";
+import type { LabState } from "./state";
+
+const MODULES: Record<RuntimeKind, () => Promise<RuntimeModule>> = {
+  netns: async () => (await import("./netns")).netnsRuntime,
+  docker: async () => (await import("./docker")).dockerRuntime,
+};
+
+export { RUNTIME_KINDS };
+export const DEFAULT_RUNTIME: RuntimeKind = "netns";
+
+export function isRuntimeKind(s: string): s is RuntimeKind {
+  return (RUNTIME_KINDS as string[]).includes(s);
+}
+
+/** The runtime a lab uses: the command line's choice, else the topology's, else VPNLAB_RUNTIME, else netns. */
+export function chooseRuntime(cli: string | undefined, topology: RuntimeKind | undefined): RuntimeKind {
+  const env = process.env.VPNLAB_RUNTIME;
+  const pick = cli ?? topology ?? (env === "" ? undefined : env) ?? DEFAULT_RUNTIME;
+  if (!isRuntimeKind(pick)) {
+    const from = cli !== undefined ? "--runtime" : "VPNLAB_RUNTIME";
+    throw new Error(`${from} ${JSON.stringify(pick)} is not a runtime — use one of ${RUNTIME_KINDS.join(", ")}`);
+  }
+  return pick;
+}
+
+export function runtimeModule(kind: RuntimeKind): Promise<RuntimeModule> {
+  const load = MODULES[kind];
+  if (!load) throw new Error(`no runtime ${JSON.stringify(kind)} — use one of ${RUNTIME_KINDS.join(", ")}`);
+  return load();
+}
+
+/** The factory: a new lab's runtime, by name. */
+export async function createRuntime(kind: RuntimeKind, labId: string, state: LabState, opts?: RuntimeOptions) {
+  return (await runtimeModule(kind)).create(labId, state, opts);
+}
+
+/** Every registered runtime's module (gc and ls look through all of them). */
+export function allRuntimeModules(): Promise<RuntimeModule[]> {
+  return Promise.all(RUNTIME_KINDS.map((k) => runtimeModule(k)));
+}
