@@ -110,8 +110,11 @@ export async function doctor(): Promise<Check[]> {
   add({ name: "haproxy", ok: !!haproxy, detail: haproxy ?? "haproxy not found", fix: "apt-get install haproxy (for `proxy: haproxy`)", required: false });
   const netem = uid === 0 && ip ? await probeNetemHere() : { ok: false, detail: "not probed (needs root and iproute2)" };
   add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
-  const docker = await version(["docker", "info", "--format", "{{.ServerVersion}}"]);
-  add({ name: "docker", ok: !!docker, detail: docker ? `engine ${docker}` : "no docker engine reachable", fix: "apt-get install docker.io and start dockerd (docker runtime only)", required: false });
+  // the engine DOCKER_HOST names (or the default socket), and whether the node image for this build is on it
+  const { dockerStatus } = await import("./runtime/docker/image");
+  const d = await dockerStatus();
+  add({ name: "docker", ok: !!d.version, detail: d.version ? `engine ${d.version} at ${d.engine}` : (d.unreachable ?? ""), fix: "apt-get install docker.io; scripts/dockerd.sh dev; export DOCKER_HOST=unix:///run/vpnlab-dev/docker.sock (docker runtime only)", required: false });
+  if (d.version) add({ name: "docker image", ok: !!d.image, detail: d.image ? `${d.image} (current)` : (d.imageMissing ?? ""), fix: "vpnlab image build (offline: debootstrap from the host's Debian mirror)", required: false });
   // the programs each registered VPN implementation runs on the nodes (its spec declares them)
   for (const entry of Object.values(IMPLEMENTATIONS)) {
     if (!entry) continue;

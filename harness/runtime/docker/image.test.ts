@@ -10,6 +10,7 @@ import {
   baseKey,
   checkMirror,
   connectEngine,
+  dockerStatus,
   glibcOfDpkgStatus,
   lddLibraries,
   nodeDockerfile,
@@ -159,6 +160,13 @@ describe("runtime/docker/image: errors", () => {
     const url = "unix:///run/vpnlab-no-such-engine/docker.sock";
     const error = await pingEngine(await connectEngine(url), url).then(() => undefined, (e: Error) => e);
     expect(error?.message).to.include(`no Docker engine at ${url}`).and.include("start dockerd: scripts/dockerd.sh");
+  });
+
+  it("doctor's status of an engine that is not there: unreachable, no version, no image verdict", async () => {
+    const st = await dockerStatus("unix:///run/vpnlab-no-such-engine/docker.sock");
+    expect(st.version).to.equal(undefined);
+    expect(st.image).to.equal(undefined);
+    expect(st.unreachable).to.include("start dockerd");
   });
 
   it("`vpnlab image build` against no engine exits 2", async () => {

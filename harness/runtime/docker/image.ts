@@ -430,6 +430,35 @@ async function currentImages(docker: Dockerode, appHash: string): Promise<string
     .filter((t) => t.startsWith(`${NODE_REPO}:`));
 }
 
+export interface DockerStatus {
+  engine: string;
+  /** The engine's version, when it answered. */
+  version?: string;
+  unreachable?: string;
+  /** The current node image's tag, or why there is none. */
+  image?: string;
+  imageMissing?: string;
+}
+
+/** For `vpnlab doctor`: does the engine answer (in 5 s), its version, and is the node image current on it. */
+export async function dockerStatus(url?: string): Promise<DockerStatus> {
+  const engine = engineName(url);
+  const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer in 5 s")), 5000).unref())]);
+  let docker: Dockerode;
+  try {
+    docker = await connectEngine(url);
+    await within(pingEngine(docker, url));
+  } catch (e) {
+    return { engine, unreachable: (e as Error).message };
+  }
+  const version = (await within(docker.version())).Version;
+  try {
+    return { engine, version, image: await imageRef(docker) };
+  } catch (e) {
+    return { engine, version, imageMissing: (e as Error).message };
+  }
+}
+
 /** The image for tests and CI: the current one, built (with plain progress lines on stderr) when missing. */
 export async function ensureImage(engine?: string): Promise<string> {
   try {
