@@ -8,6 +8,7 @@ import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
 import { Lab, LabFaultError } from "./lab";
+import { PhaseStates, type PhaseState } from "./phase-state";
 import { deliveryBuckets, phaseDelivery, tcpPhases, type Bucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
@@ -68,6 +69,8 @@ export interface ScenarioResult {
     client?: TunnelCounters; // the tunnel's counters at the client, as its implementation reports them
     headend?: TunnelCounters;
     logs?: Record<string, string>;
+    /** The third-party daemons' own state at each phase end (TunnelHandle.state: occtl, swanctl --list-sas). */
+    daemonState?: PhaseState[];
   };
 }
 
@@ -182,6 +185,9 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const chaosStart = start + phases.baselineMs;
   const recoveryStart = chaosStart + phases.chaosMs;
   const end = recoveryStart + phases.recoveryMs;
+  // the third-party daemons' own state at each phase end, not holding the clock
+  const states = new PhaseStates(tunnel.state ? () => tunnel.state!() : undefined, start);
+  states.at("baseline", chaosStart);
 
   const active = new Set<string>();
   // the kernel's drop counts of what a step replaced or cleared
@@ -210,6 +216,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     result.chaos.push(rec);
   }
   await g(sleepUntil(recoveryStart));
+  states.now("chaos"); // before the faults are cleared
   clock.phase = "recovery";
   if (active.size > 0) {
     // recovery means every fault is gone, whatever the steps said
@@ -228,6 +235,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const fullProxy = scenario.firewall?.mode === "full-proxy";
   const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
   await g(sleepUntil(end));
+  states.now("recovery");
   const stopped = await g(lab.stopProbe());
   const record: ProbeRecord = stopped.udp;
   clock.phase = "verdict";
@@ -267,6 +275,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   result.evidence.client = await g(tunnel.counters("client"));
   result.evidence.headend = await g(tunnel.counters("headend"));
   if (lab.firewall) result.evidence.firewall = await g(lab.firewall.evidence());
+  const daemonState = await g(states.all());
+  if (daemonState.length) result.evidence.daemonState = daemonState;
   // a piece that died while the numbers were read makes them worthless
   if (lab.fault) throw new LabFaultError(lab.fault);
   if (atRecoveryStart) {

@@ -26,6 +26,10 @@ export async function publishResult(r: ScenarioResult): Promise<void> {
   const fw = r.evidence.firewall;
   if (fw?.ruleset) await allure.attachment("firewall.nft", fw.ruleset, "text/plain");
   if (fw?.proxy?.config) await allure.attachment(fw.proxy.config.name, fw.proxy.config.text, "text/plain");
+  for (const s of r.evidence.daemonState ?? []) {
+    const text = s.state ? Object.entries(s.state).map(([k, v]) => `--- ${k}\n${v}`).join("\n") : `(not available: ${s.error})`;
+    await allure.attachment(`daemon-state-${s.phase}-end.txt`, text, "text/plain");
+  }
   for (const c of r.captures ?? []) {
     if (fs.existsSync(c.file)) await allure.attachmentPath(path.basename(c.file), c.file, { contentType: "application/vnd.tcpdump.pcap", fileExtension: "pcap" });
   }

@@ -63,6 +63,8 @@ export interface TunnelHandle {
   counters(side: Side): Promise<TunnelCounters>;
   /** Log tails per piece ("client", "headend", "ocserv", "charon-client", ...), for evidence and errors. */
   logs(): Record<string, string>;
+  /** A third-party daemon's own view of the tunnel now, per source ("occtl show users", "charon-client", ...): taken at each phase end. */
+  state?(): Promise<Record<string, string>>;
   /** Stop both ends (idempotent). The lab's teardown also removes whatever is left. */
   stop(): Promise<void>;
 }

@@ -260,7 +260,7 @@ class OcservTunnel implements TunnelHandle {
     };
     let device = CLIENT_TUN;
     if (side === "headend") {
-      const users = await rt.exec(node, ["occtl", "-s", this.paths.occtlSocket, "--json", "show", "users"], opts);
+      const users = await rt.exec(node, this.occtlShowUsers, opts);
       const user = parseOcctlUsers(users.stdout).find((u) => u["Username"] === VPN_USER);
       device = typeof user?.["Device"] === "string" ? user["Device"] : "";
       Object.assign(detail, {
@@ -296,6 +296,16 @@ class OcservTunnel implements TunnelHandle {
       dpdAcked: 0,
       detail,
     };
+  }
+
+  private get occtlShowUsers(): string[] {
+    return ["occtl", "-s", this.paths.occtlSocket, "--json", "show", "users"];
+  }
+
+  /** ocserv's own view: its sessions, through its occtl socket. */
+  async state(): Promise<Record<string, string>> {
+    const r = await this.ctx.runtime.exec(this.vpn.headend, this.occtlShowUsers, { timeoutMs: 5000 });
+    return { "occtl show users": r.stdout };
   }
 
   logs(): Record<string, string> {

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { run } from "../../../exec";
 import { NetnsRuntime, namespacePids } from "../../../runtime/netns/netns";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "../../../runtime/state";
+import { PhaseStates } from "../../../phase-state";
 import { isRoot } from "../../../testkit/netns";
 import { parseTopology } from "../../../topology/load";
 import type { Scenario } from "../../../topology/model";
@@ -20,6 +21,7 @@ import {
   parseOcctlUsers,
   parseOcservDisconnect,
   ssStreamBytes,
+  VPN_USER,
 } from "./config";
 import { ocserv } from "./index";
 
@@ -178,6 +180,12 @@ describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function 
         expect(c1.detail.dtlsEstablished, msg).to.equal(scenario.vpn.dtls);
         expect(h1.detail.dtlsCipher !== "", msg).to.equal(scenario.vpn.dtls);
         expect(h1.detail.occtlDpd, msg).to.equal(String(dpdMapping(scenario.vpn.dpd).dpdS));
+        // the state the scenario stores at a phase end: ocserv's own session list, with our user connected
+        const states = new PhaseStates(() => handle!.state!(), Date.now());
+        states.now("baseline");
+        const [st] = await states.all();
+        const users = JSON.parse(st.state?.["occtl show users"] ?? "[]") as Record<string, unknown>[];
+        expect(users.map((u) => [u["Username"], u["State"]]), JSON.stringify(st)).to.deep.equal([[VPN_USER, "connected"]]);
       } finally {
         await handle?.stop();
       }

@@ -108,6 +108,15 @@ export const strongswan: VpnImplementation = {
       onDown: (l) => void listeners.add(l),
       counters,
       logs: () => ({ "charon-client": ends.client.logTail(), "charon-headend": ends.headend.logTail() }),
+      // each charon's own view of its SAs
+      state: async () => {
+        const out: Record<string, string> = {};
+        for (const side of ["client", "headend"] as const) {
+          const e = ends[side];
+          out[`charon-${side}`] = e.exited ? `(charon ${e.exited})` : (await e.swanctl(["--list-sas"])).stdout;
+        }
+        return out;
+      },
       stop: () => {
         stopping ??= (async () => {
           clearInterval(timer);

@@ -9,10 +9,12 @@ import * as path from "node:path";
 import { run } from "../../../exec";
 import { NetnsRuntime, namespacePids } from "../../../runtime/netns/netns";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "../../../runtime/state";
+import { PhaseStates } from "../../../phase-state";
 import { isRoot } from "../../../testkit/netns";
 import { waitUntil } from "../../../wait";
 import type { Link, NodeSpec, Role, Scenario } from "../../../topology/model";
 import type { ImplContext, TunnelHandle } from "../../impl";
+import { CONN } from "./config";
 import { strongswan } from "./index";
 
 const PATH_TABLE = "vlt_sw_path";
@@ -171,6 +173,20 @@ describe("vpn/impls/strongswan (two charons with kernel-libipsec, natt, on the n
     expect(inner.received, shown).to.be.at.least(PINGS);
     // each echo request went out as at least its own 84 bytes plus ESP-in-UDP framing
     expect(inner.wireSent, shown).to.be.above(PINGS * 84);
+  });
+
+  it("gives each charon's own SAs (swanctl --list-sas) as the phase-end state", async () => {
+    const h = handle as TunnelHandle;
+    const states = new PhaseStates(() => h.state!(), Date.now());
+    states.now("chaos");
+    const [st] = await states.all();
+    const shown = JSON.stringify(st, null, 1);
+    expect(st.error, shown).to.equal(undefined);
+    for (const side of ["client", "headend"]) {
+      const text = st.state?.[`charon-${side}`] ?? "";
+      expect(text, shown).to.match(new RegExp(`^${CONN}: #\\d+, ESTABLISHED, IKEv2`, "m"));
+      expect(text, shown).to.match(new RegExp(`^  ${CONN}: #\\d+, reqid \\d+, INSTALLED, TUNNEL-in-UDP`, "m"));
+    }
   });
 
   it("reports a dead peer once the wan drops UDP 4500 (DPD 1 s x 3), with no harness fault", async () => {
