@@ -569,7 +569,7 @@ export async function buildNodeImage(opts: BuildOptions): Promise<string> {
     }
     if (base.rootfs) checkLibraries(base.rootfs, [app.nodeBinary, path.join(app.root, "build/Release/vpnlab_native.node")]);
     await buildNodeLayer(docker, tag, base.tag, app, opts.progress, scratch);
-    await pruneOld(docker, tag, base.tag, opts.progress);
+    await pruneOld(docker, tag, opts.progress);
     return tag;
   } finally {
     await scratch.cleanup();
@@ -802,17 +802,17 @@ async function dockerBuild(docker: Dockerode, ctx: string, tag: string, networkm
 const KEEP_NODE_IMAGES = 3;
 
 /**
- * Every dist/ change makes a new node image: remove the older ones (and bases no image
- * is built on). Never forced: the engine refuses an image a container or a child image
- * uses, and that one simply stays.
+ * Every dist/ change makes a new node image: remove the older ones. Never forced: the
+ * engine refuses an image a container uses, and that one simply stays. (Bases change
+ * rarely and are left alone.)
  */
-async function pruneOld(docker: Dockerode, nodeTag: string, baseTag: string, progress: Progress): Promise<void> {
+async function pruneOld(docker: Dockerode, nodeTag: string, progress: Progress): Promise<void> {
   const tagsOf = async (kind: string) =>
     (await docker.listImages({ filters: JSON.stringify({ label: [`${LABEL_KIND}=${kind}`] }) }))
       .sort((a, b) => b.Created - a.Created)
       .flatMap((i) => i.RepoTags ?? [])
-      .filter((t) => t.startsWith(kind === "node" ? `${NODE_REPO}:` : `${BASE_REPO}:`));
-  const old = [...(await tagsOf("node")).filter((t) => t !== nodeTag).slice(KEEP_NODE_IMAGES - 1), ...(await tagsOf("base")).filter((t) => t !== baseTag)];
+      .filter((t) => t.startsWith(`${NODE_REPO}:`));
+  const old = (await tagsOf("node")).filter((t) => t !== nodeTag).slice(KEEP_NODE_IMAGES - 1);
   const removed: string[] = [];
   for (const t of old) {
     try {
