@@ -17,7 +17,8 @@ export const image = {
       .option("mirror", { type: "string", requiresArg: true, describe: "Debian mirror URL for debootstrap (default: the one the host's apt uses)" })
       .example("$0 image build --engine unix:///run/vpnlab-dev/docker.sock", "build on the engine scripts/dockerd.sh dev started"),
   run: async (a) => {
-    const { buildNodeImage, humanBytes, imageSize, Progress } = await import("../runtime/docker/image");
+    const { buildNodeImage, imageSize } = await import("../runtime/docker/image");
+    const { humanBytes, Progress } = await import("../runtime/docker/progress");
     const engines = a.engine && a.engine.length > 0 ? a.engine : [undefined];
     for (const engine of engines) {
       const progress = new Progress((s) => process.stderr.write(s), process.stderr.isTTY === true);

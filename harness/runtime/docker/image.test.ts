@@ -1,48 +1,11 @@
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { dispatch } from "../../cli";
-import {
-  appInputs,
-  aptBaseDockerfile,
-  baseKey,
-  checkMirror,
-  connectEngine,
-  dockerStatus,
-  glibcOfDpkgStatus,
-  lddLibraries,
-  nodeDockerfile,
-  parseAptSources,
-  pickMirror,
-  pingEngine,
-  productionPackages,
-  Progress,
-  removeTree,
-  treeKey,
-  versionLess,
-} from "./image";
+import { appInputs, aptBaseDockerfile, baseKey, connectEngine, dockerStatus, nodeDockerfile, pingEngine, productionPackages, treeKey } from "./image";
 
 describe("runtime/docker/image: inputs", () => {
-  it("finds the host's mirror in deb822 and one-line sources, not -security or a third-party repo", () => {
-    const deb822 = [
-      "Types: deb",
-      "URIs: http://deb.debian.org/debian",
-      "Suites: bookworm bookworm-updates",
-      "Components: main",
-      "",
-      "Types: deb",
-      "URIs: http://deb.debian.org/debian-security",
-      "Suites: bookworm-security",
-      "Components: main",
-    ].join("\n");
-    const oneLine = "# a comment\ndeb [signed-by=/k.gpg] https://packages.example.com/apt example-bookworm main\ndeb http://mirror.local/debian/ bookworm main contrib\n";
-    expect(pickMirror(parseAptSources(deb822), "bookworm")).to.equal("http://deb.debian.org/debian");
-    expect(pickMirror(parseAptSources(oneLine), "bookworm")).to.equal("http://mirror.local/debian");
-    expect(pickMirror(parseAptSources(deb822), "trixie")).to.equal(undefined);
-    expect(pickMirror(parseAptSources("Types: deb\nURIs: http://x/debian\nSuites: bookworm\nComponents: main\nEnabled: no\n"), "bookworm")).to.equal(undefined);
-  });
 
   it("keys the tree by suite, mirror and package set (not package order), and the base by the tree", () => {
     const k = treeKey("bookworm", "http://m/debian", ["b", "a"]);
@@ -98,20 +61,6 @@ describe("runtime/docker/image: inputs", () => {
     }
   });
 
-  it("reads ldd's libraries (the missing ones too) and the tree's glibc", () => {
-    const ldd = [
-      "\tlinux-vdso.so.1 (0x00007ffd)",
-      "\tlibstdc++.so.6 => /lib/x86_64-linux-gnu/libstdc++.so.6 (0x00007f4d)",
-      "\tlibfoo.so.2 => not found",
-      "\t/lib64/ld-linux-x86-64.so.2 (0x00007f4d)",
-    ].join("\n");
-    expect(lddLibraries(ldd)).to.deep.equal(["libstdc++.so.6", "libfoo.so.2", "ld-linux-x86-64.so.2"]);
-    const status = "Package: libc-bin\nVersion: 2.99-1\n\nPackage: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u10\n";
-    expect(glibcOfDpkgStatus(status)).to.equal("2.36");
-    expect(versionLess("2.31", "2.36")).to.equal(true);
-    expect(versionLess("2.36", "2.36")).to.equal(false);
-    expect(versionLess("2.40", "2.36")).to.equal(false);
-  });
 
   it("generates a node Dockerfile FROM the local base tag, with a build-time check that Node loads the addon", () => {
     const d = nodeDockerfile("vpnlab-base:abc", "123");
@@ -119,39 +68,6 @@ describe("runtime/docker/image: inputs", () => {
     expect(d).to.include(`RUN ["/opt/vpnlab/bin/node", "-e", "require('/opt/vpnlab/build/Release/vpnlab_native.node')"]`);
     expect(d).to.include("vpnlab.app=123");
     expect(aptBaseDockerfile("debian:bookworm", ["a", "b"], "k")).to.include("apt-get install -y --no-install-recommends a b");
-  });
-});
-
-describe("runtime/docker/image: progress", () => {
-  it("writes plain lines without a terminal: start, every 10 s, end", () => {
-    const lines: string[] = [];
-    let t = 0;
-    const p = new Progress((s) => lines.push(s), false, () => t);
-    p.begin("base: import", "vpnlab-base:k");
-    t = 5000;
-    p.update(1024);
-    t = 10_500;
-    p.update(2 * 1024 * 1024, "unpacking");
-    t = 12_000;
-    p.end("imported");
-    expect(lines).to.deep.equal(["base: import: vpnlab-base:k\n", "base: import: 10.5 s, 2.0 MB — unpacking\n", "base: import: imported (12.0 s, 2.0 MB)\n"]);
-  });
-
-  it("rewrites one line on a terminal and ends it with a newline", () => {
-    const lines: string[] = [];
-    let t = 0;
-    const p = new Progress((s) => lines.push(s), true, () => t);
-    p.begin("node: build");
-    t = 300;
-    p.update(500, "Step 2/6");
-    t = 350; // under 100 ms since the last draw: not redrawn
-    p.update(600, "Step 3/6");
-    t = 1000;
-    p.end("built");
-    expect(lines.every((l) => l.startsWith("\r\x1b[K"))).to.equal(true);
-    expect(lines.length).to.equal(3);
-    expect(lines[1]).to.include("node: build 0.3 s 500 B Step 2/6");
-    expect(lines[2]).to.equal("\r\x1b[Knode: build: built (1.0 s, 600 B)\n");
   });
 });
 
@@ -183,26 +99,5 @@ describe("runtime/docker/image: errors", () => {
     expect(stderr.join("")).to.include("start dockerd");
   });
 
-  it("an unreachable mirror is named with what to do", async () => {
-    const error = await checkMirror("http://127.0.0.1:9/debian", "bookworm").then(() => undefined, (e: Error) => e);
-    expect(error?.message).to.match(/^Debian mirror unreachable: http:\/\/127\.0\.0\.1:9\/debian\/dists\/bookworm\/Release .*--mirror URL/);
-  });
 
-  it("removes a build tree with something mounted in it (as debootstrap leaves proc) without touching the mount's source", function () {
-    if (process.getuid?.() !== 0) this.skip(); // mounting needs root; CI is root
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-tree-"));
-    const source = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-src-"));
-    try {
-      fs.writeFileSync(path.join(source, "keep"), "x");
-      fs.mkdirSync(path.join(dir, "rootfs/proc"), { recursive: true });
-      const m = spawnSync("mount", ["--bind", source, path.join(dir, "rootfs/proc")]);
-      expect(m.status, String(m.stderr)).to.equal(0);
-      removeTree(dir);
-      expect(fs.existsSync(dir)).to.equal(false);
-      expect(fs.readFileSync(path.join(source, "keep"), "utf8")).to.equal("x");
-    } finally {
-      spawnSync("umount", ["-l", path.join(dir, "rootfs/proc")]);
-      fs.rmSync(source, { recursive: true, force: true });
-    }
-  });
 });

@@ -7,9 +7,10 @@
 //                       node_modules and the native addon under /opt/vpnlab.
 // Each tag is a hash of its inputs: a layer is rebuilt only when they change. The
 // debootstrap tree is cached under /var/cache/vpnlab, so rebuilding after an image
-// removal does not download again. Docker tags an image only once it is complete; what
-// this module creates besides (temp dirs, debootstrap) is removed on failure and on signals.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+// removal does not download again (rootfs.ts). Docker tags an image only once it is
+// complete; what a build creates besides (temp dirs, debootstrap) is removed on failure
+// and on signals (scratch.ts).
+import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,6 +18,9 @@ import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import { registerTeardown } from "../../cleanup";
 import { DEFAULT_ENGINE, parseEngine } from "./engines";
+import { Progress } from "./progress";
+import { BASE_PACKAGES, checkGlibc, checkLibraries, debootstrap, hostRelease } from "./rootfs";
+import { CACHE_DIR, Scratch } from "./scratch";
 
 /** Where the application lives in the node image (PACKAGE_ROOT there). */
 export const IMAGE_APP_DIR = "/opt/vpnlab";
@@ -29,14 +33,6 @@ export const LABEL_KIND = "vpnlab.image";
 export const LABEL_APP = "vpnlab.app";
 export const LABEL_BASE = "vpnlab.base";
 
-/** What the topologies run on a node (the same programs .ci/run installs on the host). */
-export const BASE_PACKAGES = [
-  "iproute2", "nftables", "haproxy", "tcpdump", "procps", "iputils-ping", "conntrack", "ca-certificates", "openssl",
-  "ocserv", "openconnect", "gnutls-bin",
-  "strongswan-charon", "strongswan-swanctl", "libstrongswan-standard-plugins", "libcharon-extra-plugins",
-] as const;
-
-export const CACHE_DIR = "/var/cache/vpnlab";
 const PACKAGE_ROOT = path.join(__dirname, "..", "..", "..", "..");
 
 // ---------------------------------------------------------------- pure parts
@@ -47,42 +43,6 @@ export function shortHash(parts: readonly string[]): string {
   return h.digest("hex").slice(0, 12);
 }
 
-export interface AptSource {
-  uris: string[];
-  suites: string[];
-  components: string[];
-}
-
-/** The entries of an apt sources file, one-line (`deb URI SUITE COMP...`) or deb822 (`URIs:`/`Suites:`), deb only. */
-export function parseAptSources(text: string): AptSource[] {
-  const out: AptSource[] = [];
-  if (/^\s*(Types|URIs)\s*:/im.test(text)) {
-    for (const stanza of text.split(/\n\s*\n/)) {
-      const field = (name: string) =>
-        (stanza.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, "im"))?.[1] ?? "").trim().split(/\s+/).filter(Boolean);
-      if (stanza.match(/^\s*Enabled\s*:\s*no\s*$/im)) continue;
-      if (!field("Types").includes("deb")) continue;
-      out.push({ uris: field("URIs"), suites: field("Suites"), components: field("Components") });
-    }
-    return out;
-  }
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/#.*/, "").trim();
-    const words = line.replace(/\[[^\]]*\]\s*/, "").split(/\s+/); // drop `[arch=amd64 signed-by=...]`
-    if (words[0] !== "deb" || words.length < 4) continue;
-    out.push({ uris: [words[1]], suites: [words[2]], components: words.slice(3) });
-  }
-  return out;
-}
-
-/** The mirror apt uses for SUITE's main component (not -security, not -updates). */
-export function pickMirror(sources: readonly AptSource[], suite: string): string | undefined {
-  for (const s of sources) {
-    if (s.suites.includes(suite) && s.components.includes("main")) return s.uris[0]?.replace(/\/+$/, "");
-  }
-  return undefined;
-}
-
 /** The top-level package dirs of the production dependencies (nested ones come with their parent). */
 export function productionPackages(lock: { packages?: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean; link?: boolean }> }): string[] {
   return Object.entries(lock.packages ?? {})
@@ -90,33 +50,6 @@ export function productionPackages(lock: { packages?: Record<string, { dev?: boo
     .map(([k]) => k)
     .filter((k) => !k.slice("node_modules/".length).includes("/node_modules/"))
     .sort();
-}
-
-/** The shared libraries `ldd` names with a path, by file name (the vdso has none). */
-export function lddLibraries(lddOutput: string): string[] {
-  const libs: string[] = [];
-  for (const line of lddOutput.split("\n")) {
-    const m = line.match(/=>\s*(\/\S+)/) ?? line.match(/^\s*(\/\S+)\s+\(/);
-    if (m) libs.push(path.basename(m[1]));
-    else if (/not found/.test(line)) libs.push(line.trim().split(/\s+/)[0]);
-  }
-  return libs;
-}
-
-/** The libc6 version recorded in a dpkg status file ("2.36"), if any. */
-export function glibcOfDpkgStatus(status: string): string | undefined {
-  const stanza = status.split(/\n\n/).find((s) => /^Package: libc6$/m.test(s));
-  return stanza?.match(/^Version:\s*(\d+\.\d+)/m)?.[1];
-}
-
-/** a < b for dotted numeric versions ("2.31" < "2.36"). */
-export function versionLess(a: string, b: string): boolean {
-  const x = a.split(".").map(Number);
-  const y = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
-  }
-  return false;
 }
 
 /** The node layer, FROM a local tag: only COPY/ENV/LABEL plus one check that Node loads the addon. */
@@ -143,81 +76,6 @@ export function aptBaseDockerfile(image: string, packages: readonly string[], ke
     `LABEL ${LABEL_KIND}=base vpnlab.inputs=${key}`,
     "",
   ].join("\n");
-}
-
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KB", "MB", "GB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
-
-// ---------------------------------------------------------------- progress
-
-/** One status line rewritten in place on a terminal; plain lines (start, every 10 s, end) otherwise. */
-export class Progress {
-  private stage = "";
-  private started = 0;
-  private bytes = 0;
-  private note = "";
-  private lastDraw = 0;
-  private lastLine = 0;
-  private readonly tty: boolean;
-
-  constructor(
-    private readonly write: (s: string) => void,
-    tty: boolean,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.tty = tty;
-  }
-
-  begin(stage: string, note = ""): void {
-    this.stage = stage;
-    this.started = this.now();
-    this.bytes = 0;
-    this.note = note;
-    this.lastLine = this.started;
-    if (!this.tty) this.write(`${stage}: ${note || "started"}\n`);
-    else this.draw(true);
-  }
-
-  update(bytes: number, note?: string): void {
-    this.bytes = bytes;
-    if (note !== undefined) this.note = note;
-    if (this.tty) this.draw(false);
-    else if (this.now() - this.lastLine >= 10_000) {
-      this.lastLine = this.now();
-      this.write(`${this.stage}: ${this.elapsed()}, ${humanBytes(this.bytes)}${this.note ? ` — ${this.note}` : ""}\n`);
-    }
-  }
-
-  end(result: string): void {
-    const line = `${this.stage}: ${result} (${this.elapsed()}${this.bytes ? `, ${humanBytes(this.bytes)}` : ""})`;
-    this.write(this.tty ? `\r\x1b[K${line}\n` : `${line}\n`);
-  }
-
-  /** A message of its own, not a status. */
-  say(s: string): void {
-    this.write(this.tty ? `\r\x1b[K${s}\n` : `${s}\n`);
-  }
-
-  private elapsed(): string {
-    return `${((this.now() - this.started) / 1000).toFixed(1)} s`;
-  }
-
-  private draw(force: boolean): void {
-    if (!force && this.now() - this.lastDraw < 100) return;
-    this.lastDraw = this.now();
-    const text = `${this.stage} ${this.elapsed()} ${humanBytes(this.bytes)} ${this.note}`;
-    const width = process.stderr.columns || 100;
-    this.write(`\r\x1b[K${text.slice(0, width - 1)}`);
-  }
 }
 
 // ---------------------------------------------------------------- engine
@@ -269,43 +127,6 @@ function follow(docker: Dockerode, stream: NodeJS.ReadableStream, onMessage: (m:
 }
 
 // ---------------------------------------------------------------- inputs
-
-interface HostRelease {
-  suite: string;
-  mirror: string;
-}
-
-/** The host's Debian release and the mirror its apt uses for it. */
-export function hostRelease(mirrorOverride?: string): HostRelease {
-  const osRelease = readOr("/etc/os-release");
-  const id = osRelease.match(/^ID=(.*)$/m)?.[1]?.replace(/"/g, "");
-  const codename = osRelease.match(/^VERSION_CODENAME=(.*)$/m)?.[1]?.replace(/"/g, "");
-  if (id !== "debian" || !codename) {
-    throw new Error(`the node image is built from Debian with the host's release, but this host is ${id ?? "unknown"} ${codename ?? ""}: build on Debian, or use --base IMAGE where a registry is reachable`);
-  }
-  if (mirrorOverride) return { suite: codename, mirror: mirrorOverride.replace(/\/+$/, "") };
-  const files = ["/etc/apt/sources.list", ...listDir("/etc/apt/sources.list.d").filter((f) => /\.(list|sources)$/.test(f)).map((f) => `/etc/apt/sources.list.d/${f}`)];
-  const sources = files.flatMap((f) => parseAptSources(readOr(f)));
-  const mirror = pickMirror(sources, codename);
-  if (!mirror) throw new Error(`no Debian mirror for ${codename} main in ${files.join(", ")}: give --mirror URL`);
-  return { suite: codename, mirror };
-}
-
-function readOr(file: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-}
 
 function hashFile(h: crypto.Hash, file: string): void {
   h.update(fs.readFileSync(file));
@@ -375,16 +196,16 @@ function computeAppInputs(root: string): AppInputs {
   return { hash: h.digest("hex").slice(0, 12), root, nodeBinary: process.execPath, packages };
 }
 
+/** The debootstrap tree's inputs: the cache dir's name. */
+export function treeKey(suite: string, mirror: string, packages: readonly string[] = BASE_PACKAGES): string {
+  return shortHash(["debootstrap-minbase", suite, mirror, ...[...packages].sort()]);
+}
+
 /** What the import leaves out of the debootstrap tree: mount points' contents, docs, manuals, translations. */
 export const IMPORT_EXCLUDES = [
   "./dev/*", "./proc/*", "./sys/*", "./run/*", "./tmp/*", "./debootstrap",
   "./usr/share/doc/*", "./usr/share/man/*", "./usr/share/info/*", "./usr/share/locale/*", "./var/lib/apt/lists/*", "./var/cache/apt/*.bin",
 ];
-
-/** The debootstrap tree's inputs: the cache dir's name. */
-export function treeKey(suite: string, mirror: string, packages: readonly string[] = BASE_PACKAGES): string {
-  return shortHash(["debootstrap-minbase", suite, mirror, ...[...packages].sort()]);
-}
 
 /** The base image's inputs: the tree and what the import leaves out. */
 export function baseKey(suite: string, mirror: string, packages: readonly string[] = BASE_PACKAGES): string {
@@ -480,79 +301,6 @@ export interface BuildOptions {
   progress: Progress;
 }
 
-/** Temp dirs and children of one build: removed/ended on failure and on SIGINT/SIGTERM/SIGHUP. */
-class Scratch {
-  readonly dirs = new Set<string>();
-  readonly children = new Set<ChildProcess>();
-  readonly abort = new AbortController();
-
-  dir(prefix: string): string {
-    fs.mkdirSync(CACHE_DIR, { recursive: true });
-    const d = fs.mkdtempSync(path.join(CACHE_DIR, `tmp-${prefix}-`));
-    this.dirs.add(d);
-    return d;
-  }
-
-  async cleanup(): Promise<void> {
-    this.abort.abort();
-    await Promise.all([...this.children].map((c) => endGroup(c)));
-    for (const d of this.dirs) removeTree(d);
-    this.dirs.clear();
-  }
-}
-
-/** End a child we started in its own process group (debootstrap runs dpkg, chroot, wget under it), by its PID. */
-function endGroup(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return Promise.resolve();
-  const pid = c.pid;
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }, 5000);
-    c.once("exit", () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      clearTimeout(kill);
-      resolve();
-    }
-  });
-}
-
-/** Mount points at or under dir, deepest first (debootstrap mounts proc and sys in its target). */
-function mountsUnder(dir: string): string[] {
-  return readOr("/proc/self/mountinfo")
-    .split("\n")
-    .map((l) => l.split(" ")[4])
-    .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)))
-    .map((m) => m.replace(/\\040/g, " "))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** rm -rf of a build tree, never across a mount: what is still mounted is unmounted first, or the tree is kept. */
-export function removeTree(dir: string): void {
-  for (const m of mountsUnder(dir)) {
-    spawnSyncQuiet(["umount", "-l", m]);
-  }
-  const left = mountsUnder(dir);
-  if (left.length > 0) {
-    process.stderr.write(`vpnlab: not removing ${dir}: still mounted: ${left.join(", ")}\n`);
-    return;
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-function spawnSyncQuiet(argv: string[]): void {
-  spawnSync(argv[0], argv.slice(1), { stdio: "ignore" });
-}
-
 /** Build (or find) the base and node images on one engine; returns the node tag. */
 export async function buildNodeImage(opts: BuildOptions): Promise<string> {
   const docker = await connectEngine(opts.engine);
@@ -596,6 +344,8 @@ async function debootstrapBase(docker: Dockerode, opts: BuildOptions, scratch: S
     return { tag, rootfs: haveTree ? rootfs : undefined };
   }
   if (!haveTree) {
+    // --force: the old tree no longer counts (if interrupted, the next build debootstraps again)
+    if (opts.force) fs.rmSync(complete, { force: true });
     await debootstrap(suite, mirror, cached, opts.progress, scratch);
   } else {
     opts.progress.say(`base: debootstrap tree cached in ${cached}`);
@@ -603,107 +353,6 @@ async function debootstrapBase(docker: Dockerode, opts: BuildOptions, scratch: S
   checkGlibc(rootfs);
   await importRootfs(docker, rootfs, tag, key, opts.progress, scratch);
   return { tag, rootfs };
-}
-
-async function debootstrap(suite: string, mirror: string, cached: string, progress: Progress, scratch: Scratch): Promise<void> {
-  const { findProgram } = await import("../../doctor"); // loaded here: doctor imports this module for its docker line
-  if (!findProgram("debootstrap")) {
-    throw new Error("debootstrap not found: apt-get install debootstrap (it builds the image's root filesystem from Debian's packages)");
-  }
-  await checkMirror(mirror, suite);
-  const work = scratch.dir("base");
-  const target = path.join(work, "rootfs");
-  const argv = ["debootstrap", "--variant=minbase", `--include=${BASE_PACKAGES.join(",")}`, suite, target, mirror];
-  progress.begin("base: debootstrap", `debian ${suite} from ${mirror}`);
-  const log: string[] = [];
-  const ticker = setInterval(() => progress.update(debSize(target)), 1000);
-  try {
-    const code = await new Promise<number>((resolve, reject) => {
-      // its own process group: on a signal, debootstrap and its dpkg/chroot children end together
-      const c = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
-      scratch.children.add(c);
-      const onLine = (b: Buffer) => {
-        for (const line of b.toString().split("\n").filter(Boolean)) {
-          log.push(line);
-          if (log.length > 40) log.shift();
-          progress.update(debSize(target), line.replace(/^I: /, ""));
-        }
-      };
-      c.stdout?.on("data", onLine);
-      c.stderr?.on("data", onLine);
-      c.on("error", reject);
-      c.on("exit", (code, signal) => {
-        scratch.children.delete(c);
-        resolve(code ?? (signal ? 128 : 1));
-      });
-    });
-    if (scratch.abort.signal.aborted) throw new Error("interrupted");
-    if (code !== 0) {
-      throw new Error(`debootstrap failed (exit ${code}): ${argv.join(" ")}\n  ${log.slice(-8).join("\n  ")}\n  (full log: ${target}/debootstrap/debootstrap.log)`);
-    }
-  } finally {
-    clearInterval(ticker);
-  }
-  progress.end("done");
-  // the downloaded .debs are not part of the tree we keep
-  for (const f of listDir(path.join(target, "var/cache/apt/archives"))) {
-    if (f.endsWith(".deb")) fs.rmSync(path.join(target, "var/cache/apt/archives", f));
-  }
-  // publish the finished tree in one rename: a cache dir is either complete or absent
-  removeTree(cached);
-  fs.mkdirSync(cached, { recursive: true });
-  fs.renameSync(target, path.join(cached, "rootfs"));
-  fs.writeFileSync(path.join(cached, "complete"), `${new Date().toISOString()} ${argv.join(" ")}\n`);
-}
-
-/** Bytes of .deb files debootstrap has fetched so far: the progress of its download. */
-function debSize(target: string): number {
-  let n = 0;
-  const dir = path.join(target, "var/cache/apt/archives");
-  for (const f of listDir(dir)) {
-    try {
-      n += fs.statSync(path.join(dir, f)).size;
-    } catch {
-      // moved away meanwhile
-    }
-  }
-  return n;
-}
-
-export async function checkMirror(mirror: string, suite: string): Promise<void> {
-  const url = `${mirror}/dists/${suite}/Release`;
-  try {
-    const r = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(15_000) });
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
-  } catch (e) {
-    const why = ((e as Error).cause as Error | undefined)?.message ?? (e as Error).message;
-    throw new Error(`Debian mirror unreachable: ${url} (${why}); the image is built from Debian's packages — give --mirror URL of a reachable (or local) mirror`);
-  }
-}
-
-/** The host's Node binary and addon need at most the host's glibc: the tree must have that or newer. */
-function checkGlibc(rootfs: string): void {
-  const host = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
-  const tree = glibcOfDpkgStatus(readOr(path.join(rootfs, "var/lib/dpkg/status")));
-  if (!tree) throw new Error(`no libc6 in ${rootfs}: the debootstrap tree is incomplete; rerun with --force`);
-  if (host && versionLess(tree, host)) {
-    throw new Error(`the image's glibc ${tree} is older than the host's ${host}: the host's Node binary and addon would not load in it`);
-  }
-}
-
-/** Every library the binaries link must exist in the tree. */
-function checkLibraries(rootfs: string, binaries: string[]): void {
-  const dirs = ["lib", "lib64", "usr/lib", "usr/lib64", "lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu"];
-  for (const bin of binaries) {
-    const r = spawnSyncText(["ldd", bin]);
-    const missing = lddLibraries(r).filter((lib) => !dirs.some((d) => fs.existsSync(path.join(rootfs, d, lib))));
-    if (missing.length > 0) throw new Error(`${bin} needs ${missing.join(", ")}, which the image does not have: add their packages to BASE_PACKAGES`);
-  }
-}
-
-function spawnSyncText(argv: string[]): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
-  return `${r.stdout ?? ""}${r.stderr ?? ""}`;
 }
 
 /** A tar of dir from GNU tar (device nodes, hard links, numeric owners and file capabilities as they are). */
