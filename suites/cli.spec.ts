@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { loadTopology } from "../harness/topology/load";
 import { STATE_ROOT, listLabIds, readState } from "../harness/runtime/state";
 import { labNamespaces, suiteTmp } from "./host";
+import { canRead, packagesLoaded, readableCheckout } from "./readable-copy";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -20,6 +21,10 @@ const TOPO = path.join(TOPOLOGIES, "asa-ips.yaml");
 const BAD = path.join(ROOT, "harness", "topology", "fixtures", "bad");
 const PIPE_BUFFER = 65536; // what the old CLI cut its output at: one pipe buffer
 const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+/** Where `vpnlab check` runs from as nobody: the checkout, or a readable copy of what check needs (see readable-copy.ts). */
+let nobodyRoot = ROOT;
+/** A path of the checkout as nobody's check sees it. */
+const forNobody = (p: string): string => path.join(nobodyRoot, path.relative(ROOT, p));
 
 interface Ran {
   code: number | null;
@@ -40,8 +45,8 @@ interface RunOptions {
 
 /** Run bin/vpnlab with its stdout on a pipe we read (or close), as a shell pipeline would. */
 function vpnlab(args: string[], opts: RunOptions = {}): Promise<Ran> {
-  const argv = opts.asNobody ? [...NOBODY, BIN, ...args] : [BIN, ...args];
-  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
+  const argv = opts.asNobody ? [...NOBODY, forNobody(BIN), ...args] : [BIN, ...args];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: opts.asNobody ? nobodyRoot : ROOT });
   const chunks: Buffer[] = [];
   let stderr = "";
   const labIds = new Set<string>();
@@ -187,6 +192,17 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
   this.timeout(60000);
   const tmp: string[] = [];
   after(() => tmp.forEach((f) => fs.rmSync(f, { force: true })));
+  before(function () {
+    // a checkout nobody cannot read (a clone under a 0700 `mktemp -d`): check then runs from a readable copy of what it loads
+    if (canRead(NOBODY, [BIN, path.join(ROOT, "dist", "harness", "cli.js"), TOPO, path.join(BAD, "bad-cidr.yaml")])) return;
+    const probes = [["check", TOPO], ["check", TOPO, "--json"], ["check", path.join(BAD, "bad-cidr.yaml")]];
+    const copy = path.join(suiteTmp(), "checkout");
+    nobodyRoot = readableCheckout(ROOT, copy, packagesLoaded(ROOT, probes, suiteTmp()), [TOPOLOGIES, BAD]);
+    expect(canRead(NOBODY, [forNobody(BIN), forNobody(TOPO)]), `nobody reads the copy in ${copy}`).to.equal(true);
+  });
+  after(() => {
+    nobodyRoot = ROOT;
+  });
 
   it("runs as nobody (uid 65534, no groups)", async function () {
     const id = await new Promise<string>((resolve, reject) => {
@@ -205,10 +221,10 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
       const file = path.join(TOPOLOGIES, f);
       const t = loadTopology(file);
       const names = ["base", ...t.variants.keys()];
-      const text = await vpnlab(["check", file], { asNobody: true });
+      const text = await vpnlab(["check", forNobody(file)], { asNobody: true });
       expect(text.code, text.stderr).to.equal(0);
       for (const n of names) expect(text.stdout, `scenario ${n}`).to.contain(`${t.name}/${n}: expect `);
-      const json = await vpnlab(["check", file, "--json"], { asNobody: true });
+      const json = await vpnlab(["check", forNobody(file), "--json"], { asNobody: true });
       expect(json.code, json.stderr).to.equal(0);
       const doc = JSON.parse(json.stdout) as { scenarios: { variant: string; nodes: unknown[]; chaos: unknown[] }[] };
       expect(doc.scenarios.map((s) => s.variant)).to.deep.equal(names);
@@ -217,7 +233,7 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
   }
 
   it("describes only the variants asked for, in that order", async function () {
-    const r = await vpnlab(["check", TOPO, "-v", "natt", "--variant", "base", "--json"], { asNobody: true });
+    const r = await vpnlab(["check", forNobody(TOPO), "-v", "natt", "--variant", "base", "--json"], { asNobody: true });
     expect(r.code, r.stderr).to.equal(0);
     const doc = JSON.parse(r.stdout) as { scenarios: { variant: string; vpn: { transport: string; port: number } }[] };
     expect(doc.scenarios.map((s) => [s.variant, s.vpn.transport, s.vpn.port])).to.deep.equal([["natt", "natt", 4500], ["base", "ctcp", 10000]]);
@@ -231,8 +247,8 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
     for (let i = 0; i < fixtures.length; i += 4) {
       await Promise.all(
         fixtures.slice(i, i + 4).map(async (f) => {
-          const r = await vpnlab(["check", path.join(BAD, f)], { asNobody: true });
-          const at = new RegExp(`^vpnlab: ${path.join(BAD, f).replace(/[.]/g, "\\.")}:\\d+:\\d+: `, "m");
+          const r = await vpnlab(["check", forNobody(path.join(BAD, f))], { asNobody: true });
+          const at = new RegExp(`^vpnlab: ${forNobody(path.join(BAD, f)).replace(/[.]/g, "\\.")}:\\d+:\\d+: `, "m");
           if (r.code !== 2 || !at.test(r.stderr) || r.stdout !== "") wrong.push(`${f}: exit ${r.code}, stderr ${r.stderr.trim() || "(empty)"}, stdout ${r.stdout.length} bytes`);
         }),
       );
@@ -242,8 +258,8 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
 
   it("loads nothing that touches the system (no lab, runtime, native addon, firewall, VPN)", async function () {
     const script = `
-      const cli = require(${JSON.stringify(path.join(ROOT, "dist", "harness", "cli.js"))});
-      cli.dispatch(["check", ${JSON.stringify(TOPO)}]).then((code) => {
+      const cli = require(${JSON.stringify(forNobody(path.join(ROOT, "dist", "harness", "cli.js")))});
+      cli.dispatch(["check", ${JSON.stringify(forNobody(TOPO))}]).then((code) => {
         const loaded = Object.keys(require.cache).filter((f) => f.includes("/dist/harness/")).map((f) => f.split("/dist/harness/")[1]);
         process.stderr.write(JSON.stringify({ code, loaded }));
       });`;
@@ -257,8 +273,9 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
     const { code, loaded } = JSON.parse(r) as { code: number; loaded: string[] };
     expect(code).to.equal(0);
     expect(loaded, "the check command and the loader were loaded").to.include.members(["cli/check.js", "topology/load.js", "report/describe.js"]);
-    // what this build runs is pure declaration (vpn/support.js, the registry and each implementation's spec.js): check reads it
-    const declarations = (f: string): boolean => f === "vpn/support.js" || f === "vpn/impls/index.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
+    // what this build runs is pure declaration (vpn/support.js, the registry, the transports' and each implementation's spec.js): check reads it
+    const declarations = (f: string): boolean =>
+      f === "vpn/support.js" || f === "vpn/impls/index.js" || f === "vpn/impls/transports.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
     const system = loaded.filter((f) => !declarations(f) && /^(lab|scenario|native|gc|doctor|exec)\.js$|^(runtime|firewall|impair|vpn|agent|probe)\//.test(f));
     expect(system, `modules loaded by check: ${loaded.join(", ")}`).to.deep.equal([]);
   });
