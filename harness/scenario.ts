@@ -50,6 +50,8 @@ export interface ScenarioResult {
   fault?: FaultRecord;
   labId: string;
   runtime: string;
+  /** The Docker engine the lab ran on (docker runtime, when the run named engines). */
+  engine?: string;
   startedAt: string;
   timing: { setupMs: number; tunnelUpMs: number; scenarioMs: number; totalMs: number };
   tunnel: { inner?: string; clientDownAtMs?: number; headendDownAtMs?: number; downReason?: string };
@@ -84,7 +86,7 @@ export function targetName(t: FaultTarget): string {
   return t.net ? `${t.node}.${t.net}` : t.node;
 }
 
-export async function runScenario(scenario: Scenario, opts: { log?: (m: string) => void } = {}): Promise<ScenarioResult> {
+export async function runScenario(scenario: Scenario, opts: { log?: (m: string) => void; engine?: string } = {}): Promise<ScenarioResult> {
   const t0 = Date.now();
   const fw = scenario.firewall;
   const result: ScenarioResult = {
@@ -100,7 +102,7 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     passed: false,
     reasons: [],
     labId: "",
-    runtime: "netns",
+    runtime: scenario.runtime ?? "",
     startedAt: new Date(t0).toISOString(),
     timing: { setupMs: 0, tunnelUpMs: 0, scenarioMs: 0, totalMs: 0 },
     tunnel: {},
@@ -115,6 +117,8 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
   try {
     lab = await Lab.up(scenario, opts);
     result.labId = lab.labId;
+    result.runtime = lab.runtime.kind;
+    if (opts.engine) result.engine = opts.engine;
     await lab.guard(lab.startCaptures());
     result.timing.setupMs = Date.now() - t0;
     let up;

@@ -3,10 +3,13 @@
 import type { ScenarioResult } from "../scenario";
 import { mapPool } from "../pool";
 import { loadTopology } from "../topology/load";
-import { onRuntime, selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
+import { UsageError, onRuntime, selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
+import { configPath, loadConfig } from "../config";
+import { chooseEngines, type Engine } from "../runtime/docker/engines";
+import { EngineSpread } from "../runtime/docker/spread";
 import { runSummary } from "./summary";
 
 export const MAX_JOBS = 16;
@@ -17,19 +20,34 @@ export const run = {
   builder: (y) =>
     withRuntime(withSelectors(withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list')))
       .option("json", { type: "boolean", default: false, describe: "print one JSON document { topology, file, results, summary } instead of the table" })
-      .option("jobs", { alias: "j", type: "number", default: 1, requiresArg: true, describe: `labs side by side (1..${MAX_JOBS})` })
+      .option("jobs", { alias: "j", type: "number", requiresArg: true, describe: `labs side by side (1..${MAX_JOBS}); default: the config file's jobs:, else 1` })
       .check((a) => {
-        if (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > MAX_JOBS) throw new Error(`--jobs needs a whole number from 1 to ${MAX_JOBS}, not ${Number.isNaN(a.jobs) ? "a non-number" : a.jobs}`);
+        if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > MAX_JOBS)) throw new Error(`--jobs needs a whole number from 1 to ${MAX_JOBS}, not ${Number.isNaN(a.jobs) ? "a non-number" : a.jobs}`);
         return true;
       })
+      .option("engine", {
+        type: "string",
+        array: true,
+        requiresArg: true,
+        describe: "a Docker engine for the docker runtime (unix:///path, tcp://host:port, ssh://user@host); repeat it to spread the scenarios over several; default: the config's engines:, else VPNLAB_ENGINES, else DOCKER_HOST",
+      })
+      .option("config", { type: "string", requiresArg: true, describe: "the host's settings file (engines:, runtime:, jobs:); default VPNLAB_CONFIG" })
       .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "every scenario, three labs at a time")
       .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON")
       .example("$0 run topologies/matrix.yaml --shard 2/4", "the second of four CI jobs' slices")
-      .example("$0 run topologies/asa-ips.yaml --runtime docker", "every scenario, each node a container"),
+      .example("$0 run topologies/asa-ips.yaml --runtime docker", "every scenario, each node a container")
+      .example("$0 run topologies/matrix.yaml --runtime docker --engine unix:///run/d1.sock --engine unix:///run/d2.sock -j 6", "the matrix over two engines"),
   run: async (a) => {
     const topology = loadTopology(a.file);
-    const scenarios = onRuntime(selectCells(topology, a), a.runtime);
+    const cfgFile = configPath(a.config);
+    const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
+    const scenarios = onRuntime(selectCells(topology, a), a.runtime ?? cfg?.runtime);
+    const jobs = a.jobs ?? cfg?.jobs ?? 1;
+    // the docker runtime's labs go whole to one engine each, the least busy one; other runtimes ignore engines
+    const onDocker = scenarios.some((s) => s.runtime === "docker");
+    const spread = onDocker ? new EngineSpread(chooseEngines(a.engine, cfg?.engines)) : undefined;
+    if (!onDocker && a.engine && a.engine.length > 0) throw new UsageError("--engine is for the docker runtime: add --runtime docker (or runtime: docker in the file)");
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
     // (capture.ts brings the process helpers; `check` and --help must not load them)
     const { captureArgs, withCaptures } = await import("../capture");
@@ -37,9 +55,12 @@ export const run = {
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
-    const results: ScenarioResult[] = await mapPool(scenarios, a.jobs, async (s) => {
-      if (!a.json) err(`running ${s.name}/${s.variant} ...`);
-      const r = await runScenario(withCaptures(s, extraCaptures));
+    const results: ScenarioResult[] = await mapPool(scenarios, jobs, async (s) => {
+      const go = (engine?: Engine) => {
+        if (!a.json) err(`running ${s.name}/${s.variant}${engine && spread!.engines.length > 1 ? ` on ${engine.url}` : ""} ...`);
+        return runScenario(withCaptures(s, extraCaptures), engine ? { engine: engine.url } : {});
+      };
+      const r = s.runtime === "docker" && spread ? await spread.on(go) : await go();
       if (!a.json) {
         const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
         err(`  ${s.variant}: ${verdict}`);
@@ -55,4 +76,4 @@ export const run = {
     }
     return s.exitCode;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; json: boolean; jobs: number }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; json: boolean; jobs: number | undefined }>;
