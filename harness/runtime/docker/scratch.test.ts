@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { removeTree } from "./scratch";
+import { removeTree, Scratch } from "./scratch";
 
 describe("runtime/docker/scratch", () => {
   it("removes a build tree with something mounted in it (as debootstrap leaves proc) without touching the mount's source", function () {
@@ -22,5 +22,31 @@ describe("runtime/docker/scratch", () => {
       spawnSync("umount", ["-l", path.join(dir, "rootfs/proc")]);
       fs.rmSync(source, { recursive: true, force: true });
     }
+  });
+
+  it("cleanup (a failure, a signal) ends each child's whole process group and removes its temp dirs", async function () {
+    if (process.getuid?.() !== 0) this.skip(); // the temp dirs live under /var/cache/vpnlab; CI is root
+    const scratch = new Scratch();
+    const dir = scratch.dir("test");
+    fs.writeFileSync(path.join(dir, "partial"), "x");
+    // like debootstrap: a parent with a child of its own (which a plain kill of the parent would leave running)
+    const c = spawn("sh", ["-c", "sleep 60 & echo $!; wait"], { stdio: ["ignore", "pipe", "ignore"], detached: true });
+    scratch.children.add(c);
+    const grandchild = Number(await new Promise<string>((resolve) => c.stdout.once("data", (b: Buffer) => resolve(b.toString().trim()))));
+    // "gone", or the state letter in /proc/PID/stat (a zombie, "Z", has ended and waits to be reaped)
+    const stateOf = (pid: number): string => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0];
+      } catch {
+        return "gone";
+      }
+    };
+    expect(stateOf(grandchild), `grandchild ${grandchild}`).to.be.oneOf(["S", "R"]);
+    await scratch.cleanup();
+    expect(c.exitCode !== null || c.signalCode !== null, "the child ended").to.equal(true);
+    for (let i = 0; i < 50 && !["gone", "Z"].includes(stateOf(grandchild)); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(stateOf(grandchild), `grandchild ${grandchild}`).to.be.oneOf(["gone", "Z"]);
+    expect(fs.existsSync(dir), dir).to.equal(false);
+    expect(scratch.abort.signal.aborted).to.equal(true);
   });
 });
