@@ -115,7 +115,8 @@ export class Lab {
     const lab = new Lab(scenario, runtime, state, labDir(labId), opts.log ?? (() => undefined));
     lab.unregister = registerTeardown(() => lab.down());
     try {
-      for (const n of scenario.nodes) await runtime.createNode(n);
+      // nodes are independent of each other: a container runtime starts them side by side
+      await Promise.all(scenario.nodes.map((n) => runtime.createNode(n)));
       for (const net of scenario.nets) await runtime.createNet(net);
       for (const n of scenario.nodes) await runtime.configureNode(n);
       if (scenario.firewall) lab.firewall = await startFirewall(runtime, scenario.firewall, lab.dir);

@@ -1,6 +1,6 @@
 // What the lab suites look at on the host itself: lab namespaces and the
 // host namespace's own interfaces (where nothing of a lab may ever appear).
-import { spawnSync } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -65,3 +65,28 @@ export class ScenarioResults {
     return { r, msg };
   }
 }
+
+/** Resolve with the first match of `re` on the child's stdout; reject (with what it printed) when it exits first or `ms` pass. */
+export function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms; got:\n${buf}`)), ms);
+    const on = (b: Buffer) => {
+      buf += b.toString();
+      const m = buf.match(re);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[0]);
+      }
+    };
+    child.stdout?.on("data", on);
+    child.stderr?.on("data", (b: Buffer) => (buf += b.toString()));
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`exited ${code} before ${re}:\n${buf}`));
+    });
+  });
+}
+
+/** Resolves once the child has exited (at once when it already has). */
+export const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r())));

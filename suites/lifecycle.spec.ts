@@ -2,13 +2,13 @@
 // file:line and exit 2 before anything is created; a lab killed with SIGKILL
 // is swept by `vpnlab gc`; `vpnlab down` stops a held lab.
 import { expect } from "chai";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { processStart } from "../harness/runtime/state";
 import { CreationWatch, NETNS_DIR, type Created, type WatchedRun } from "./creation-watch";
-import { hostLinks, labNamespaces, suiteTmp } from "./host";
+import { exited, hostLinks, labNamespaces, suiteTmp, waitForLine } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -39,28 +39,6 @@ function vpnlab(args: string[]): { code: number; stdout: string; stderr: string 
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms; got:\n${buf}`)), ms);
-    const on = (b: Buffer) => {
-      buf += b.toString();
-      const m = buf.match(re);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[0]);
-      }
-    };
-    child.stdout?.on("data", on);
-    child.stderr?.on("data", (b: Buffer) => (buf += b.toString()));
-    child.on("exit", (code) => {
-      clearTimeout(t);
-      reject(new Error(`exited ${code} before ${re}:\n${buf}`));
-    });
-  });
-}
-
-const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r())));
 
 describe("vpnlab command line", function () {
   this.timeout(90000);

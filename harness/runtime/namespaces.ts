@@ -34,12 +34,7 @@ export async function removeNamespaces(namespaces: readonly string[]): Promise<{
     for (const pid of await namespacePids(ns)) killPid(pid, "SIGTERM");
   }
   for (const ns of present) {
-    let alive = await namespacePids(ns);
-    for (let i = 0; i < 40 && alive.length > 0; i++) {
-      if (i === 20) alive.forEach((pid) => killPid(pid, "SIGKILL"));
-      await new Promise((r) => setTimeout(r, 50));
-      alive = await namespacePids(ns);
-    }
+    const alive = await untilGone(() => namespacePids(ns));
     if (alive.length > 0) {
       left.push(ns);
       continue;
@@ -48,6 +43,20 @@ export async function removeNamespaces(namespaces: readonly string[]): Promise<{
     (r.code === 0 ? removed : left).push(ns);
   }
   return { removed, left };
+}
+
+/**
+ * Poll `alive` (the PIDs still there) until it is empty: SIGKILL for what is left after
+ * a second, give up after two. What is still alive then.
+ */
+export async function untilGone(alive: () => Promise<number[]>): Promise<number[]> {
+  let left = await alive();
+  for (let i = 0; i < 40 && left.length > 0; i++) {
+    if (i === 20) left.forEach((pid) => killPid(pid, "SIGKILL"));
+    await new Promise((r) => setTimeout(r, 50));
+    left = await alive();
+  }
+  return left;
 }
 
 export function killPid(pid: number, sig: NodeJS.Signals): void {

@@ -36,7 +36,7 @@ describe("runtime/docker: the node container", () => {
 
   it("enters every namespace of the container, and ties the program's life to its host child", () => {
     expect(nsenterArgv(1234, ["ocserv", "-f"])).to.deep.equal([
-      "nsenter", "-t", "1234", "-m", "-u", "-i", "-n", "-p", "--wd=/", "--", "setpriv", "--pdeathsig", "TERM", "--", "ocserv", "-f",
+      "nsenter", "-t", "1234", "-m", "-u", "-i", "-n", "-p", "--", "setpriv", "--pdeathsig", "TERM", "--", "ocserv", "-f",
     ]);
   });
 });

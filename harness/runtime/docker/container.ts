@@ -67,6 +67,8 @@ export function containerOptions(p: ContainerPlan): Dockerode.ContainerCreateOpt
 export function nsenterArgv(pid: number, argv: readonly string[]): string[] {
   // -p forks: the program is nsenter's child, and nsenter (util-linux 2.38) forwards no signal to it.
   // setpriv --pdeathsig makes the program get SIGTERM when its nsenter dies, so stopping or
-  // killing the host child stops the program too.
-  return ["nsenter", "-t", String(pid), "-m", "-u", "-i", "-n", "-p", "--wd=/", "--", "setpriv", "--pdeathsig", "TERM", "--", ...argv];
+  // killing the host child stops the program too. No --wd: nsenter would open it before entering
+  // the mount namespace, leaving a working directory the program cannot name (HAProxy refuses to
+  // start then); entering the mount namespace puts it at the container's root by itself.
+  return ["nsenter", "-t", String(pid), "-m", "-u", "-i", "-n", "-p", "--", "setpriv", "--pdeathsig", "TERM", "--", ...argv];
 }

@@ -17,9 +17,16 @@ async function connect(url: string | undefined): Promise<Dockerode> {
 }
 
 /** The image to run: VPNLAB_DOCKER_IMAGE when set (a development image), else the one `vpnlab image build` made for this checkout. */
-async function nodeImage(docker: Dockerode): Promise<string> {
+export async function nodeImage(docker: Dockerode): Promise<string> {
   const pinned = process.env.VPNLAB_DOCKER_IMAGE;
-  if (pinned) return pinned;
+  if (pinned) {
+    try {
+      await docker.getImage(pinned).inspect();
+    } catch (e) {
+      throw new Error(`VPNLAB_DOCKER_IMAGE names ${pinned}, which the engine does not have (${(e as Error).message.split("\n")[0]}): unset it to use the one \`vpnlab image build\` made`);
+    }
+    return pinned;
+  }
   const { imageRef } = await import("./image");
   return imageRef(docker);
 }

@@ -135,7 +135,7 @@ class OcservTunnel implements TunnelHandle {
     fs.writeFileSync(paths.passwd, `${VPN_USER}:*:${await passwordHash(password)}\n`, { mode: 0o600 });
     fs.writeFileSync(paths.conf, ocservConf({ paths, certPath: cert.certPath, keyPath: cert.keyPath, listenIp: plan.headendIp,
       port: vpn.port, dtls: vpn.dtls, pool: vpn.pool, routes: plan.protectedNets, dpd }));
-    fs.writeFileSync(paths.hook, hookScript(paths.events, process.execPath), { mode: 0o700 });
+    fs.writeFileSync(paths.hook, hookScript(paths.events, ctx.runtime.harnessArgv("node")[0]), { mode: 0o700 });
     fs.chmodSync(paths.hook, 0o700); // an existing file keeps its mode on write
 
     const server = ctx.runtime.spawn(vpn.headend, ["ocserv", "--foreground", "--config", paths.conf], { logFile: paths.log });
