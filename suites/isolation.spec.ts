@@ -123,7 +123,8 @@ describe("isolation: two labs with the same address plan", function () {
   it("a TCP connection and a UDP datagram to the same address are answered by the sender's own lab", async () => {
     const listeners: ChildProcess[] = [];
     for (const lab of [a!, b!]) {
-      const child = lab.runtime.spawn(TARGET.node, [process.execPath, "-e", LISTENER, "--", TARGET.addr, String(PORT), lab.labId]);
+      // a program of the node (the node's own Node on a container runtime); the probe below runs from the host
+      const child = lab.runtime.spawn(TARGET.node, lab.runtime.harnessArgv("node", ["-e", LISTENER, "--", TARGET.addr, String(PORT), lab.labId]));
       listeners.push(child);
       await waitEvent(child, "ready", 10000);
     }

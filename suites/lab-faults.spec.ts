@@ -42,9 +42,9 @@ const cmdline = (pid: number): string => {
   }
 };
 
-/** The one process in NODE's namespace whose command line matches. */
+/** The one process in NODE's namespace whose command line matches (on docker, not the nsenter that started it). */
 function pieceIn(id: string, node: string, re: RegExp): number {
-  const pids = pidsIn(nsOf(id, node)).filter((p) => re.test(cmdline(p)));
+  const pids = pidsIn(nsOf(id, node)).filter((p) => re.test(cmdline(p)) && !cmdline(p).startsWith("nsenter "));
   if (pids.length !== 1) throw new Error(`expected one process matching ${re} on ${node} of lab ${id}, found ${JSON.stringify(pids.map((p) => [p, cmdline(p)]))}`);
   return pids[0];
 }

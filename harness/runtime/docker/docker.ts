@@ -117,7 +117,10 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
   async vanished(): Promise<string[]> {
     const gone: string[] = [];
     for (const [node, s] of this.started) {
-      if (processStart(s.pid) !== s.start) gone.push(`container ${containerName(this.labId, node)} (node ${node})`);
+      const name = containerName(this.labId, node);
+      if (processStart(s.pid) !== s.start) gone.push(`container ${name} (node ${node})`);
+      // without its name the host's tools (impairments, nftables, evidence) no longer reach the node
+      else if (!isNamespaceLink(name)) gone.push(`namespace ${name} (node ${node})`);
     }
     const bridges = `${NS_PREFIX}${this.labId}-net-`;
     for (const ns of this.state.namespaces) {
