@@ -17,16 +17,14 @@ import { programArgv } from "../programs";
 import type { HarnessProgram, Removal, Runtime, SpawnOptions } from "../runtime";
 import { NS_PREFIX, labDir, processStart, writeState, type LabState } from "../state";
 import { LABEL, containerName, containerOptions, nsenterArgv } from "./container";
-
-/** Where the harness lives in the node image (see image.ts, which builds it). */
-export const IMAGE_APP_DIR = "/opt/vpnlab";
-export const IMAGE_NODE = `${IMAGE_APP_DIR}/bin/node`;
+import { IMAGE_APP_DIR, IMAGE_NODE } from "./image";
 
 /** One engine of a lab (a lab is whole on one engine). */
 export interface DockerEngine {
-  docker: Dockerode;
-  /** The URL as given (recorded in the lab's state, so gc and down reach the same engine). */
+  /** The URL as given (recorded in the lab's state, so gc and down reach the same engine); none: DOCKER_HOST or the local socket. */
   url?: string;
+  /** dockerode for it, connected on first use (the same client every time). */
+  connect(): Promise<Dockerode>;
 }
 
 interface Started {
@@ -42,8 +40,8 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
     labId: string,
     state: LabState,
     private readonly engine: DockerEngine,
-    /** The node image's tag, resolved once, when the first node is created. */
-    private readonly image: () => Promise<string>,
+    /** The node image's tag on the engine, resolved once, when the first node is created. */
+    private readonly image: (docker: Dockerode) => Promise<string>,
   ) {
     super(labId, state);
   }
@@ -70,11 +68,12 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
 
   createNode(node: NodeSpec): Promise<void> {
     return this.step(async () => {
-      this.imageTag ??= this.image();
+      const docker = await this.engine.connect();
+      this.imageTag ??= this.image(docker);
       const image = await this.imageTag;
       const name = containerName(this.labId, node.name);
       this.record(name);
-      const c = await this.engine.docker.createContainer(
+      const c = await docker.createContainer(
         containerOptions({ labId: this.labId, node, image, topology: this.state.topology, runDir: labDir(this.labId), ownerPid: this.state.ownerPid, ownerStart: this.state.ownerStart }),
       );
       await c.start();
@@ -131,7 +130,9 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
 
   async destroy(): Promise<void> {
     await this.quiesce();
-    const { left } = await removeDockerLab(this.engine.docker, this.labId, this.state);
+    // nothing was recorded, so nothing was created: the engine need not even answer (a lab that could not start)
+    if (this.state.namespaces.length === 0) return;
+    const { left } = await removeDockerLab(await this.engine.connect(), this.labId, this.state);
     if (left.length) throw new Error(`lab ${this.labId}: could not remove ${left.join(", ")} (see \`vpnlab gc\`)`);
   }
 }

@@ -57,19 +57,9 @@ export const dockerRuntime: RuntimeModule = {
   create(labId, state, opts) {
     const url = engineUrl(opts);
     if (url) state.engine = url;
-    let docker: Dockerode | undefined;
     // dockerode is loaded and connected on the first node, not here: create() is synchronous
-    const engine = {
-      get docker(): Dockerode {
-        if (!docker) throw new Error("the docker engine is not connected yet");
-        return docker;
-      },
-      url,
-    };
-    return new DockerRuntime(labId, state, engine, async () => {
-      docker = await connect(url);
-      return nodeImage(docker);
-    });
+    let docker: Promise<Dockerode> | undefined;
+    return new DockerRuntime(labId, state, { url, connect: () => (docker ??= connect(url)) }, nodeImage);
   },
   async listObjects(opts) {
     const byLab = new Map<string, string[]>();
