@@ -43,6 +43,8 @@ async function main(): Promise<number> {
     bad += wrong.length;
     console.log(`\nrun ${run}/${a.runs}: ${scenarios.length} cells in ${(wallMs / 1000).toFixed(1)} s at ${a.jobs} jobs; ${wrong.length} not as expected${wrong.length ? `: ${wrong.map((r) => r.variant).join(", ")}` : ""}`);
     console.log(matrixTable(scenarios.map((s, i) => ({ s, r: rs[i] }))));
+    // why, for each cell that went wrong: a nightly reader needs the reason, not only the name
+    for (const r of wrong) console.log(`  ${r.variant}: ${r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? ""}${r.fault ? ` (fault: ${JSON.stringify(r.fault)})` : ""}` : `${r.verdict}, expected ${r.expect}`} — ${r.reasons.join("; ")}`);
   }
   const secs = walls.map((w) => (w / 1000).toFixed(1));
   console.log(`\nwall time per run (s): ${secs.join(", ")}; max ${(Math.max(...walls) / 1000).toFixed(1)} s; ${bad} cell result(s) not as expected in ${a.runs} run(s)`);
