@@ -18,7 +18,7 @@ async function main(): Promise<number> {
   const a = await withSelectors(
     yargs(hideBin(process.argv))
       .option("runs", { type: "number", default: 3, describe: "full runs of the matrix, one after the other" })
-      .option("jobs", { type: "number", default: Number(process.env.VPNLAB_JOBS ?? 3), describe: "labs side by side" })
+      .option("jobs", { type: "number", default: Number(process.env.VPNLAB_JOBS ?? 4), describe: "labs side by side" })
       .option("file", { type: "string", default: FILE, describe: "the matrix topology" }),
   )
     .strict()

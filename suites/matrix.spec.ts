@@ -14,7 +14,7 @@ import { hasLoss, matrixTable, recoveryBytes } from "../harness/report/matrix";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "matrix.yaml");
 /** Labs side by side (each is its own set of namespaces); VPNLAB_JOBS overrides. */
-const JOBS = Number(process.env.VPNLAB_JOBS ?? 3);
+const JOBS = Number(process.env.VPNLAB_JOBS ?? 4);
 
 describe("matrix: transports × firewall modes × loss", function () {
   this.timeout(120000);
