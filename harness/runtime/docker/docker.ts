@@ -79,7 +79,10 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
       await c.start();
       const pid = (await c.inspect()).State.Pid;
       const start = processStart(pid);
-      if (!pid || !start) throw new Error(`container ${name} started but its init is not a process of this host (is the engine ${this.engine.url ?? "DOCKER_HOST"} local?)`);
+      // a remote engine's PID may name an unrelated local process: wiring its namespace would touch this host
+      if (!pid || !start || !inContainer(pid, c.id)) {
+        throw new Error(`container ${name} started, but its init (pid ${pid}) is not a process of this host: the docker runtime wires containers from the host they run on, so engine ${this.engine.url ?? "DOCKER_HOST"} must be local (unix://)`);
+      }
       this.started.set(node.name, { pid, start });
       // the containerlab way: the container's namespace under the name `ip netns` knows
       fs.mkdirSync(NETNS_DIR, { recursive: true });
@@ -157,6 +160,15 @@ function signalsToProgram(child: ChildProcess): ChildProcess {
     }
   };
   return child;
+}
+
+/** True when the process belongs to the container (its cgroup path names the container id, with either cgroup driver). */
+function inContainer(pid: number, containerId: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(containerId);
+  } catch {
+    return false;
+  }
 }
 
 /** The (only) child of a process, from /proc; undefined when it has none (yet, or any more). */

@@ -16,6 +16,23 @@ async function connect(url: string | undefined): Promise<Dockerode> {
   return connectEngine(url);
 }
 
+const imageOfRun = new Map<string, Promise<string>>();
+
+/**
+ * The image every lab of this process uses on an engine, resolved once: a run's labs
+ * are alike even when dist/ is rebuilt (and the current image changes) meanwhile.
+ */
+function runImage(docker: Dockerode, url: string | undefined): Promise<string> {
+  const key = url ?? "";
+  let p = imageOfRun.get(key);
+  if (!p) {
+    p = nodeImage(docker);
+    imageOfRun.set(key, p);
+    p.catch(() => imageOfRun.delete(key)); // a failure is not remembered: the next lab asks again
+  }
+  return p;
+}
+
 /** The image to run: VPNLAB_DOCKER_IMAGE when set (a development image), else the one `vpnlab image build` made for this checkout. */
 export async function nodeImage(docker: Dockerode): Promise<string> {
   const pinned = process.env.VPNLAB_DOCKER_IMAGE;
@@ -59,7 +76,7 @@ export const dockerRuntime: RuntimeModule = {
     if (url) state.engine = url;
     // dockerode is loaded and connected on the first node, not here: create() is synchronous
     let docker: Promise<Dockerode> | undefined;
-    return new DockerRuntime(labId, state, { url, connect: () => (docker ??= connect(url)) }, nodeImage);
+    return new DockerRuntime(labId, state, { url, connect: () => (docker ??= connect(url)) }, (d) => runImage(d, url));
   },
   async listObjects(opts) {
     const byLab = new Map<string, string[]>();
