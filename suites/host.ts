@@ -7,7 +7,9 @@ import * as path from "node:path";
 import { mapPool } from "../harness/pool";
 import { summarize } from "../harness/report/summary";
 import { runScenario, type ScenarioResult } from "../harness/scenario";
-import type { Scenario } from "../harness/topology/model";
+import { chooseRuntime } from "../harness/runtime";
+import type { EngineSpread } from "../harness/runtime/docker/spread";
+import type { RuntimeKind, Scenario } from "../harness/topology/model";
 
 /** Namespaces named like a lab's (vl-<5 hex>-...). */
 export function labNamespaces(): string[] {
@@ -39,22 +41,88 @@ export function suiteTmp(): string {
   return tmp;
 }
 
+/** Results already measured in this process, by runtime, topology file and variant (see ScenarioResults). */
+const measured = new Map<string, Promise<ScenarioResult>>();
+
+/** What a suite asks for: these scenarios, kept in `results` (on its runtime, over its engines). */
+export interface RunPlan {
+  results: ScenarioResults;
+  scenarios: readonly Scenario[];
+}
+
+/**
+ * Run every plan's scenarios in one pool of `jobs` labs side by side (labs mostly wait on timed phases, so a
+ * netns and a docker lab share the CPU well). A scenario another suite of this mocha process already ran on the
+ * same runtime is not run again: its result is reused (asa-ips and the docker parity suite share the netns run).
+ */
+export async function runTogether(plans: readonly RunPlan[], jobs: number): Promise<void> {
+  const todo: { run: () => Promise<ScenarioResult>; settle: (r: Promise<ScenarioResult>) => void }[] = [];
+  const wanted = plans.flatMap(({ results, scenarios }) =>
+    scenarios.map((s) => {
+      const key = results.keyOf(s);
+      let p = measured.get(key);
+      if (!p) {
+        let settle!: (r: Promise<ScenarioResult>) => void;
+        p = new Promise<ScenarioResult>((resolve) => (settle = resolve));
+        measured.set(key, p);
+        todo.push({ run: () => results.runOne(s), settle });
+      }
+      return { results, p };
+    }),
+  );
+  await mapPool(todo, jobs, async (t) => {
+    const r = t.run();
+    t.settle(r);
+    await r.catch(() => undefined); // the suite that reads it reports the error
+  });
+  for (const { results, p } of wanted) results.keep(await p);
+}
+
 /**
  * Every scenario run once, side by side (each is a lab of its own), kept by variant; `verdictOf` hands a test
  * the result of one that came to a verdict — a lab error is not one: it throws a plain Error ("broken" in Allure).
+ * `runtime` pins the runtime (default: the scenario's, else VPNLAB_RUNTIME, else netns); docker labs go whole to
+ * the least busy of `engines`.
  */
 export class ScenarioResults {
   private readonly byVariant = new Map<string, ScenarioResult>();
 
-  constructor(private readonly noun: string) {}
+  constructor(
+    private readonly noun: string,
+    private readonly opts: { runtime?: RuntimeKind; engines?: EngineSpread } = {},
+  ) {}
 
-  async runAll(scenarios: readonly Scenario[], jobs: number): Promise<void> {
-    const rs = await mapPool(scenarios, jobs, (s) => runScenario(s));
-    rs.forEach((r) => this.byVariant.set(r.variant, r));
+  runAll(scenarios: readonly Scenario[], jobs: number): Promise<void> {
+    return runTogether([{ results: this, scenarios }], jobs);
+  }
+
+  /** Where a scenario's result is memoised: the runtime it runs on, its file and its variant. */
+  keyOf(s: Scenario): string {
+    return `${this.runtimeOf(s)}\0${s.file}\0${s.variant}`;
+  }
+
+  runOne(s: Scenario): Promise<ScenarioResult> {
+    const runtime = this.runtimeOf(s);
+    const on = { ...s, runtime };
+    const spread = this.opts.engines;
+    if (runtime === "docker" && spread) return spread.on((e) => runScenario(on, { engine: e.url }));
+    return runScenario(on);
+  }
+
+  keep(r: ScenarioResult): void {
+    this.byVariant.set(r.variant, r);
+  }
+
+  private runtimeOf(s: Scenario): RuntimeKind {
+    return this.opts.runtime ?? chooseRuntime(undefined, s.runtime);
   }
 
   get(variant: string): ScenarioResult | undefined {
     return this.byVariant.get(variant);
+  }
+
+  all(): ScenarioResult[] {
+    return [...this.byVariant.values()];
   }
 
   verdictOf(variant: string): { r: ScenarioResult; msg: string } {

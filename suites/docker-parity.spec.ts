@@ -1,0 +1,99 @@
+// Parity of the docker runtime with network namespaces: every variant of
+// topologies/asa-ips.yaml runs on docker, spread over the engines of
+// VPNLAB_ENGINES (else DOCKER_HOST alone), and must give, variant by variant,
+// the netns runtime's verdict with the same mechanism behind it:
+//  - failing cTCP: the proxy holds bytes it never took in order, and took not
+//    one more in order during recovery;
+//  - every remedy: the loss rule dropped packets, nothing was proxied, and the
+//    TCP stream inside the tunnel lasted.
+// The netns results are the asa-ips suite's when it ran in this mocha process
+// (suites/host.ts memoises them); alone, both runtimes run in one pool.
+// With two engines or more, the docker labs must have run on every one.
+import { expect } from "chai";
+import * as path from "node:path";
+import { formatTable } from "../harness/report/table";
+import { chooseEngines } from "../harness/runtime/docker/engines";
+import { EngineSpread } from "../harness/runtime/docker/spread";
+import type { ScenarioResult } from "../harness/scenario";
+import { loadTopology, selectScenarios } from "../harness/topology/load";
+import { runTogether, ScenarioResults } from "./host";
+import { requireRuntime } from "./runtimes";
+
+const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
+/** Labs side by side, netns and docker in one pool; VPNLAB_JOBS overrides. */
+const JOBS = Number(process.env.VPNLAB_JOBS ?? 4);
+/** cTCP through the full proxy under loss: the stall. */
+const STALLS = ["base", "ctcp-haproxy", "ctcp-no-dpd"];
+/** The same loss, and traffic that never meets the proxy. */
+const REMEDIES = ["ctcp-state-bypass", "ctcp-stateful", "natt", "esp", "natt-strongswan"];
+
+/** What a verdict rests on, in the terms asa-ips asserts (the same on both runtimes, or the docker lab differs). */
+function mechanism(r: ScenarioResult) {
+  const p = r.evidence.proxy;
+  return {
+    verdict: r.outcome === "lab-error" ? "LAB ERROR" : r.verdict,
+    lossDropped: (r.evidence.faults?.droppedPackets ?? 0) > 0,
+    proxied: p?.atEnd.proxied ?? false,
+    // only where it was proxied: did the proxy take bytes in order after the loss stopped?
+    inOrderInRecovery: p?.atEnd.proxied ? p.atEnd.proxyBytesReceived - p.atRecoveryStart.proxyBytesReceived > 0 : undefined,
+    tcpLasted: r.tcp?.survived ?? false,
+  };
+}
+
+const brief = (r: ScenarioResult | undefined) => {
+  if (!r) return "did not run";
+  const m = mechanism(r);
+  return `dropped ${r.evidence.faults?.droppedPackets ?? 0}, ${m.proxied ? `proxied (stalled ${r.evidence.proxy?.atEnd.stalledBytes}, in order in recovery ${m.inOrderInRecovery ? "yes" : "no"})` : "not proxied"}, tcp ${m.tcpLasted ? "lasted" : "stalled"}`;
+};
+
+describe("docker parity: asa-ips on docker gives the netns verdicts, with the same mechanism", function () {
+  this.timeout(120000);
+  const scenarios = selectScenarios(loadTopology(FILE), []);
+  const engines = chooseEngines(undefined, undefined, process.env);
+  const netns = new ScenarioResults("variant (netns)", { runtime: "netns" });
+  const docker = new ScenarioResults("variant (docker)", { runtime: "docker", engines: new EngineSpread(engines) });
+
+  before(async function () {
+    this.timeout(900000);
+    await requireRuntime(this, "netns");
+    for (const e of engines) await requireRuntime(this, "docker", { engine: e.url });
+    await runTogether([{ results: netns, scenarios }, { results: docker, scenarios }], JOBS);
+  });
+
+  /** Both runtimes' verdicts, variant by variant: every failure message carries it. */
+  const table = () =>
+    formatTable(
+      scenarios.map((s) => {
+        const [n, d] = [netns.get(s.variant), docker.get(s.variant)];
+        return [s.variant, s.expect, String(n ? mechanism(n).verdict : "-"), String(d ? mechanism(d).verdict : "-"), d?.engine ?? "-", brief(n), brief(d)];
+      }),
+      ["variant", "expect", "netns", "docker", "engine", "netns mechanism", "docker mechanism"],
+    );
+
+  for (const s of scenarios) {
+    it(`${s.variant}: the netns verdict on docker, with the same mechanism evidence`, function () {
+      const { r: n, msg: nMsg } = netns.verdictOf(s.variant);
+      const { r: d, msg: dMsg } = docker.verdictOf(s.variant);
+      const msg = `${table()}\n\nnetns: ${nMsg}\ndocker (${d.engine}): ${dMsg}`;
+      expect(d.verdict, `docker's verdict for ${s.variant}\n${msg}`).to.equal(n.verdict);
+      expect(mechanism(d), `the mechanism on docker (netns: ${JSON.stringify(mechanism(n))})\n${msg}`).to.deep.equal(mechanism(n));
+      const p = d.evidence.proxy;
+      if (STALLS.includes(s.variant)) {
+        expect(p?.atEnd.stalledBytes ?? 0, `bytes the proxy never took in order (docker)\n${msg}`).to.be.greaterThan(0);
+        expect(p!.atEnd.proxyBytesReceived - p!.atRecoveryStart.proxyBytesReceived, `in-order bytes the proxy took during recovery (docker)\n${msg}`).to.equal(0);
+      }
+      if (REMEDIES.includes(s.variant)) {
+        expect(d.evidence.faults?.droppedPackets ?? 0, `packets the loss rule dropped (docker)\n${msg}`).to.be.greaterThan(0);
+        expect(p?.atEnd.proxied ?? false, `proxied (docker)\n${msg}`).to.equal(false);
+        expect(d.tcp?.survived, `the TCP stream's one connection lasted (docker)\n${msg}`).to.equal(true);
+        expect(d.tcp?.phases.find((x) => x.phase === "recovery")?.bytes ?? 0, `TCP stream bytes during recovery (docker)\n${msg}`).to.be.greaterThan(50_000);
+      }
+    });
+  }
+
+  it(`the docker labs ran on every engine given (${engines.length}: ${engines.map((e) => e.url).join(", ")})`, function () {
+    const used = [...new Set(docker.all().map((r) => r.engine ?? "(none)"))].sort();
+    const perEngine = engines.map((e) => `${e.url}: ${docker.all().filter((r) => r.engine === e.url).map((r) => r.variant).join(", ")}`).join("\n");
+    expect(used, `engines named by the docker results\n${perEngine}\n${table()}`).to.deep.equal(engines.map((e) => e.url).sort());
+  });
+});
