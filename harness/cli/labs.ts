@@ -2,23 +2,36 @@
 import { UsageError, type Command } from "./command";
 import { err, out } from "./output";
 
+/** ls, down and gc look through every Docker engine the host is configured with (and those the labs' records name). */
+const CONFIG = { type: "string", requiresArg: true, describe: "the host's settings file (its engines: are searched); default VPNLAB_CONFIG" } as const;
+
+async function labsOn(config: string | undefined) {
+  const { hostEngines, listLabs } = await import("../gc");
+  return listLabs({ engines: hostEngines(config) });
+}
+
 export const ls = {
   command: "ls",
   describe: "list the labs on this machine (owner alive, or orphaned)",
-  builder: (y) => y,
-  run: async () => {
-    const { listLabs } = await import("../gc");
+  builder: (y) => y.option("config", CONFIG),
+  run: async (a) => {
     const { formatTable } = await import("../report/table");
-    const labs = await listLabs();
+    const labs = await labsOn(a.config);
     if (labs.length === 0) {
       out("no labs");
       return 0;
     }
-    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", l.state?.runtime ?? l.runtimes.join(","), String(l.objects.length), l.state?.created ?? "-"]);
-    out(formatTable(rows, ["lab", "topology", "variant", "owner", "runtime", "objects", "created"]));
+    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", l.state?.runtime ?? l.runtimes.join(","), engineColumn(l), String(l.objects.length), l.state?.created ?? "-"]);
+    out(formatTable(rows, ["lab", "topology", "variant", "owner", "runtime", "engine", "objects", "created"]));
     return 0;
   },
-} satisfies Command<object>;
+} satisfies Command<{ config: string | undefined }>;
+
+/** The engine a docker lab lives on (its record's, else where its containers were found); "-" for other runtimes. */
+function engineColumn(l: import("../gc").LabInfo): string {
+  if (!l.runtimes.includes("docker")) return "-";
+  return l.state?.engine ?? l.engines.join(",");
+}
 
 export const down = {
   command: "down [lab]",
@@ -27,15 +40,16 @@ export const down = {
     y
       .positional("lab", { type: "string", describe: "a lab id (see `vpnlab ls`) or a topology name" })
       .option("all", { type: "boolean", default: false, describe: "every lab on this machine" })
+      .option("config", CONFIG)
       .check((a) => {
         if (!a.lab && !a.all) throw new Error("down needs a lab id, a topology name or --all");
         if (a.lab && a.all) throw new Error("give a lab id or topology name, or --all, not both");
         return true;
       }),
   run: async (a) => {
-    const { listLabs, removeLab } = await import("../gc");
+    const { removeLab } = await import("../gc");
     const { processStart } = await import("../runtime/state");
-    const labs = (await listLabs()).filter((l) => a.all || l.labId === a.lab || l.state?.topology === a.lab);
+    const labs = (await labsOn(a.config)).filter((l) => a.all || l.labId === a.lab || l.state?.topology === a.lab);
     if (labs.length === 0) throw new UsageError(a.all ? "no labs on this machine" : `no lab named ${a.lab}; see \`vpnlab ls\``);
     let refused = 0;
     for (const l of labs) {
@@ -50,21 +64,21 @@ export const down = {
         process.kill(l.state.ownerPid, "SIGTERM");
         for (let i = 0; i < 100 && processStart(l.state.ownerPid) === l.state.ownerStart; i++) await new Promise((r) => setTimeout(r, 100));
       }
-      const left = (await listLabs()).find((x) => x.labId === l.labId);
+      const left = (await labsOn(a.config)).find((x) => x.labId === l.labId);
       if (left) await removeLab(left);
       out(`lab ${l.labId} down`);
     }
     return refused ? 2 : 0;
   },
-} satisfies Command<{ lab: string | undefined; all: boolean }>;
+} satisfies Command<{ lab: string | undefined; all: boolean; config: string | undefined }>;
 
 export const gc = {
   command: "gc",
-  describe: "remove what killed runs left: namespaces (with their interfaces), containers and processes",
-  builder: (y) => y,
-  run: async () => {
-    const { countByKind, gc: sweep } = await import("../gc");
-    const r = await sweep();
+  describe: "remove what killed runs left: namespaces (with their interfaces), containers (on every configured Docker engine) and processes",
+  builder: (y) => y.option("config", CONFIG),
+  run: async (a) => {
+    const { countByKind, gc: sweep, hostEngines } = await import("../gc");
+    const r = await sweep({ engines: hostEngines(a.config) });
     out(`removed ${r.labs.length} lab(s), ${countByKind(r.removed)}${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
     for (const o of r.removed) out(`  ${o}`);
     if (r.left.length) {
@@ -73,4 +87,4 @@ export const gc = {
     }
     return 0;
   },
-} satisfies Command<object>;
+} satisfies Command<{ config: string | undefined }>;

@@ -1,4 +1,7 @@
 // `vpnlab up FILE [--variant NAME]`: one lab, tunnel up, held until a signal.
+import { configPath, loadConfig } from "../config";
+import { chooseRuntime } from "../runtime";
+import { chooseEngines } from "../runtime/docker/engines";
 import { loadTopology, selectScenarios } from "../topology/load";
 import type { RuntimeKind } from "../topology/model";
 import { UsageError, onRuntime, withRuntime, withTopology, type Command } from "./command";
@@ -7,13 +10,23 @@ import { err, out } from "./output";
 export const up = {
   command: "up <file>",
   describe: "build one lab, bring the tunnel up, hold it until Ctrl-C or `vpnlab down`",
-  builder: (y) => withRuntime(withTopology(y, 'the scenario to hold (default "base")')).example("$0 up topologies/asa-ips.yaml -v natt", "hold the NAT-T variant"),
+  builder: (y) =>
+    withRuntime(withTopology(y, 'the scenario to hold (default "base")'))
+      .option("engine", { type: "string", requiresArg: true, describe: "the Docker engine for the docker runtime (unix:///path, tcp://host:port, ssh://user@host); default: the config's first engine, else VPNLAB_ENGINES' first, else DOCKER_HOST" })
+      .option("config", { type: "string", requiresArg: true, describe: "the host's settings file (engines:, runtime:); default VPNLAB_CONFIG" })
+      .example("$0 up topologies/asa-ips.yaml -v natt", "hold the NAT-T variant")
+      .example("$0 up topologies/asa-ips.yaml --runtime docker --engine unix:///run/vpnlab-ci2/docker.sock", "hold base as containers of that engine"),
   run: async (a) => {
     const variants = a.variant ?? [];
     if (variants.length > 1) throw new UsageError(`up holds one lab: give at most one --variant (got ${variants.join(", ")})`);
-    const [scenario] = onRuntime(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime);
+    const cfgFile = configPath(a.config);
+    const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
+    const [scenario] = onRuntime(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime ?? cfg?.runtime);
+    const onDocker = chooseRuntime(undefined, scenario.runtime) === "docker";
+    if (!onDocker && a.engine !== undefined) throw new UsageError("--engine is for the docker runtime: add --runtime docker (or runtime: docker in the file)");
+    const engine = onDocker ? chooseEngines(a.engine === undefined ? undefined : [a.engine], cfg?.engines)[0].url : undefined;
     const { Lab } = await import("../lab");
-    const lab = await Lab.up(scenario, { log: err, holder: "up" });
+    const lab = await Lab.up(scenario, { log: err, holder: "up", ...(engine ? { engine } : {}) });
     try {
       const t = await lab.tunnelUp();
       out(`lab ${lab.labId} (${scenario.name}/${scenario.variant}) is up; tunnel inner address ${t.inner}`);
@@ -26,4 +39,4 @@ export const up = {
     // held until a signal: harness/cleanup.ts tears the lab down and exits
     return new Promise<number>(() => undefined);
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; runtime: RuntimeKind | undefined }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; runtime: RuntimeKind | undefined; engine: string | undefined; config: string | undefined }>;
