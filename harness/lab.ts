@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentClient } from "./agent/client";
 import type { ProbeConfig, ProbeRecord, TcpSinkReport, TcpStreamRecord } from "./probe/types";
+import type { LoopLag } from "./agent/protocol";
 
 /** The tcp-stream flow's rate: enough to fill a few segments per 100 ms, little enough for any lab tunnel. */
 const TCP_STREAM_BYTES_PER_SEC = 50_000;
@@ -194,6 +195,13 @@ export class Lab {
       this.agents.set(node, a);
     }
     return a;
+  }
+
+  /** Each agent's event-loop delay since the last reset, by node (reset: start a new window). */
+  async loopLag(reset: boolean): Promise<Record<string, LoopLag>> {
+    const out: Record<string, LoopLag> = {};
+    await Promise.all([...this.agents].map(async ([node, a]) => (out[node] = await a.request<LoopLag>({ cmd: "loop-lag", reset }))));
+    return out;
   }
 
   /** Start one tcpdump per scenario.capture target (before the tunnel: the handshakes belong in the pcap). */

@@ -9,6 +9,7 @@ import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
 import { Lab, LabFaultError } from "./lab";
 import { PhaseStates, type PhaseState } from "./phase-state";
+import type { LoopLag } from "./agent/protocol";
 import { deliveryBuckets, phaseDelivery, tcpPhases, type Bucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
@@ -73,6 +74,8 @@ export interface ScenarioResult {
     logs?: Record<string, string>;
     /** The third-party daemons' own state at each phase end (TunnelHandle.state: occtl, swanctl --list-sas). */
     daemonState?: PhaseState[];
+    /** How long each agent's event loop stalled from the probe's start to the end of recovery, by node. */
+    loopLag?: Record<string, LoopLag>;
   };
 }
 
@@ -186,6 +189,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   clock.start = start;
   clock.phase = "baseline";
   await g(lab.startProbe());
+  await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
   const chaosStart = start + phases.baselineMs;
   const recoveryStart = chaosStart + phases.chaosMs;
   const end = recoveryStart + phases.recoveryMs;
@@ -240,6 +244,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
   await g(sleepUntil(end));
   states.now("recovery");
+  result.evidence.loopLag = await g(lab.loopLag(false));
   const stopped = await g(lab.stopProbe());
   const record: ProbeRecord = stopped.udp;
   clock.phase = "verdict";
@@ -294,8 +299,11 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const downAt = firstDownMs(result);
   const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
   const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
+  const worst = Object.entries(result.evidence.loopLag ?? {}).sort((a, b) => b[1].maxMs - a[1].maxMs)[0];
   const outcome = decideVerdict({
     tunnelUp: true,
+    probeTimeoutMs: probe.timeoutMs,
+    ...(worst ? { harnessStall: { node: worst[0], ms: worst[1].maxMs } } : {}),
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,

@@ -1,6 +1,7 @@
 // The program every node runs (`ip netns exec NS node dist/harness/agent/main.js`).
 // It speaks JSON lines on stdin/stdout and exits when its stdin closes, so it
 // never outlives the harness that started it.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { TcpSink, TcpStreamSender } from "../probe/tcp-stream";
 import { EchoResponder, ProbeSender } from "../probe/udp-echo";
 import { Tunnel } from "../vpn/tunnel";
@@ -11,6 +12,10 @@ let echo: EchoResponder | undefined;
 let probe: ProbeSender | undefined;
 let sink: TcpSink | undefined;
 let stream: TcpStreamSender | undefined;
+// how late this process's timers and socket reads run: on an overloaded host the probe's own
+// processes stall, and the verdict must not blame the VPN for that
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
 
 function send(msg: Reply | AgentEvent): void {
   process.stdout.write(encodeLine(msg));
@@ -57,6 +62,11 @@ async function handle(req: Request): Promise<unknown> {
       const r = stream.stop();
       stream = undefined;
       return r;
+    }
+    case "loop-lag": {
+      const lag = { maxMs: Math.round(loop.max / 1e6), p99Ms: Math.round(loop.percentile(99) / 1e6) };
+      if (req.reset) loop.reset();
+      return lag;
     }
     case "stats":
       return { tunnel: tunnel?.stats(), echoed: echo?.echoed };

@@ -21,7 +21,15 @@ export type Request =
   | { id: number; cmd: "tcp-stream-start"; config: TcpStreamConfig }
   | { id: number; cmd: "tcp-stream-stop" }
   | { id: number; cmd: "stats" }
+  /** How long the agent's event loop was held up since the last reset (reset: start a new window). */
+  | { id: number; cmd: "loop-lag"; reset?: boolean }
   | { id: number; cmd: "shutdown" };
+
+/** An agent's event-loop delay over a window: a starved harness process, not the network, when it is large. */
+export interface LoopLag {
+  maxMs: number;
+  p99Ms: number;
+}
 
 export type Reply = { id: number; ok: true; result?: unknown } | { id: number; ok: false; error: string };
 

@@ -66,3 +66,19 @@ describe("probe/verdict: the tcp-stream flow counts too", () => {
     expect(t(199000, false)).to.deep.include({ verdict: "fails", reasons: ["the TCP stream's connection did not last (closed, or replaced by another)"] });
   });
 });
+
+describe("probe/verdict: a starved harness is the host's fault, not the VPN's", () => {
+  const stall = (ms: number) => ({ probeTimeoutMs: 1000, harnessStall: { node: "server", ms } });
+  it("a degraded or failed verdict with an agent stalled for half the probe timeout or more is a lab error naming the agent", () => {
+    const d = decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...stall(500) });
+    expect(d).to.include({ kind: "lab-error" });
+    expect((d as { reason: string }).reason).to.match(/^the host was overloaded: the agent on server stalled 500 ms .*this degradation.*--jobs/);
+    const f = decideVerdict({ tunnelUp: true, tunnelDownAtMs: 4200, phases: phases(1, 0), ...stall(2300) });
+    expect((f as { reason: string }).reason).to.contain("this failure");
+  });
+  it("below that the verdict stands; and a surviving tunnel survives however starved the host", () => {
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...stall(499) })).to.include({ kind: "verdict", verdict: "degraded" });
+    expect(decideVerdict({ tunnelUp: true, tunnelDownAtMs: 4200, phases: phases(1, 0), ...stall(120) })).to.include({ verdict: "fails" });
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.99), ...stall(5000) })).to.include({ kind: "verdict", verdict: "survives" });
+  });
+});

@@ -5,9 +5,15 @@ import type { PhaseDelivery } from "./phases";
 export const SURVIVE_RECOVERY = 0.95;
 export const FAIL_RECOVERY = 0.5;
 export const BASELINE_MIN = 0.99;
+/** An agent stall of this share of the probe timeout makes a verdict short of "survives" inconclusive. */
+export const STALL_SHARE = 0.5;
 
 export interface VerdictInput {
   tunnelUp: boolean; // the tunnel came up at all
+  /** A reply later than this counted as lost. */
+  probeTimeoutMs?: number;
+  /** The longest an agent's event loop was held up while the probe ran (the host starving the harness). */
+  harnessStall?: { node: string; ms: number };
   tunnelDownAtMs?: number; // when DPD first declared it down (either end), ms from the start of the baseline
   downBy?: string; // which end did
   phases: PhaseDelivery[];
@@ -56,8 +62,18 @@ export function decideVerdict(input: VerdictInput): Outcome {
   else if (input.tcp && tcpShare < FAIL_RECOVERY) {
     reasons.push(input.tcp.recoveryBytes === 0 ? "the TCP stream stalled: 0 bytes arrived during recovery" : `the TCP stream carried ${pct(tcpShare)} of what it offered during recovery (< ${pct(FAIL_RECOVERY)})`);
   }
+  const survives = reasons.length === 0 && recovery.delivery >= SURVIVE_RECOVERY && tcpShare >= SURVIVE_RECOVERY;
+  // a starved harness loses echoes and stream bytes by itself: anything short of "survives" then measures
+  // the host, not the VPN (a starved harness cannot make a tunnel look better, so "survives" stands)
+  const stall = input.harnessStall;
+  if (!survives && stall && input.probeTimeoutMs !== undefined && stall.ms >= input.probeTimeoutMs * STALL_SHARE) {
+    return {
+      kind: "lab-error",
+      reason: `the host was overloaded: the agent on ${stall.node} stalled ${stall.ms} ms (probe replies count as lost after ${input.probeTimeoutMs} ms), so ${reasons.length ? "this failure" : "this degradation"} may be the host's, not the VPN's — run fewer labs at once (--jobs)`,
+    };
+  }
   if (reasons.length) return { kind: "verdict", verdict: "fails", reasons };
-  if (recovery.delivery >= SURVIVE_RECOVERY && tcpShare >= SURVIVE_RECOVERY) {
+  if (survives) {
     const tcp = input.tcp ? `; the TCP stream carried ${input.tcp.recoveryBytes} bytes during recovery (${pct(tcpShare)} of what it offered)` : "";
     return { kind: "verdict", verdict: "survives", reasons: [`tunnel stayed up; recovery delivery ${pct(recovery.delivery)} ≥ ${pct(SURVIVE_RECOVERY)}${tcp}`] };
   }
