@@ -7,9 +7,7 @@ import { UsageError, onRuntime, selectCells, withRuntime, withSelectors, withTop
 import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
-import { configPath, loadConfig } from "../config";
-import { chooseEngines, type Engine } from "../runtime/docker/engines";
-import { EngineSpread } from "../runtime/docker/spread";
+import type { Engine } from "../runtime/docker/engines";
 import { runSummary } from "./summary";
 
 export const MAX_JOBS = 16;
@@ -40,6 +38,10 @@ export const run = {
       .example("$0 run topologies/matrix.yaml --runtime docker --engine unix:///run/d1.sock --engine unix:///run/d2.sock -j 6", "the matrix over two engines"),
   run: async (a) => {
     const topology = loadTopology(a.file);
+    // loaded here: `check` and --help load nothing of the runtimes (suites/cli.spec checks it)
+    const { configPath, loadConfig } = await import("../config");
+    const { chooseEngines } = await import("../runtime/docker/engines");
+    const { EngineSpread } = await import("../runtime/docker/spread");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
     const scenarios = onRuntime(selectCells(topology, a), a.runtime ?? cfg?.runtime);
