@@ -1,7 +1,4 @@
 // `vpnlab up FILE [--variant NAME]`: one lab, tunnel up, held until a signal.
-import { configPath, loadConfig } from "../config";
-import { chooseRuntime } from "../runtime";
-import { chooseEngines } from "../runtime/docker/engines";
 import { loadTopology, selectScenarios } from "../topology/load";
 import type { RuntimeKind } from "../topology/model";
 import { UsageError, onRuntime, withRuntime, withTopology, type Command } from "./command";
@@ -19,6 +16,10 @@ export const up = {
   run: async (a) => {
     const variants = a.variant ?? [];
     if (variants.length > 1) throw new UsageError(`up holds one lab: give at most one --variant (got ${variants.join(", ")})`);
+    // loaded here: `check` and --help load nothing of the runtimes (suites/cli.spec checks it)
+    const { configPath, loadConfig } = await import("../config");
+    const { chooseRuntime } = await import("../runtime");
+    const { chooseEngines } = await import("../runtime/docker/engines");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
     const [scenario] = onRuntime(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime ?? cfg?.runtime);
