@@ -3,7 +3,9 @@
 // through its record by `vpnlab down`, and through vpnlab's labels alone by
 // `vpnlab gc` when its record is gone — and removed, leaving nothing in
 // `docker ps -a` or `docker network ls` of either engine nor in `ip link`;
-// a container without vpnlab's labels on that engine survives gc.
+// a container without vpnlab's labels on that engine survives gc. And
+// `vpnlab run --engine A --engine B` puts its scenarios on both (the parity
+// suite compares the verdicts of a whole spread run with netns).
 // Needs two engines; without them it is skipped naming that (in CI it fails).
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -29,7 +31,7 @@ const containersOf = (engine: string, labId: string) => dockerCli(engine, ["ps",
 const namedLike = (engine: string, labId: string) => dockerCli(engine, ["ps", "-a", "--format", "{{.Names}}"]).filter((n) => n.includes(labId));
 const networks = (engine: string) => dockerCli(engine, ["network", "ls", "--format", "{{.Name}}"]);
 
-describe("docker runtime over two engines: ls, down and gc find a lab on the second", function () {
+describe("docker runtime over two engines: run spreads over both; ls, down and gc find a lab on the second", function () {
   this.timeout(120000);
   const engines = chooseEngines(undefined, undefined, process.env).map((e) => e.url);
   const [first, second] = engines;
@@ -80,6 +82,15 @@ describe("docker runtime over two engines: ls, down and gc find a lab on the sec
     expect(pids.filter((p) => processStart(p) !== undefined), `processes of lab ${labId} still running`).to.deep.equal([]);
     expect(readState(labId), `the record of lab ${labId}`).to.equal(undefined);
   }
+
+  it("vpnlab run with two --engine's puts scenarios on both, and the JSON names each result's engine", function () {
+    const r = spawnSync(BIN, ["run", TOPO, "--runtime", "docker", "-v", "natt,esp", "--engine", first, "--engine", second, "-j", "2", "--json"], { encoding: "utf8", env, timeout: 110000 });
+    const doc = JSON.parse(r.stdout || "{}") as { results?: { variant: string; engine?: string; verdict?: string; expect: string; runtime: string }[] };
+    const got = (doc.results ?? []).map((x) => `${x.variant} on ${x.engine} (${x.runtime}): ${x.verdict ?? "lab error"}, expected ${x.expect}`).join("\n");
+    expect(r.status, `exit of vpnlab run\n${got}\n${r.stderr}`).to.equal(0);
+    expect((doc.results ?? []).map((x) => x.engine).sort(), `engines named by the results\n${got}`).to.deep.equal([first, second].sort());
+    expect(doc.results?.every((x) => x.runtime === "docker" && x.verdict === x.expect), got).to.equal(true);
+  });
 
   it("gc, with both engines configured, removes a SIGKILLed lab of the second engine found by its labels alone (record gone), and spares an unlabelled container there", async () => {
     const linksBefore = hostLinks();
