@@ -4,6 +4,7 @@
 // move — and no lab node reaches any of the host's own addresses. The host's
 // interfaces, addresses, routes and nftables tables are the same before and after.
 import { expect } from "chai";
+import { RUNTIME_KINDS, requireRuntime } from "./runtimes";
 import type { ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { run } from "../harness/exec";
@@ -71,7 +72,7 @@ function deltas(before: Map<string, number>, after: Map<string, number>): Map<st
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 const moved = (m: Map<string, number>) => [...m].filter(([, v]) => v !== 0).map(([k, v]) => `${k} +${v}`);
 
-describe("isolation: two labs with the same address plan", function () {
+for (const kind of RUNTIME_KINDS) describe(`isolation (${kind} runtime): two labs with the same address plan`, function () {
   this.timeout(120000);
   const [scenario] = selectScenarios(loadTopology(TOPO), ["base"]);
   const planAddrs = scenario.nodes.flatMap((n) => n.links.map((l) => l.ip.addr));
@@ -80,9 +81,11 @@ describe("isolation: two labs with the same address plan", function () {
   let b: Lab | undefined;
 
   before(async function () {
+    this.timeout(180000);
+    await requireRuntime(this, kind);
     host = hostNetState();
-    a = await Lab.up(scenario);
-    b = await Lab.up(scenario);
+    a = await Lab.up(scenario, { runtime: kind });
+    b = await Lab.up(scenario, { runtime: kind });
   });
   after(async function () {
     await a?.down();
