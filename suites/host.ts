@@ -129,7 +129,7 @@ export class ScenarioResults {
     const r = this.byVariant.get(variant);
     if (!r) throw new Error(`${this.noun} ${variant} did not run`);
     const msg = summarize(r);
-    if (r.outcome === "lab-error") throw new Error(`lab error: ${r.error ?? r.reasons.join("; ")}\n${msg}`);
+    if (r.outcome === "lab-error") throw new Error(`lab error on ${r.runtime}${r.engine ? ` (${r.engine})` : ""}: ${r.error ?? r.reasons.join("; ")}\n${msg}`);
     return { r, msg };
   }
 }
