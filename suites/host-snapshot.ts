@@ -10,6 +10,10 @@ export interface HostNetState {
   addresses: string[];
   routes: string[];
   nftTables: string[];
+  /** The full ruleset, line by line: a rule added to an existing table shows, not only a new table. */
+  nftRuleset: string[];
+  /** Forwarding and reverse-path sysctls of the host's namespace ("name = value"): a lab must never flip them. */
+  sysctls: string[];
 }
 
 export interface HostAddress {
@@ -53,6 +57,16 @@ export function hostAddresses(): HostAddress[] {
   );
 }
 
+const HOST_SYSCTLS = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.default.forwarding", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.forwarding"];
+
+function readSysctl(name: string): string {
+  try {
+    return readFileSync(`/proc/sys/${name.replace(/\./g, "/")}`, "utf8").trim();
+  } catch {
+    return "(absent)";
+  }
+}
+
 export function hostNetState(): HostNetState {
   const links = json<IpLink[]>(["ip", "-j", "link"]).map((l) => `${l.ifname} ${l.link_type ?? ""} ${l.address ?? ""} mtu ${l.mtu} <${(l.flags ?? []).join(",")}>${l.master ? ` master ${l.master}` : ""}`);
   const addresses = json<IpLink[]>(["ip", "-j", "addr"]).flatMap((l) => (l.addr_info ?? []).map((a) => `${l.ifname} ${a.local}/${a.prefixlen} scope ${a.scope}`));
@@ -65,14 +79,19 @@ export function hostNetState(): HostNetState {
   const nft = spawnSync("nft", ["list", "tables"], { encoding: "utf8" });
   if (nft.status !== 0) throw new Error(`nft list tables failed (exit ${nft.status}): ${nft.stderr}`);
   const nftTables = nft.stdout.split("\n").filter(Boolean);
+  const rs = spawnSync("nft", ["list", "ruleset"], { encoding: "utf8" });
+  if (rs.status !== 0) throw new Error(`nft list ruleset failed (exit ${rs.status}): ${rs.stderr}`);
+  // counters tick with the host's own traffic: what a rule is, not how often it matched
+  const nftRuleset = rs.stdout.split("\n").map((l) => l.replace(/counter packets \d+ bytes \d+/g, "counter")).filter((l) => l.trim() !== "");
+  const sysctls = HOST_SYSCTLS.map((k) => `${k} = ${readSysctl(k)}`);
   const sorted = (xs: string[]) => [...xs].sort();
-  return { links: sorted(links), addresses: sorted(addresses), routes: sorted(routes), nftTables: sorted(nftTables) };
+  return { links: sorted(links), addresses: sorted(addresses), routes: sorted(routes), nftTables: sorted(nftTables), nftRuleset, sysctls };
 }
 
 /** What differs between two snapshots, one line each ("+" appeared, "-" vanished); empty when identical. */
 export function diffHostNetState(before: HostNetState, after: HostNetState): string[] {
   const out: string[] = [];
-  for (const k of ["links", "addresses", "routes", "nftTables"] as const) {
+  for (const k of ["links", "addresses", "routes", "nftTables", "nftRuleset", "sysctls"] as const) {
     const a = new Set(before[k]);
     const b = new Set(after[k]);
     for (const x of before[k]) if (!b.has(x)) out.push(`${k}: - ${x}`);
