@@ -58,13 +58,14 @@ describe("probe/tcp-stream: bytes by send time", () => {
     const sender = new TcpStreamSender({ to: "127.0.0.1", port, bytesPerSec: 50_000 });
     const t0 = Date.now();
     await sender.start();
-    await new Promise((r) => setTimeout(r, 600));
+    // until the kernel took 20 blocks, however slowly this host runs us (the test is about accounting, not speed)
+    while (sender.bytesHandedOver() < 20 * CHUNK) await new Promise((r) => setTimeout(r, 50));
     const rec = sender.stop();
-    const report = await sink.reportWhen(rec.bytesWritten, 2000);
+    const report = await sink.reportWhen(rec.bytesWritten, 30_000); // returns as soon as they are all in
     sink.close();
     const bySent = report.sentBuckets.reduce((n, [, b]) => n + b, 0);
     const info = `written ${rec.bytesWritten}, received ${report.bytes}, by send time ${bySent}, buckets ${JSON.stringify(report.sentBuckets)}`;
-    expect(rec.bytesWritten, info).to.be.greaterThan(10 * CHUNK);
+    expect(rec.bytesWritten, info).to.be.at.least(20 * CHUNK);
     expect(report.bytes, info).to.equal(rec.bytesWritten);
     expect(bySent, info).to.equal(report.bytes);
     for (const [t] of report.sentBuckets) expect(t, info).to.be.within(Math.floor(t0 / 100) * 100, Date.now());

@@ -157,6 +157,11 @@ export class TcpStreamSender {
     }, 20);
   }
 
+  /** Bytes the kernel has taken so far. */
+  bytesHandedOver(): number {
+    return this.record.bytesWritten;
+  }
+
   stop(): TcpStreamRecord {
     clearInterval(this.timer);
     const r = { ...this.record, unsent: this.sock ? this.sock.writableLength : 0 };
