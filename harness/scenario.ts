@@ -9,6 +9,7 @@ import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
 import { Lab, LabFaultError } from "./lab";
 import { PhaseStates, type PhaseState } from "./phase-state";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { LoopLag } from "./agent/protocol";
 import { deliveryBuckets, phaseDelivery, tcpPhases, type Bucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
@@ -76,6 +77,8 @@ export interface ScenarioResult {
     daemonState?: PhaseState[];
     /** How long each agent's event loop stalled from the probe's start to the end of recovery, by node. */
     loopLag?: Record<string, LoopLag>;
+    /** The same for vpnlab's own process (which times the chaos steps). */
+    harnessLag?: LoopLag;
   };
 }
 
@@ -118,10 +121,11 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
   let lab: Lab | undefined;
   const clock: Clock = { phase: "setup" };
   try {
+    // named before the lab exists: a lab error on an engine says which one
+    if (opts.engine) result.engine = opts.engine;
     lab = await Lab.up(scenario, opts);
     result.labId = lab.labId;
     result.runtime = lab.runtime.kind;
-    if (opts.engine) result.engine = opts.engine;
     await lab.guard(lab.startCaptures());
     result.timing.setupMs = Date.now() - t0;
     let up;
@@ -190,6 +194,9 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   clock.phase = "baseline";
   await g(lab.startProbe());
   await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
+  // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
+  const harnessLoop = monitorEventLoopDelay({ resolution: 10 });
+  harnessLoop.enable();
   const chaosStart = start + phases.baselineMs;
   const recoveryStart = chaosStart + phases.chaosMs;
   const end = recoveryStart + phases.recoveryMs;
@@ -245,6 +252,9 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   await g(sleepUntil(end));
   states.now("recovery");
   result.evidence.loopLag = await g(lab.loopLag(false));
+  harnessLoop.disable();
+  const harnessLag: LoopLag = { maxMs: Math.round(harnessLoop.max / 1e6), p99Ms: Math.round(harnessLoop.percentile(99) / 1e6) };
+  result.evidence.harnessLag = harnessLag;
   const stopped = await g(lab.stopProbe());
   const record: ProbeRecord = stopped.udp;
   clock.phase = "verdict";
@@ -299,11 +309,11 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const downAt = firstDownMs(result);
   const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
   const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
-  const worst = Object.entries(result.evidence.loopLag ?? {}).sort((a, b) => b[1].maxMs - a[1].maxMs)[0];
+  const worst = worstStall(result, harnessLag);
   const outcome = decideVerdict({
     tunnelUp: true,
     probeTimeoutMs: probe.timeoutMs,
-    ...(worst ? { harnessStall: { node: worst[0], ms: worst[1].maxMs } } : {}),
+    ...(worst ? { harnessStall: worst } : {}),
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,
@@ -331,6 +341,18 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
 }
 
 export class LabError extends Error {}
+
+/**
+ * The worst hold-up of the harness while the probe ran: an agent's event loop, vpnlab's own, or a
+ * chaos step (or the end-of-chaos clear) applied later than planned — each means the host, not the
+ * VPN, may have shaped the numbers.
+ */
+export function worstStall(r: Pick<ScenarioResult, "evidence" | "chaos">, harness: LoopLag | undefined): { what: string; ms: number } | undefined {
+  const c: { what: string; ms: number }[] = Object.entries(r.evidence.loopLag ?? {}).map(([node, l]) => ({ what: `the agent on ${node}`, ms: l.maxMs }));
+  if (harness) c.push({ what: "vpnlab's own process", ms: harness.maxMs });
+  for (const step of r.chaos) c.push({ what: `the chaos step planned at ${(step.atMs / 1000).toFixed(2)} s (applied late)`, ms: Math.max(0, step.appliedAtMs - step.atMs) });
+  return c.sort((a, b) => b.ms - a.ms)[0];
+}
 
 /** When DPD first declared the tunnel down, at either end (ms from the start of the baseline). */
 export function firstDownMs(r: ScenarioResult): number | undefined {

@@ -68,7 +68,7 @@ describe("probe/verdict: the tcp-stream flow counts too", () => {
 });
 
 describe("probe/verdict: a starved harness is the host's fault, not the VPN's", () => {
-  const stall = (ms: number) => ({ probeTimeoutMs: 1000, harnessStall: { node: "server", ms } });
+  const stall = (ms: number) => ({ probeTimeoutMs: 1000, harnessStall: { what: "the agent on server", ms } });
   it("a degraded or failed verdict with an agent stalled for half the probe timeout or more is a lab error naming the agent", () => {
     const d = decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...stall(500) });
     expect(d).to.include({ kind: "lab-error" });

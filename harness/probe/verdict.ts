@@ -12,8 +12,8 @@ export interface VerdictInput {
   tunnelUp: boolean; // the tunnel came up at all
   /** A reply later than this counted as lost. */
   probeTimeoutMs?: number;
-  /** The longest an agent's event loop was held up while the probe ran (the host starving the harness). */
-  harnessStall?: { node: string; ms: number };
+  /** The longest the harness was held up while the probe ran (the host starving it): an agent's event loop, vpnlab's own, or a chaos step applied late. */
+  harnessStall?: { what: string; ms: number };
   tunnelDownAtMs?: number; // when DPD first declared it down (either end), ms from the start of the baseline
   downBy?: string; // which end did
   phases: PhaseDelivery[];
@@ -69,7 +69,7 @@ export function decideVerdict(input: VerdictInput): Outcome {
   if (!survives && stall && input.probeTimeoutMs !== undefined && stall.ms >= input.probeTimeoutMs * STALL_SHARE) {
     return {
       kind: "lab-error",
-      reason: `the host was overloaded: the agent on ${stall.node} stalled ${stall.ms} ms (probe replies count as lost after ${input.probeTimeoutMs} ms), so ${reasons.length ? "this failure" : "this degradation"} may be the host's, not the VPN's — run fewer labs at once (--jobs)`,
+      reason: `the host was overloaded: ${stall.what} stalled ${stall.ms} ms (probe replies count as lost after ${input.probeTimeoutMs} ms), so ${reasons.length ? "this failure" : "this degradation"} may be the host's, not the VPN's — run fewer labs at once (--jobs)`,
     };
   }
   if (reasons.length) return { kind: "verdict", verdict: "fails", reasons };
