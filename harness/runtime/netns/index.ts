@@ -2,7 +2,7 @@
 import { labIdOfName } from "../links";
 import { isNamespaceLink, listNamespaces } from "../namespaces";
 import type { RuntimeModule } from "../runtime";
-import { LAB_ID_RE } from "../state";
+import { LAB_ID_RE, readState } from "../state";
 import { NetnsRuntime, removeNetnsLab } from "./netns";
 
 export const netnsRuntime: RuntimeModule = {
@@ -18,6 +18,9 @@ export const netnsRuntime: RuntimeModule = {
       const id = labIdOfName(ns, LAB_ID_RE);
       // links to containers' namespaces are listed by the docker runtime, with their containers
       if (!id || isNamespaceLink(ns)) continue;
+      // a lab of another runtime (a docker lab's bridge namespaces) is that runtime's to list and remove
+      const runtime = readState(id)?.runtime;
+      if (runtime !== undefined && runtime !== "netns") continue;
       byLab.set(id, [...(byLab.get(id) ?? []), `namespace ${ns}`]);
     }
     return byLab;

@@ -89,6 +89,6 @@ export async function removeNetnsLab(labId: string, state: LabState | undefined)
   // a link to a container's namespace is the docker runtime's to remove, never deleted from here
   const named = (await listNamespaces()).filter((ns) => ns.startsWith(prefix) && !isNamespaceLink(ns));
   // only names that carry the lab's prefix: a damaged record must not make gc touch anything else
-  const recorded = (state?.namespaces ?? []).filter((ns) => ns.startsWith(prefix));
+  const recorded = (state?.namespaces ?? []).filter((ns) => ns.startsWith(prefix) && !isNamespaceLink(ns));
   return removeNamespaces([...new Set([...recorded, ...named])]);
 }
