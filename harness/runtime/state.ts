@@ -23,6 +23,15 @@ export interface LabState {
   created: string; // ISO time
   namespaces: string[];
   pids: number[]; // processes the lab started (agents, proxies, daemons)
+  /** Whose namespace each link under /run/netns names (docker runtime), so a link left by a dead container is never used. */
+  links?: Record<string, LinkOwner>;
+}
+
+/** The process a namespace link points at (/proc/<pid>/ns/net), as it was when the link was made. */
+export interface LinkOwner {
+  pid: number;
+  start: string; // its start time (processStart), so a recycled PID is told apart
+  container?: string; // the container id its cgroup names (docker)
 }
 
 export function newLabId(): string {

@@ -11,7 +11,7 @@ import type Dockerode from "dockerode";
 import { run, type ExecOptions, type ExecResult } from "../../exec";
 import type { NetSpec, NodeSpec } from "../../topology/model";
 import { configureAddresses, wireNet } from "../links";
-import { NETNS_DIR, createNamespace, isNamespaceLink, killPid, listNamespaces, namespacePids, removeNamespaces, untilGone } from "../namespaces";
+import { NETNS_DIR, cgroupNames, createNamespace, isNamespaceLink, killPid, listNamespaces, namespaceProcesses, removeNamespaces, staleLink, stillAlive, untilGone } from "../namespaces";
 import { RuntimeBase } from "../base";
 import { programArgv } from "../programs";
 import type { HarnessProgram, Removal, Runtime, SpawnOptions } from "../runtime";
@@ -80,10 +80,13 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
       const pid = (await c.inspect()).State.Pid;
       const start = processStart(pid);
       // a remote engine's PID may name an unrelated local process: wiring its namespace would touch this host
-      if (!pid || !start || !inContainer(pid, c.id)) {
+      if (!pid || !start || !cgroupNames(pid, c.id)) {
         throw new Error(`container ${name} started, but its init (pid ${pid}) is not a process of this host: the docker runtime wires containers from the host they run on, so engine ${this.engine.url ?? "DOCKER_HOST"} must be local (unix://)`);
       }
       this.started.set(node.name, { pid, start });
+      // whose namespace the link names, recorded before it exists: once the container dies its PID may be any process's
+      this.state.links = { ...this.state.links, [name]: { pid, start, container: c.id } };
+      writeState(this.state);
       // the containerlab way: the container's namespace under the name `ip netns` knows
       fs.mkdirSync(NETNS_DIR, { recursive: true });
       fs.rmSync(`${NETNS_DIR}/${name}`, { force: true });
@@ -104,13 +107,27 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
     return this.step(() => configureAddresses(this.netnsName(node.name), node));
   }
 
+  /** The node's namespace name, once its link is known to still name the container's namespace (else throws: never a foreign one). */
+  private liveLink(node: string): string {
+    const name = this.netnsName(node);
+    const stale = staleLink(name, this.state.links?.[name]);
+    if (stale) throw new Error(`lab ${this.labId}: node ${node} is gone (${stale})`);
+    return name;
+  }
+
   exec(node: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     // the host's tools in the node's network namespace: works with any image
-    return run(["ip", "netns", "exec", this.netnsName(node), ...argv], opts);
+    let ns: string;
+    try {
+      ns = this.liveLink(node);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return run(["ip", "netns", "exec", ns, ...argv], opts);
   }
 
   spawn(node: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-    if (opts.fromHost) return this.startChild(["ip", "netns", "exec", this.netnsName(node), ...argv], opts);
+    if (opts.fromHost) return this.startChild(["ip", "netns", "exec", this.liveLink(node), ...argv], opts);
     const s = this.started.get(node);
     if (!s) throw new Error(`lab ${this.labId}: no container for node ${node}`);
     return signalsToProgram(this.startChild(nsenterArgv(s.pid, argv), opts));
@@ -162,15 +179,6 @@ function signalsToProgram(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** True when the process belongs to the container (its cgroup path names the container id, with either cgroup driver). */
-function inContainer(pid: number, containerId: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(containerId);
-  } catch {
-    return false;
-  }
-}
-
 /** The (only) child of a process, from /proc; undefined when it has none (yet, or any more). */
 function firstChild(pid: number): number | undefined {
   try {
@@ -191,14 +199,17 @@ export async function labContainers(docker: Dockerode, labId?: string): Promise<
  * Everything of one docker lab, found by record, by name and by label: its
  * containers (removed with everything in them), the host processes that were
  * still in their network namespaces (a capture of a killed run), the namespace
- * links and the bridge namespaces. Idempotent.
+ * links and the bridge namespaces. Idempotent. A link that no longer names the
+ * process recorded for it (a dead container's PID reused, the host's namespace)
+ * is only unlinked: nothing in the namespace it now names is touched.
  */
 export async function removeDockerLab(docker: Dockerode, labId: string, state: LabState | undefined): Promise<Removal> {
   const prefix = `${NS_PREFIX}${labId}-`;
   const names = new Set([...(await listNamespaces()), ...(state?.namespaces ?? [])].filter((ns) => ns.startsWith(prefix)));
   const links = [...names].filter((ns) => isNamespaceLink(ns));
   // read while the containers still hold the namespaces: afterwards the links dangle
-  const inside = (await Promise.all(links.map((l) => namespacePids(l)))).flat();
+  const live = links.filter((l) => staleLink(l, state?.links?.[l]) === undefined);
+  const inside = (await Promise.all(live.map((l) => namespaceProcesses(l)))).flat();
   const removed: string[] = [];
   const left: string[] = [];
   await Promise.all(
@@ -214,10 +225,10 @@ export async function removeDockerLab(docker: Dockerode, labId: string, state: L
     }),
   );
   // the containers' own processes went with them; what remains ran from the host
-  const stray = inside.filter((pid) => processStart(pid) !== undefined);
-  stray.forEach((pid) => killPid(pid, "SIGTERM"));
-  const stuck = await untilGone(async () => stray.filter((pid) => processStart(pid) !== undefined));
-  if (stuck.length) left.push(`processes ${stuck.join(", ")} in the namespaces of lab ${labId}`);
+  const stray = stillAlive(inside);
+  stray.forEach((p) => killPid(p.pid, "SIGTERM", p.start));
+  const stuck = await untilGone(async () => stillAlive(stray));
+  if (stuck.length) left.push(`processes ${stuck.map((p) => p.pid).join(", ")} in the namespaces of lab ${labId}`);
   for (const l of links) {
     fs.rmSync(`${NETNS_DIR}/${l}`, { force: true });
     removed.push(`namespace link ${l}`);

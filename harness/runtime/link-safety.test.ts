@@ -1,0 +1,83 @@
+// A namespace link left by a dead container names whatever process got its PID
+// next. The cases run in link-safety.sandbox.js as PID 1 of its own PID, mount
+// and network namespaces, so if teardown took the "host's" processes for the
+// lab's, it could only kill the sandbox's own.
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { newLabId } from "./state";
+
+interface Case {
+  stale?: string | null;
+  removal?: { removed: string[]; left: string[] };
+  sleepAlive?: boolean;
+  linkLeft?: boolean;
+  nodeAlive?: boolean;
+  strayAlive?: boolean;
+  listed?: string[];
+  exec?: string;
+  spawn?: string;
+}
+
+describe("runtime: namespace links of dead containers", function () {
+  let out: Record<string, Case> = {};
+
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip(); // namespaces need root; the lab suites run as root
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-links-"));
+    const lab = newLabId();
+    try {
+      const r = spawnSync("unshare", ["-p", "-f", "--mount-proc", "-n", "--", process.execPath, path.join(__dirname, "link-safety.sandbox.js"), lab], {
+        encoding: "utf8",
+        env: { ...process.env, VPNLAB_STATE_DIR: stateDir },
+        timeout: 60_000,
+      });
+      expect(r.status, `sandbox exit ${r.status}: ${r.stderr}`).to.equal(0);
+      out = JSON.parse(r.stdout) as Record<string, Case>;
+    } finally {
+      fs.rmSync(stateDir, { recursive: true, force: true });
+      for (const n of fs.readdirSync("/run/netns").filter((x) => x.startsWith(`vl-${lab}-`))) fs.rmSync(`/run/netns/${n}`, { force: true });
+    }
+  });
+
+  it("a link into the host's namespace is only unlinked, even when its PID and start time match the record", () => {
+    const c = out.hostNs;
+    expect(c.stale, JSON.stringify(c)).to.match(/host's network namespace/);
+    expect(c.sleepAlive, JSON.stringify(c)).to.equal(true);
+    expect(c.linkLeft, JSON.stringify(c)).to.equal(false);
+    expect(c.removal?.left, JSON.stringify(c)).to.deep.equal([]);
+  });
+
+  it("a PID whose start time is not the recorded one (recycled) is left alone; its link goes", () => {
+    const c = out.recycled;
+    expect(c.stale, JSON.stringify(c)).to.match(/no longer the process/);
+    expect([c.sleepAlive, c.linkLeft], JSON.stringify(c)).to.deep.equal([true, false]);
+  });
+
+  it("a link with no record is only unlinked", () => {
+    const c = out.unrecorded;
+    expect(c.stale, JSON.stringify(c)).to.match(/no record/);
+    expect([c.sleepAlive, c.linkLeft], JSON.stringify(c)).to.deep.equal([true, false]);
+  });
+
+  it("control: a live, recorded link's namespace is emptied (node and a stray host process killed) and unlinked", () => {
+    const c = out.live;
+    expect(c.stale, JSON.stringify(c)).to.equal(null);
+    expect([c.nodeAlive, c.strayAlive, c.linkLeft], JSON.stringify(c)).to.deep.equal([false, false, false]);
+  });
+
+  it("the netns runtime neither lists nor removes a docker lab's link, even one in the lab's record", () => {
+    const c = out.netns;
+    expect(c.listed, JSON.stringify(c)).to.deep.equal([]);
+    expect(c.removal, JSON.stringify(c)).to.deep.equal({ removed: [], left: [] });
+    expect([c.sleepAlive, c.linkLeft], JSON.stringify(c)).to.deep.equal([true, true]);
+  });
+
+  it("a running lab whose container died refuses exec and host programs in that node", () => {
+    const c = out.running;
+    expect(c.exec, JSON.stringify(c)).to.match(/node client is gone .*host's network namespace/);
+    expect(c.spawn, JSON.stringify(c)).to.match(/node client is gone/);
+  });
+});
