@@ -41,12 +41,16 @@ interface RunOptions {
   closeStdout?: "after-first-line" | "at-once";
   asNobody?: boolean;
   trackLabs?: boolean;
+  /** Variables set (a string) or unset (undefined) on top of this process's environment. */
+  env?: Record<string, string | undefined>;
 }
 
 /** Run bin/vpnlab with its stdout on a pipe we read (or close), as a shell pipeline would. */
 function vpnlab(args: string[], opts: RunOptions = {}): Promise<Ran> {
   const argv = opts.asNobody ? [...NOBODY, forNobody(BIN), ...args] : [BIN, ...args];
-  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: opts.asNobody ? nobodyRoot : ROOT });
+  const env = { ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: opts.asNobody ? nobodyRoot : ROOT, env });
   const chunks: Buffer[] = [];
   let stderr = "";
   const labIds = new Set<string>();
@@ -239,6 +243,24 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
     expect(doc.scenarios.map((s) => [s.variant, s.vpn.transport, s.vpn.port])).to.deep.equal([["natt", "natt", 4500], ["base", "ctcp", 10000]]);
   });
 
+  it("prints each scenario's runtime, decided as run decides it: --runtime, the file's, the config's, VPNLAB_RUNTIME, netns", async function () {
+    const cfg = path.join(suiteTmp(), "cli-runtime-config.yaml");
+    fs.writeFileSync(cfg, "runtime: docker\n");
+    tmp.push(cfg);
+    const runtimeOf = async (args: string[], env: Record<string, string | undefined>) => {
+      const r = await vpnlab(["check", TOPO, "-v", "natt", "--json", ...args], { env: { VPNLAB_CONFIG: undefined, ...env } });
+      expect(r.code, r.stderr).to.equal(0);
+      return (JSON.parse(r.stdout) as { scenarios: { runtime?: string }[] }).scenarios[0].runtime;
+    };
+    expect(await runtimeOf([], { VPNLAB_RUNTIME: undefined })).to.equal("netns");
+    expect(await runtimeOf([], { VPNLAB_RUNTIME: "docker" })).to.equal("docker");
+    expect(await runtimeOf(["--config", cfg], { VPNLAB_RUNTIME: "netns" }), "the config's runtime: over VPNLAB_RUNTIME").to.equal("docker");
+    expect(await runtimeOf([], { VPNLAB_CONFIG: cfg, VPNLAB_RUNTIME: undefined })).to.equal("docker");
+    expect(await runtimeOf(["--config", cfg, "--runtime", "netns"], {})).to.equal("netns");
+    const text = await vpnlab(["check", TOPO, "-v", "natt"], { env: { VPNLAB_CONFIG: undefined, VPNLAB_RUNTIME: "docker" } });
+    expect(text.stdout).to.match(/^asa-ips\/natt: expect survives, on docker$/m);
+  });
+
   it("rejects every bad fixture with exit 2 and file:line:col", async function () {
     const fixtures = fs.readdirSync(BAD).filter((f) => f.endsWith(".yaml")).sort();
     expect(fixtures.length).to.be.greaterThan(20);
@@ -274,8 +296,9 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
     expect(code).to.equal(0);
     expect(loaded, "the check command and the loader were loaded").to.include.members(["cli/check.js", "topology/load.js", "report/describe.js"]);
     // what this build runs is pure declaration (vpn/support.js, the registry, the transports' and each implementation's spec.js): check reads it
+    // the runtime registry too: it decides a scenario's runtime and loads no backend until one is asked for
     const declarations = (f: string): boolean =>
-      f === "vpn/support.js" || f === "vpn/impls/index.js" || f === "vpn/impls/transports.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
+      f === "runtime/index.js" || f === "vpn/support.js" || f === "vpn/impls/index.js" || f === "vpn/impls/transports.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
     const system = loaded.filter((f) => !declarations(f) && /^(lab|scenario|native|gc|doctor|exec)\.js$|^(runtime|firewall|impair|vpn|agent|probe)\//.test(f));
     expect(system, `modules loaded by check: ${loaded.join(", ")}`).to.deep.equal([]);
   });

@@ -47,19 +47,14 @@ export function withTopology(y: Argv, variantHelp: string) {
     });
 }
 
-/** `--runtime NAME` (run and up): where the nodes run; it wins over the file's `runtime:`. */
+/** `--runtime NAME` (run, up and check): where the nodes run; it wins over the file's and the config's `runtime:`. */
 export function withRuntime<A>(y: Argv<A>) {
   return y.option("runtime", {
     type: "string",
     requiresArg: true,
-    describe: `where the lab's nodes run (${RUNTIME_KINDS.join(", ")}); default: the file's runtime:, else VPNLAB_RUNTIME, else netns`,
+    describe: `where the lab's nodes run (${RUNTIME_KINDS.join(", ")}); default: the file's runtime:, else the config file's, else VPNLAB_RUNTIME, else netns`,
     coerce: (v: string | string[]) => knownList("runtime", RUNTIME_KINDS)(Array.isArray(v) ? v[v.length - 1] : v)[0],
   });
-}
-
-/** The scenarios with the command line's runtime, when one was given (the file's `runtime:` otherwise). */
-export function onRuntime(scenarios: Scenario[], runtime: RuntimeKind | undefined): Scenario[] {
-  return runtime ? scenarios.map((s) => ({ ...s, runtime })) : scenarios;
 }
 
 /** `--transport a,b --transport c` → each value once, every one of `known` (else a UsageError with a did-you-mean). */

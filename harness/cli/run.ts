@@ -3,7 +3,7 @@
 import type { ScenarioResult } from "../scenario";
 import { mapPool } from "../pool";
 import { loadTopology } from "../topology/load";
-import { UsageError, onRuntime, selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
+import { UsageError, selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
@@ -42,9 +42,10 @@ export const run = {
     const { configPath, loadConfig } = await import("../config");
     const { chooseEngines } = await import("../runtime/docker/engines");
     const { EngineSpread } = await import("../runtime/docker/spread");
+    const { withRuntimes } = await import("../runtime");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
-    const scenarios = onRuntime(selectCells(topology, a), a.runtime ?? cfg?.runtime);
+    const scenarios = withRuntimes(selectCells(topology, a), a.runtime, cfg?.runtime);
     const jobs = a.jobs ?? cfg?.jobs ?? 1;
     // the docker runtime's labs go whole to one engine each, the least busy one; other runtimes ignore engines
     const onDocker = scenarios.some((s) => s.runtime === "docker");

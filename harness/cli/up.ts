@@ -1,7 +1,7 @@
 // `vpnlab up FILE [--variant NAME]`: one lab, tunnel up, held until a signal.
 import { loadTopology, selectScenarios } from "../topology/load";
 import type { RuntimeKind } from "../topology/model";
-import { UsageError, onRuntime, withRuntime, withTopology, type Command } from "./command";
+import { UsageError, withRuntime, withTopology, type Command } from "./command";
 import { err, out } from "./output";
 
 export const up = {
@@ -18,12 +18,12 @@ export const up = {
     if (variants.length > 1) throw new UsageError(`up holds one lab: give at most one --variant (got ${variants.join(", ")})`);
     // loaded here: `check` and --help load nothing of the runtimes (suites/cli.spec checks it)
     const { configPath, loadConfig } = await import("../config");
-    const { chooseRuntime } = await import("../runtime");
+    const { withRuntimes } = await import("../runtime");
     const { chooseEngines } = await import("../runtime/docker/engines");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
-    const [scenario] = onRuntime(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime ?? cfg?.runtime);
-    const onDocker = chooseRuntime(undefined, scenario.runtime) === "docker";
+    const [scenario] = withRuntimes(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime, cfg?.runtime);
+    const onDocker = scenario.runtime === "docker";
     if (!onDocker && a.engine !== undefined) throw new UsageError("--engine is for the docker runtime: add --runtime docker (or runtime: docker in the file)");
     const engine = onDocker ? chooseEngines(a.engine === undefined ? undefined : [a.engine], cfg?.engines)[0].url : undefined;
     const { Lab } = await import("../lab");

@@ -31,6 +31,8 @@ export interface ScenarioDescription {
   topology: string;
   variant: string;
   expect: string;
+  /** Where its nodes would run (when decided: `check` decides it as `run` does). */
+  runtime?: string;
   nodes: NodeDescription[];
   nets: NetDescription[];
   vpn: { client: string; headend: string; transport: string; impl: string; port: number; pool: string; dpd: { interval: string; retries: number } | "off"; dtls?: boolean };
@@ -53,6 +55,7 @@ export function describeScenario(s: Scenario): ScenarioDescription {
     topology: s.name,
     variant: s.variant,
     expect: s.expect,
+    ...(s.runtime ? { runtime: s.runtime } : {}),
     nodes: s.nodes.map((n) => ({
       name: n.name,
       role: n.role,
@@ -124,7 +127,7 @@ const list = (xs: string[]) => (xs.length ? xs.join(", ") : "nothing");
 
 /** The human form: one block per scenario, aligned, every fact on a line a reader can grep. */
 export function formatDescription(d: ScenarioDescription): string {
-  const lines: string[] = [`${d.topology}/${d.variant}: expect ${d.expect}`];
+  const lines: string[] = [`${d.topology}/${d.variant}: expect ${d.expect}${d.runtime ? `, on ${d.runtime}` : ""}`];
   const nameW = Math.max(...d.nodes.map((n) => n.name.length), ...d.nets.map((n) => n.name.length));
   lines.push("  nodes:");
   for (const n of d.nodes) {

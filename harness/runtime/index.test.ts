@@ -1,5 +1,7 @@
 import { expect } from "chai";
-import { RUNTIME_KINDS, chooseRuntime, runtimeModule } from ".";
+import * as path from "node:path";
+import { loadTopology, selectScenarios } from "../topology/load";
+import { RUNTIME_KINDS, chooseRuntime, runtimeModule, withRuntimes } from ".";
 import { programArgv } from "./programs";
 
 describe("runtime registry", () => {
@@ -13,14 +15,31 @@ describe("runtime registry", () => {
     for (const kind of RUNTIME_KINDS) expect((await runtimeModule(kind)).kind).to.equal(kind);
   });
 
-  it("chooses the command line's runtime over the file's, the file's over VPNLAB_RUNTIME, netns by default", () => {
+  it("decides a scenario's runtime: --runtime, else the file's, else the host config's, else VPNLAB_RUNTIME, else netns", () => {
+    const none = {};
+    const env = { VPNLAB_RUNTIME: "docker" };
+    expect(chooseRuntime(undefined, undefined, undefined, none)).to.equal("netns");
+    expect(chooseRuntime(undefined, undefined, undefined, { VPNLAB_RUNTIME: "" })).to.equal("netns");
+    expect(chooseRuntime(undefined, undefined, undefined, env)).to.equal("docker");
+    expect(chooseRuntime(undefined, undefined, "netns", env)).to.equal("netns"); // config over VPNLAB_RUNTIME
+    expect(chooseRuntime(undefined, "docker", "netns", none)).to.equal("docker"); // the file over the config
+    expect(chooseRuntime(undefined, "netns", "docker", env)).to.equal("netns");
+    expect(chooseRuntime("docker", "netns", "netns", none)).to.equal("docker"); // --runtime over everything
+    expect(chooseRuntime("netns", "docker", "docker", env)).to.equal("netns");
     delete process.env.VPNLAB_RUNTIME;
     expect(chooseRuntime(undefined, undefined)).to.equal("netns");
-    expect(chooseRuntime(undefined, "docker")).to.equal("docker");
-    expect(chooseRuntime("netns", "docker")).to.equal("netns");
     process.env.VPNLAB_RUNTIME = "docker";
-    expect(chooseRuntime(undefined, undefined)).to.equal("docker");
-    expect(chooseRuntime(undefined, "netns")).to.equal("netns");
+    expect(chooseRuntime(undefined, undefined), "the process's VPNLAB_RUNTIME by default").to.equal("docker");
+  });
+
+  it("stores each scenario's decided runtime on it, keeping a variant's own runtime: over the config's", () => {
+    const t = loadTopology(path.join(__dirname, "..", "..", "..", "topologies", "asa-ips.yaml"));
+    const [base, natt] = selectScenarios(t, ["base", "natt"]);
+    const both = [base, { ...natt, runtime: "netns" as const }];
+    expect(withRuntimes(both, undefined, undefined, { VPNLAB_RUNTIME: "docker" }).map((s) => s.runtime)).to.deep.equal(["docker", "netns"]);
+    expect(withRuntimes(both, undefined, "docker", {}).map((s) => s.runtime)).to.deep.equal(["docker", "netns"]);
+    expect(withRuntimes(both, "docker", "netns", {}).map((s) => s.runtime)).to.deep.equal(["docker", "docker"]);
+    expect(withRuntimes(both, undefined, undefined, {}).map((s) => s.runtime)).to.deep.equal(["netns", "netns"]);
   });
 
   it("refuses a runtime it does not know, naming where the name came from and the known ones", () => {

@@ -1,7 +1,7 @@
 // The runtime registry: one line per runtime, each loaded only when asked for
 // (a netns run never loads dockerode). Nothing outside harness/runtime/
 // imports a backend directly; it asks here by name.
-import { RUNTIME_KINDS, type RuntimeKind } from "../topology/model";
+import { RUNTIME_KINDS, type RuntimeKind, type Scenario } from "../topology/model";
 import type { RuntimeModule, RuntimeOptions } from "./runtime";
 import type { LabState } from "./state";
 
@@ -17,15 +17,23 @@ export function isRuntimeKind(s: string): s is RuntimeKind {
   return (RUNTIME_KINDS as string[]).includes(s);
 }
 
-/** The runtime a lab uses: the command line's choice, else the topology's, else VPNLAB_RUNTIME, else netns. */
-export function chooseRuntime(cli: string | undefined, topology: RuntimeKind | undefined): RuntimeKind {
-  const env = process.env.VPNLAB_RUNTIME;
-  const pick = cli ?? topology ?? (env === "" ? undefined : env) ?? DEFAULT_RUNTIME;
+/**
+ * The runtime of a scenario, first found wins: the command line's --runtime, the topology file's runtime:,
+ * the host config's runtime:, VPNLAB_RUNTIME, netns. run, up and check all decide it here.
+ */
+export function chooseRuntime(cli: string | undefined, file: RuntimeKind | undefined, config?: RuntimeKind, env: NodeJS.ProcessEnv = process.env): RuntimeKind {
+  const fromEnv = env.VPNLAB_RUNTIME === "" ? undefined : env.VPNLAB_RUNTIME;
+  const pick = cli ?? file ?? config ?? fromEnv ?? DEFAULT_RUNTIME;
   if (!isRuntimeKind(pick)) {
     const from = cli !== undefined ? "--runtime" : "VPNLAB_RUNTIME";
     throw new Error(`${from} ${JSON.stringify(pick)} is not a runtime — use one of ${RUNTIME_KINDS.join(", ")}`);
   }
   return pick;
+}
+
+/** The scenarios, each with its runtime decided (chooseRuntime) and stored on it: what a lab, a spread and a result read. */
+export function withRuntimes(scenarios: readonly Scenario[], cli: string | undefined, config: RuntimeKind | undefined, env: NodeJS.ProcessEnv = process.env): Scenario[] {
+  return scenarios.map((s) => ({ ...s, runtime: chooseRuntime(cli, s.runtime, config, env) }));
 }
 
 export function runtimeModule(kind: RuntimeKind): Promise<RuntimeModule> {
