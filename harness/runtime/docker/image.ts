@@ -80,10 +80,18 @@ export function aptBaseDockerfile(image: string, packages: readonly string[], ke
 
 // ---------------------------------------------------------------- engine
 
+/**
+ * How long a call waits for the engine's answer (list, inspect, create, remove): an engine that
+ * accepts the connection and never answers must not hang gc, ls or down. Image builds stream
+ * for minutes with quiet spells, so they connect with none (0).
+ */
+export const ENGINE_CALL_TIMEOUT_MS = 10_000;
+
 /** A dockerode client for an engine URL (see engines.ts); none: DOCKER_HOST, else the default socket. */
-export async function connectEngine(url?: string): Promise<Dockerode> {
+export async function connectEngine(url?: string, { timeoutMs = ENGINE_CALL_TIMEOUT_MS }: { timeoutMs?: number } = {}): Promise<Dockerode> {
   const Docker = (await import("dockerode")).default;
-  return new Docker(parseEngine(engineName(url)).options);
+  // docker-modem destroys a request whose socket stays idle this long (0: never)
+  return new Docker({ ...parseEngine(engineName(url)).options, ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}) });
 }
 
 export function engineName(url?: string): string {
@@ -303,7 +311,7 @@ export interface BuildOptions {
 
 /** Build (or find) the base and node images on one engine; returns the node tag. */
 export async function buildNodeImage(opts: BuildOptions): Promise<string> {
-  const docker = await connectEngine(opts.engine);
+  const docker = await connectEngine(opts.engine, { timeoutMs: 0 });
   await pingEngine(docker, opts.engine);
   const scratch = new Scratch();
   const unregister = registerTeardown(() => scratch.cleanup());
