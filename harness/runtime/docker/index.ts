@@ -9,6 +9,7 @@ import type { RuntimeModule, RuntimeOptions } from "../runtime";
 import { LAB_ID_RE, NS_PREFIX } from "../state";
 import { LABEL } from "./container";
 import { DockerRuntime, labContainers, removeDockerLab } from "./docker";
+import { DEFAULT_ENGINE, parseEngine } from "./engines";
 
 /** dockerode for the engine URL (unix://, tcp://, ssh://); none: DOCKER_HOST, else the local socket. */
 async function connect(url: string | undefined): Promise<Dockerode> {
@@ -52,11 +53,29 @@ function engineUrl(opts?: RuntimeOptions): string | undefined {
   return opts?.engine ?? (process.env.DOCKER_HOST || undefined);
 }
 
+/**
+ * Why no lab can be built on the engine from this host, or undefined: the runtime wires a
+ * container's namespace by its PID, which only names it on the host the engine runs on
+ * (a remote engine's PID would name some process of this host). Pure, before any call.
+ */
+export function notLocal(url: string | undefined): string | undefined {
+  let local: boolean;
+  let name: string;
+  try {
+    ({ local, url: name } = parseEngine(url ?? DEFAULT_ENGINE));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return local ? undefined : `engine ${name}: the docker runtime reaches containers by PID: the engine must run on this host; run vpnlab on that host (e.g. with --shard)`;
+}
+
 export const dockerRuntime: RuntimeModule = {
   kind: "docker",
   async unavailable(opts) {
-    if (process.getuid?.() !== 0) return "the docker runtime needs root (it wires the containers' namespaces from the host)";
     const url = engineUrl(opts);
+    const remote = notLocal(url);
+    if (remote) return remote;
+    if (process.getuid?.() !== 0) return "the docker runtime needs root (it wires the containers' namespaces from the host)";
     const docker = await connect(url);
     try {
       await docker.ping();
@@ -73,6 +92,8 @@ export const dockerRuntime: RuntimeModule = {
   },
   create(labId, state, opts) {
     const url = engineUrl(opts);
+    const remote = notLocal(url);
+    if (remote) throw new Error(remote);
     if (url) state.engine = url;
     // dockerode is loaded and connected on the first node, not here: create() is synchronous
     let docker: Promise<Dockerode> | undefined;
