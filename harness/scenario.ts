@@ -190,8 +190,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
 
   const g = <T>(p: Promise<T>): Promise<T> => lab.guard(p);
   clock.phase = "baseline";
-  // the clock starts once the flows run: starting them took over 2 s once on an overloaded host, and a baseline
-  // window that closed before the first probe left "the probe sent nothing in the baseline" instead of a measurement
+  // the clock starts once the flows run: on an overloaded host starting them can outlast the baseline, which
+  // would then hold no probe ("the probe sent nothing in the baseline") instead of a measurement
   await g(lab.startProbe());
   const start = Date.now();
   clock.start = start;
