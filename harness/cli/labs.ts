@@ -33,6 +33,9 @@ function engineColumn(l: import("../gc").LabInfo): string {
   return l.state?.engine ?? l.engines.join(",");
 }
 
+/** How long `down` waits for a lab's owner to tear it down and exit. */
+const DOWN_WAIT_MS = 10_000;
+
 export const down = {
   command: "down [lab]",
   describe: "tear down labs held by `vpnlab up`: one lab id, every lab of a topology, or --all",
@@ -52,6 +55,7 @@ export const down = {
     const labs = (await labsOn(a.config)).filter((l) => a.all || l.labId === a.lab || l.state?.topology === a.lab);
     if (labs.length === 0) throw new UsageError(a.all ? "no labs on this machine" : `no lab named ${a.lab}; see \`vpnlab ls\``);
     let refused = 0;
+    let failed = 0;
     for (const l of labs) {
       if (l.alive && l.state && l.state.holder !== "up") {
         // a run holds several labs and reports on them: stopping it is the user's call, not a side effect
@@ -61,14 +65,26 @@ export const down = {
       }
       if (l.alive && l.state) {
         // the owner holds the agents and tears the lab down itself; we only ask, by the PID it recorded
-        process.kill(l.state.ownerPid, "SIGTERM");
-        for (let i = 0; i < 100 && processStart(l.state.ownerPid) === l.state.ownerStart; i++) await new Promise((r) => setTimeout(r, 100));
+        const { ownerPid, ownerStart } = l.state;
+        process.kill(ownerPid, "SIGTERM");
+        for (let i = 0; i < DOWN_WAIT_MS / 100 && processStart(ownerPid) === ownerStart; i++) await new Promise((r) => setTimeout(r, 100));
+        if (processStart(ownerPid) === ownerStart) {
+          // sweeping under a live owner would pull the lab from under its agents; it may still be tearing down
+          err(`lab ${l.labId}: its \`vpnlab up\` (pid ${ownerPid}) is still alive ${DOWN_WAIT_MS / 1000} s after SIGTERM; nothing swept — try again, or kill -KILL ${ownerPid} and then \`vpnlab gc\``);
+          failed++;
+          continue;
+        }
       }
-      const left = (await labsOn(a.config)).find((x) => x.labId === l.labId);
-      if (left) await removeLab(left);
+      const rest = (await labsOn(a.config)).find((x) => x.labId === l.labId);
+      const left = rest ? (await removeLab(rest)).left : [];
+      if (left.length > 0) {
+        err(`lab ${l.labId}: could not remove ${left.join(", ")} — \`vpnlab gc\` tries again`);
+        failed++;
+        continue;
+      }
       out(`lab ${l.labId} down`);
     }
-    return refused ? 2 : 0;
+    return refused ? 2 : failed ? 1 : 0;
   },
 } satisfies Command<{ lab: string | undefined; all: boolean; config: string | undefined }>;
 
