@@ -16,6 +16,7 @@ import { connectEngine } from "../harness/runtime/docker/image";
 import { newLabId, processStart, readState, removeState } from "../harness/runtime/state";
 import { exited, hostLinks, labNamespaces, waitForLine } from "./host";
 import { requireRuntime } from "./runtimes";
+import { removeStaleStrangers, strangerLabels } from "./test-containers";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -47,6 +48,7 @@ describe("docker runtime over two engines: run spreads over both; ls, down and g
       this.skip();
     }
     for (const e of engines) await requireRuntime(this, "docker", { engine: e });
+    for (const e of engines) await removeStaleStrangers(await connectEngine(e));
   });
 
   afterEach(async () => {
@@ -99,6 +101,7 @@ describe("docker runtime over two engines: run spreads over both; ls, down and g
       name: `vl-${newLabId()}-client`,
       Image: await nodeImage(await connectEngine(second)),
       Cmd: ["sleep", "infinity"],
+      Labels: strangerLabels(), // not vpnlab's: a killed run's is removed by the next run's before()
       HostConfig: { NetworkMode: "none" },
     });
     try {

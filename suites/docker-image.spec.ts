@@ -9,6 +9,7 @@ import { expect } from "chai";
 import type Dockerode from "dockerode";
 import { PassThrough } from "node:stream";
 import { connectEngine, engineName, ensureImage, IMAGE_NODE, pingEngine } from "../harness/runtime/docker/image";
+import { testLab } from "./test-containers";
 
 interface Ran {
   code: number;
@@ -31,6 +32,7 @@ async function execIn(c: Dockerode.Container, argv: string[]): Promise<Ran> {
 describe("docker node image (vpnlab image build)", function () {
   this.timeout(600_000); // a cold build debootstraps (~3 min); a current image is found at once
   let container: Dockerode.Container | undefined;
+  let lab: ReturnType<typeof testLab> | undefined;
   let tag = "";
 
   before(async function () {
@@ -50,10 +52,13 @@ describe("docker node image (vpnlab image build)", function () {
     }
     tag = await ensureImage(url);
     const docker = await connectEngine(url);
+    // a lab's labels and a record of ours: gc leaves it while we run and sweeps it if this run is killed
+    lab = testLab(url, "suites/docker-image");
     container = await docker.createContainer({
+      name: `vl-${lab.labId}-test`,
       Image: tag,
       Cmd: ["sleep", "infinity"],
-      Labels: { "vpnlab.owner": "suites/docker-image", "vpnlab.pid": String(process.pid) },
+      Labels: lab.labels,
       HostConfig: { NetworkMode: "none", CapAdd: ["NET_ADMIN", "NET_RAW"], Devices: [{ PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" }] },
     });
     await container.start();
@@ -61,6 +66,7 @@ describe("docker node image (vpnlab image build)", function () {
 
   after(async () => {
     await container?.remove({ force: true });
+    lab?.release();
   });
 
   const ok = async (argv: string[], expected: RegExp): Promise<string> => {
