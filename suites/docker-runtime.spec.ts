@@ -4,15 +4,16 @@
 // finds docker labs by vpnlab's labels only: a container without them
 // survives, even one named like a lab's container and with the lab's record.
 import { expect } from "chai";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import Docker from "dockerode";
 import { gc } from "../harness/gc";
 import { labContainers } from "../harness/runtime/docker/docker";
 import { nodeImage } from "../harness/runtime/docker";
 import { newLabId, processStart, readState, writeState } from "../harness/runtime/state";
-import { exited, hostLinks, labNamespaces, waitForLine } from "./host";
+import { endChild, exited, hostLinks, labNamespaces, waitForLine } from "./host";
 import { requireRuntime } from "./runtimes";
+import { removeStaleStrangers, strangerLabels } from "./test-containers";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -24,15 +25,24 @@ describe("docker runtime: labels, gc, nothing left behind", function () {
   const docker = new Docker();
   const networks = async () => (await docker.listNetworks()).map((n) => n.Name).sort();
 
+  let up: ChildProcess | undefined;
+
   before(async function () {
     await requireRuntime(this, "docker");
+    await removeStaleStrangers(docker);
+  });
+
+  // a test that fails while `vpnlab up` holds its lab: the owner tears it down on SIGTERM
+  afterEach(async () => {
+    await endChild(up);
+    up = undefined;
   });
 
   it("gc removes every container, namespace and process of a lab whose owner was SIGKILLed, and creates no Docker network", async () => {
     const linksBefore = hostLinks();
     const networksBefore = await networks();
     // ctcp-haproxy: HAProxy does not watch its stdin, so it outlives its owner and only gc can end it
-    const up = spawn(BIN, ["up", TOPO, "--variant", "ctcp-haproxy", "--runtime", "docker"], { stdio: ["ignore", "pipe", "pipe"] });
+    up = spawn(BIN, ["up", TOPO, "--variant", "ctcp-haproxy", "--runtime", "docker"], { stdio: ["ignore", "pipe", "pipe"] });
     const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/ctcp-haproxy\) is up/, 60000);
     const labId = line.match(/lab ([0-9a-f]{5})/)![1];
     const containers = (await labContainers(docker, labId)).map((c) => c.Names[0]);
@@ -66,7 +76,7 @@ describe("docker runtime: labels, gc, nothing left behind", function () {
   it("never touches a container without vpnlab's labels, even one named like a lab's container and with the lab's record", async () => {
     const labId = newLabId();
     const name = `vl-${labId}-client`;
-    const stranger = await docker.createContainer({ name, Image: await nodeImage(docker), Cmd: ["sleep", "infinity"], HostConfig: { NetworkMode: "none" } });
+    const stranger = await docker.createContainer({ name, Image: await nodeImage(docker), Cmd: ["sleep", "infinity"], Labels: strangerLabels(), HostConfig: { NetworkMode: "none" } });
     try {
       await stranger.start();
       // an orphaned docker lab of that id: its owner is long gone, so gc sweeps it

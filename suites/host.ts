@@ -158,3 +158,10 @@ export function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promis
 
 /** Resolves once the child has exited (at once when it already has). */
 export const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once("exit", () => r())));
+
+/** Stop a child a test started (a held `vpnlab up`) if it still runs: SIGTERM (its owner tears the lab down), then wait for it. */
+export async function endChild(c: ChildProcess | undefined): Promise<void> {
+  if (!c) return;
+  if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+  await exited(c);
+}
