@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileCheck, findProgram } from "./doctor";
+import { doctor, fileCheck, findProgram } from "./doctor";
 import { implSpec } from "./vpn/impls";
 
 describe("doctor: findProgram", () => {
@@ -42,6 +42,20 @@ describe("doctor: the files an implementation declares (strongSwan's kernel-libi
       expect(found, JSON.stringify(found)).to.include({ ok: true, detail: path.join(root, plugin!.path) });
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("doctor: docker engines", function () {
+  this.timeout(60000);
+  it("checks every configured engine, each by its URL, with the image build to run on it", async function () {
+    const engines = ["unix:///run/vpnlab-no-such-doc-1/docker.sock", "unix:///run/vpnlab-no-such-doc-2/docker.sock"];
+    const checks = await doctor({ engines });
+    const docker = checks.filter((c) => c.name.startsWith("docker"));
+    expect(docker.map((c) => c.name), JSON.stringify(docker)).to.deep.equal(engines.map((e) => `docker ${e}`));
+    for (const [i, c] of docker.entries()) {
+      expect(c.ok).to.equal(false);
+      expect(c.detail).to.include(`no Docker engine at ${engines[i]} (`);
     }
   });
 });

@@ -84,7 +84,12 @@ async function probeNetemHere(): Promise<{ ok: boolean; detail: string }> {
   }
 }
 
-export async function doctor(): Promise<Check[]> {
+export interface DoctorOptions {
+  /** The host config's engines: (default: VPNLAB_ENGINES, else DOCKER_HOST, else the local socket). */
+  engines?: readonly string[];
+}
+
+export async function doctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (c: Check) => checks.push(c);
   const uid = process.getuid?.() ?? -1;
@@ -110,11 +115,16 @@ export async function doctor(): Promise<Check[]> {
   add({ name: "haproxy", ok: !!haproxy, detail: haproxy ?? "haproxy not found", fix: "apt-get install haproxy (for `proxy: haproxy`)", required: false });
   const netem = uid === 0 && ip ? await probeNetemHere() : { ok: false, detail: "not probed (needs root and iproute2)" };
   add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
-  // the engine DOCKER_HOST names (or the default socket), and whether the node image for this build is on it
+  // every engine a run would spread over (config engines:, VPNLAB_ENGINES, DOCKER_HOST, the default socket), and whether the node image for this build is on it
   const { dockerStatus } = await import("./runtime/docker/image");
-  const d = await dockerStatus();
-  add({ name: "docker", ok: !!d.version, detail: d.version ? `engine ${d.version} at ${d.engine}` : (d.unreachable ?? ""), fix: "apt-get install docker.io; scripts/dockerd.sh dev; export DOCKER_HOST=unix:///run/vpnlab-dev/docker.sock (docker runtime only)", required: false });
-  if (d.version) add({ name: "docker image", ok: !!d.image, detail: d.image ? `${d.image} (current)` : (d.imageMissing ?? ""), fix: "vpnlab image build (offline: debootstrap from the host's Debian mirror)", required: false });
+  const { chooseEngines } = await import("./runtime/docker/engines");
+  const engines = chooseEngines(undefined, opts.engines);
+  for (const e of engines) {
+    const d = await dockerStatus(e.url);
+    const at = engines.length > 1 ? ` ${d.engine}` : "";
+    add({ name: `docker${at}`, ok: !!d.version, detail: d.version ? `engine ${d.version} at ${d.engine}` : (d.unreachable ?? ""), fix: "apt-get install docker.io; scripts/dockerd.sh dev; export DOCKER_HOST=unix:///run/vpnlab-dev/docker.sock (docker runtime only)", required: false });
+    if (d.version) add({ name: `docker image${at}`, ok: !!d.image, detail: d.image ? `${d.image} (current)` : (d.imageMissing ?? ""), fix: `vpnlab image build --engine ${d.engine} (offline: debootstrap from the host's Debian mirror)`, required: false });
+  }
   // the programs each registered VPN implementation runs on the nodes (its spec declares them)
   for (const entry of Object.values(IMPLEMENTATIONS)) {
     if (!entry) continue;

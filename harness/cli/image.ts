@@ -11,7 +11,8 @@ export const image = {
   builder: (y) =>
     y
       .positional("action", { type: "string", choices: ["build"] as const, demandOption: true, describe: "build: build the base and node images where their inputs changed" })
-      .option("engine", { type: "string", array: true, requiresArg: true, describe: "Docker engine URL (unix://, tcp://, ssh://); repeat it to build on several; default DOCKER_HOST" })
+      .option("engine", { type: "string", array: true, requiresArg: true, describe: "Docker engine URL (unix://, tcp://, ssh://); repeat it to build on several; default: the config's engines:, else VPNLAB_ENGINES, else DOCKER_HOST" })
+      .option("config", { type: "string", requiresArg: true, describe: "the host's settings file (the image is built on each of its engines:); default VPNLAB_CONFIG" })
       .option("force", { type: "boolean", default: false, describe: "rebuild both layers (and the debootstrap tree) even when current" })
       .option("base", { type: "string", requiresArg: true, describe: "start from this image (a registry is reachable) and apt-get the packages, instead of debootstrap" })
       .option("mirror", { type: "string", requiresArg: true, describe: "Debian mirror URL for debootstrap (default: the one the host's apt uses)" })
@@ -19,15 +20,19 @@ export const image = {
   run: async (a) => {
     const { buildNodeImage, imageSize } = await import("../runtime/docker/image");
     const { humanBytes, Progress } = await import("../runtime/docker/progress");
-    const engines = a.engine && a.engine.length > 0 ? a.engine : [undefined];
+    const { configPath, loadConfig } = await import("../config");
+    const { chooseEngines } = await import("../runtime/docker/engines");
+    const cfgFile = configPath(a.config);
+    // the engines a run would spread over: each needs the image
+    const engines = chooseEngines(a.engine, cfgFile ? loadConfig(cfgFile).engines : undefined).map((e) => e.url);
     for (const engine of engines) {
       const progress = new Progress((s) => process.stderr.write(s), process.stderr.isTTY === true);
       const started = Date.now();
-      progress.say(`image build on ${engine ?? process.env.DOCKER_HOST ?? "the default engine"}`);
+      progress.say(`image build on ${engine}`);
       const tag = await buildNodeImage({ engine, force: a.force, base: a.base, mirror: a.mirror, progress });
       progress.say(`${tag}: ${humanBytes(await imageSize(engine, tag))}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
       out(tag);
     }
     return 0;
   },
-} satisfies Command<{ action: string; engine: string[] | undefined; force: boolean; base: string | undefined; mirror: string | undefined }>;
+} satisfies Command<{ action: string; engine: string[] | undefined; config: string | undefined; force: boolean; base: string | undefined; mirror: string | undefined }>;

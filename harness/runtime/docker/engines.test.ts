@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { DEFAULT_ENGINE, chooseEngines, parseEngine } from "./engines";
+import { DEFAULT_ENGINE, chooseEngines, engineOf, parseEngine } from "./engines";
 
 describe("runtime/docker/engines: engine URLs", () => {
   it("a unix socket, as a URL or a bare path, is local", () => {
@@ -28,5 +28,12 @@ describe("runtime/docker/engines: engine URLs", () => {
     expect(chooseEngines(undefined, undefined, env).map((e) => e.url)).to.deep.equal(["unix:///a.sock", "unix:///b.sock"]);
     expect(chooseEngines(undefined, undefined, { DOCKER_HOST: "unix:///d.sock" }).map((e) => e.url)).to.deep.equal(["unix:///d.sock"]);
     expect(chooseEngines(undefined, undefined, {}).map((e) => e.url)).to.deep.equal([DEFAULT_ENGINE]);
+  });
+
+  it("one engine when none is named: the URL given, else DOCKER_HOST, else the default socket, normalised", () => {
+    expect(engineOf("/x.sock", { DOCKER_HOST: "unix:///d.sock" }).url).to.equal("unix:///x.sock");
+    expect(engineOf(undefined, { DOCKER_HOST: "unix:///d.sock" }).url).to.equal("unix:///d.sock");
+    expect(engineOf("", {}).url).to.equal(DEFAULT_ENGINE);
+    expect(() => engineOf(undefined, { DOCKER_HOST: "ftp://x" })).to.throw(/ftp is not a transport Docker speaks/);
   });
 });

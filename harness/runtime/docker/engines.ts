@@ -74,6 +74,11 @@ export function parseEngine(text: string, env: NodeJS.ProcessEnv = process.env):
   }
 }
 
+/** The one engine of a lab or command that names none: the URL given, else DOCKER_HOST, else the default local socket. */
+export function engineOf(url?: string, env: NodeJS.ProcessEnv = process.env): Engine {
+  return parseEngine(url || env.DOCKER_HOST || DEFAULT_ENGINE, env);
+}
+
 /**
  * The engines of a run: every --engine given; else the config file's engines:;
  * else VPNLAB_ENGINES (a comma list, as CI sets it); else DOCKER_HOST; else the

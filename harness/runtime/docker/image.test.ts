@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { dispatch } from "../../cli";
-import { appInputs, aptBaseDockerfile, baseKey, connectEngine, dockerStatus, nodeDockerfile, pingEngine, productionPackages, treeKey } from "./image";
+import { appInputs, aptBaseDockerfile, baseKey, connectEngine, dockerStatus, imageRef, nodeDockerfile, pingEngine, productionPackages, treeKey } from "./image";
 
 describe("runtime/docker/image: inputs", () => {
 
@@ -78,6 +78,23 @@ describe("runtime/docker/image: errors", () => {
     expect(error?.message).to.include(`no Docker engine at ${url}`).and.include("start dockerd: scripts/dockerd.sh");
   });
 
+  it("a client's ping names the engine it was made for, even when the caller does not say (a lab's image look-up)", async () => {
+    const url = "unix:///run/vpnlab-no-such-engine-2/docker.sock";
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = "unix:///run/vpnlab-no-such-default/docker.sock";
+    try {
+      const error = await pingEngine(await connectEngine(url)).then(() => undefined, (e: Error) => e);
+      expect(error?.message).to.include(`no Docker engine at ${url} (`);
+      const viaImage = await imageRef(await connectEngine(url)).then(() => undefined, (e: Error) => e);
+      expect(viaImage?.message).to.include(`no Docker engine at ${url} (`);
+      const byDefault = await pingEngine(await connectEngine()).then(() => undefined, (e: Error) => e);
+      expect(byDefault?.message, "no URL: DOCKER_HOST").to.include("no Docker engine at unix:///run/vpnlab-no-such-default/docker.sock (");
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
   it("doctor's status of an engine that is not there: unreachable, no version, no image verdict", async () => {
     const st = await dockerStatus("unix:///run/vpnlab-no-such-engine/docker.sock");
     expect(st.version).to.equal(undefined);
@@ -97,6 +114,23 @@ describe("runtime/docker/image: errors", () => {
     }
     expect(code, stderr.join("")).to.equal(2);
     expect(stderr.join("")).to.include("start dockerd");
+  });
+
+  it("`vpnlab image build --config FILE` builds on the config's engines: (the first is tried first)", async () => {
+    const cfg = path.join(os.tmpdir(), `vpnlab-image-config-${process.pid}.yaml`);
+    fs.writeFileSync(cfg, "engines:\n  - unix:///run/vpnlab-no-such-cfg-1/docker.sock\n  - unix:///run/vpnlab-no-such-cfg-2/docker.sock\n");
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => (stderr.push(String(s)), true)) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await dispatch(["image", "build", "--config", cfg]);
+    } finally {
+      process.stderr.write = write;
+      fs.rmSync(cfg, { force: true });
+    }
+    expect(code, stderr.join("")).to.equal(2);
+    expect(stderr.join("")).to.include("image build on unix:///run/vpnlab-no-such-cfg-1/docker.sock").and.include("no Docker engine at unix:///run/vpnlab-no-such-cfg-1/docker.sock");
   });
 
 

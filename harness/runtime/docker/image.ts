@@ -17,7 +17,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import { registerTeardown } from "../../cleanup";
-import { DEFAULT_ENGINE, parseEngine } from "./engines";
+import { engineOf } from "./engines";
 import { Progress } from "./progress";
 import { BASE_PACKAGES, checkGlibc, checkLibraries, debootstrap, hostRelease } from "./rootfs";
 import { CACHE_DIR, Scratch } from "./scratch";
@@ -87,24 +87,31 @@ export function aptBaseDockerfile(image: string, packages: readonly string[], ke
  */
 export const ENGINE_CALL_TIMEOUT_MS = 10_000;
 
+/** The engine URL each client was made for: an error about a client names its engine. */
+const urlOfClient = new WeakMap<Dockerode, string>();
+
 /** A dockerode client for an engine URL (see engines.ts); none: DOCKER_HOST, else the default socket. */
 export async function connectEngine(url?: string, { timeoutMs = ENGINE_CALL_TIMEOUT_MS }: { timeoutMs?: number } = {}): Promise<Dockerode> {
   const Docker = (await import("dockerode")).default;
+  const engine = engineOf(url);
   // docker-modem destroys a request whose socket stays idle this long (0: never)
-  return new Docker({ ...parseEngine(engineName(url)).options, ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}) });
+  const docker = new Docker({ ...engine.options, ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}) });
+  urlOfClient.set(docker, engine.url);
+  return docker;
 }
 
-export function engineName(url?: string): string {
-  return url || process.env.DOCKER_HOST || DEFAULT_ENGINE;
+/** The engine's URL as results name it: the one given, else the one the client was made for, else the default (engineOf). */
+export function engineName(url?: string, docker?: Dockerode): string {
+  return url ? engineOf(url).url : ((docker && urlOfClient.get(docker)) ?? engineOf().url);
 }
 
-/** The engine answers, or an error saying how to start one. */
+/** The engine answers, or an error naming it and saying how to start one (the one ping every caller uses). */
 export async function pingEngine(docker: Dockerode, url?: string): Promise<void> {
   try {
     await docker.ping();
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new Error(`no Docker engine at ${engineName(url)} (${why}): start dockerd: scripts/dockerd.sh NAME (then --engine unix:///run/vpnlab-NAME/docker.sock or DOCKER_HOST), or systemctl start docker`);
+    throw new Error(`no Docker engine at ${engineName(url, docker)} (${why}): start dockerd: scripts/dockerd.sh NAME (then --engine unix:///run/vpnlab-NAME/docker.sock or DOCKER_HOST), or systemctl start docker`);
   }
 }
 
@@ -238,7 +245,8 @@ export async function imageRef(engine?: string | Dockerode): Promise<string> {
   const app = await appInputs();
   const found = await currentImages(docker, app.hash);
   if (found.length === 0) {
-    throw new Error(`no ${NODE_REPO} image for the current build (inputs ${app.hash}) on ${engineName(url)}: run \`vpnlab image build${url ? ` --engine ${url}` : ""}\``);
+    const name = engineName(url, docker);
+    throw new Error(`no ${NODE_REPO} image for the current build (inputs ${app.hash}) on ${name}: run \`vpnlab image build --engine ${name}\``);
   }
   let preferred: string | undefined;
   try {

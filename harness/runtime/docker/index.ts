@@ -9,7 +9,7 @@ import type { RuntimeModule, RuntimeOptions } from "../runtime";
 import { LAB_ID_RE, NS_PREFIX } from "../state";
 import { LABEL } from "./container";
 import { DockerRuntime, labContainers, removeDockerLab } from "./docker";
-import { DEFAULT_ENGINE, parseEngine } from "./engines";
+import { engineOf } from "./engines";
 
 /** dockerode for the engine URL (unix://, tcp://, ssh://); none: DOCKER_HOST, else the local socket. */
 async function connect(url: string | undefined): Promise<Dockerode> {
@@ -49,8 +49,13 @@ export async function nodeImage(docker: Dockerode): Promise<string> {
   return imageRef(docker);
 }
 
-function engineUrl(opts?: RuntimeOptions): string | undefined {
-  return opts?.engine ?? (process.env.DOCKER_HOST || undefined);
+/** The lab's engine: --engine, else DOCKER_HOST, else the local socket (engines.ts decides; unparsable: as given, refused by notLocal). */
+function engineUrl(opts?: RuntimeOptions): string {
+  try {
+    return engineOf(opts?.engine).url;
+  } catch {
+    return opts?.engine ?? "";
+  }
 }
 
 /**
@@ -62,7 +67,7 @@ export function notLocal(url: string | undefined): string | undefined {
   let local: boolean;
   let name: string;
   try {
-    ({ local, url: name } = parseEngine(url ?? DEFAULT_ENGINE));
+    ({ local, url: name } = engineOf(url));
   } catch (e) {
     return (e as Error).message;
   }
@@ -77,10 +82,11 @@ export const dockerRuntime: RuntimeModule = {
     if (remote) return remote;
     if (process.getuid?.() !== 0) return "the docker runtime needs root (it wires the containers' namespaces from the host)";
     const docker = await connect(url);
+    const { pingEngine } = await import("./image");
     try {
-      await docker.ping();
+      await pingEngine(docker, url);
     } catch (e) {
-      return `no Docker engine at ${url ?? "unix:///var/run/docker.sock"} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): start dockerd, or name one with DOCKER_HOST`;
+      return (e as Error).message;
     }
     if (!fs.existsSync("/dev/net/tun")) return "/dev/net/tun is missing on this host (modprobe tun)";
     try {
@@ -94,7 +100,7 @@ export const dockerRuntime: RuntimeModule = {
     const url = engineUrl(opts);
     const remote = notLocal(url);
     if (remote) throw new Error(remote);
-    if (url) state.engine = url;
+    state.engine = url;
     // dockerode is loaded and connected on the first node, not here: create() is synchronous
     let docker: Promise<Dockerode> | undefined;
     return new DockerRuntime(labId, state, { url, connect: () => (docker ??= connect(url)) }, (d) => runImage(d, url));
