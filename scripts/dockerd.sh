@@ -18,12 +18,27 @@ pidfile=$dir/docker.pid
 log=$dir/dockerd.log
 
 alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+# the pidfile's PID is this engine's dockerd only if it still runs dockerd with this socket:
+# a stale pidfile's PID may have been reused by any process, which `stop` must never signal
+ours() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] || return 1
+  [[ "$(cat "/proc/$1/comm" 2>/dev/null)" == dockerd ]] || return 1
+  local args a prev=""
+  mapfile -d '' args < "/proc/$1/cmdline" 2>/dev/null || return 1
+  for a in "${args[@]}"; do
+    [[ "$prev" == -H && "$a" == "$sock" ]] && return 0
+    [[ "$a" == "-H=$sock" || "$a" == "--host=$sock" ]] && return 0
+    prev=$a
+  done
+  return 1
+}
 answers() { docker -H "$sock" info >/dev/null 2>&1; }
 
 case "$action" in
 stop)
   pid=$(cat "$pidfile" 2>/dev/null || true)
   if ! alive "$pid"; then echo "dockerd $name: not running"; exit 0; fi
+  if ! ours "$pid"; then echo "dockerd $name: pid $pid of $pidfile is not dockerd -H $sock (a stale pidfile): not signalled" >&2; exit 1; fi
   kill -TERM "$pid"
   # dockerd stops its containers and its own containerd first: give it time
   for _ in $(seq 1 300); do alive "$pid" || { echo "dockerd $name: stopped (pid $pid)"; exit 0; }; sleep 0.1; done
@@ -38,7 +53,7 @@ command -v dockerd >/dev/null || { echo "dockerd not found: apt-get install dock
 command -v docker >/dev/null || { echo "docker CLI not found: apt-get install docker.io" >&2; exit 1; }
 
 pid=$(cat "$pidfile" 2>/dev/null || true)
-if alive "$pid" && answers; then echo "$sock"; exit 0; fi
+if ours "$pid" && answers; then echo "$sock"; exit 0; fi
 
 mkdir -p "$dir" "/var/lib/vpnlab-$name"
 # setsid: the daemon outlives this script and the caller's terminal; its own pidfile names it for `stop`
