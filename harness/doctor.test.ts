@@ -50,7 +50,7 @@ describe("doctor: docker engines", function () {
   this.timeout(60000);
   it("checks every configured engine, each by its URL, with the image build to run on it", async function () {
     const engines = ["unix:///run/vpnlab-no-such-doc-1/docker.sock", "unix:///run/vpnlab-no-such-doc-2/docker.sock"];
-    const checks = await doctor({ engines });
+    const checks = await doctor({ config: { file: "test", engines } });
     const docker = checks.filter((c) => c.name.startsWith("docker"));
     expect(docker.map((c) => c.name), JSON.stringify(docker)).to.deep.equal(engines.map((e) => `docker ${e}`));
     for (const [i, c] of docker.entries()) {

@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { run } from "./exec";
 import { probeNetem } from "./impair/backend";
-import type { NodeExec } from "./runtime/runtime";
+import type { HostConfig } from "./config";
+import type { HostCheck, NodeExec } from "./runtime/runtime";
 import { removeNamespaces } from "./runtime/namespaces";
 import { newLabId, processStart, removeState, writeState } from "./runtime/state";
 import type { RequiredFile } from "./vpn/impl";
@@ -46,13 +47,7 @@ export function fileCheck(f: RequiredFile, impl: string, root = "/"): Check {
   };
 }
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-  required: boolean;
-}
+export type Check = HostCheck;
 
 async function version(argv: string[]): Promise<string | undefined> {
   try {
@@ -85,8 +80,8 @@ async function probeNetemHere(): Promise<{ ok: boolean; detail: string }> {
 }
 
 export interface DoctorOptions {
-  /** The host config's engines: (default: VPNLAB_ENGINES, else DOCKER_HOST, else the local socket). */
-  engines?: readonly string[];
+  /** The host's settings (--config, VPNLAB_CONFIG): where each runtime's labs would go. */
+  config?: HostConfig;
 }
 
 export async function doctor(opts: DoctorOptions = {}): Promise<Check[]> {
@@ -115,16 +110,9 @@ export async function doctor(opts: DoctorOptions = {}): Promise<Check[]> {
   add({ name: "haproxy", ok: !!haproxy, detail: haproxy ?? "haproxy not found", fix: "apt-get install haproxy (for `proxy: haproxy`)", required: false });
   const netem = uid === 0 && ip ? await probeNetemHere() : { ok: false, detail: "not probed (needs root and iproute2)" };
   add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
-  // every engine a run would spread over (config engines:, VPNLAB_ENGINES, DOCKER_HOST, the default socket), and whether the node image for this build is on it
-  const { dockerStatus } = await import("./runtime/docker/image");
-  const { chooseEngines } = await import("./runtime/docker/engines");
-  const engines = chooseEngines(undefined, opts.engines);
-  for (const e of engines) {
-    const d = await dockerStatus(e.url);
-    const at = engines.length > 1 ? ` ${d.engine}` : "";
-    add({ name: `docker${at}`, ok: !!d.version, detail: d.version ? `engine ${d.version} at ${d.engine}` : (d.unreachable ?? ""), fix: "apt-get install docker.io; scripts/dockerd.sh dev; export DOCKER_HOST=unix:///run/vpnlab-dev/docker.sock (docker runtime only)", required: false });
-    if (d.version) add({ name: `docker image${at}`, ok: !!d.image, detail: d.image ? `${d.image} (current)` : (d.imageMissing ?? ""), fix: `vpnlab image build --engine ${d.engine} (offline: debootstrap from the host's Debian mirror)`, required: false });
-  }
+  // what each runtime needs here, at each location the host is configured with (docker: every engine)
+  const { allRuntimeModules } = await import("./runtime");
+  for (const mod of await allRuntimeModules()) for (const c of await mod.doctorChecks(opts.config)) add(c);
   // the programs each registered VPN implementation runs on the nodes (its spec declares them)
   for (const entry of Object.values(IMPLEMENTATIONS)) {
     if (!entry) continue;

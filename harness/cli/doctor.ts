@@ -10,7 +10,7 @@ export const doctor = {
     const { doctor: probe } = await import("../doctor");
     const { configPath, loadConfig } = await import("../config");
     const cfgFile = configPath(a.config);
-    const checks = await probe({ engines: cfgFile ? loadConfig(cfgFile).engines : undefined });
+    const checks = await probe({ config: cfgFile ? loadConfig(cfgFile) : undefined });
     const w = Math.max(12, ...checks.map((c) => c.name.length));
     for (const c of checks) {
       out(`${c.ok ? "ok     " : c.required ? "MISSING" : "absent "} ${c.name.padEnd(w)} ${c.detail}${c.ok ? "" : `\n        ${"".padEnd(w)} → ${c.fix}`}`);

@@ -7,7 +7,6 @@ import { UsageError, selectCells, withRuntime, withSelectors, withTopology, type
 import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
-import type { Engine } from "../runtime/docker/engines";
 import { runSummary } from "./summary";
 
 export const MAX_JOBS = 16;
@@ -40,17 +39,15 @@ export const run = {
     const topology = loadTopology(a.file);
     // loaded here: `check` and --help load nothing of the runtimes (suites/cli.spec checks it)
     const { configPath, loadConfig } = await import("../config");
-    const { chooseEngines } = await import("../runtime/docker/engines");
-    const { EngineSpread } = await import("../runtime/docker/spread");
-    const { withRuntimes } = await import("../runtime");
+    const { placement, withRuntimes } = await import("../runtime");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
     const scenarios = withRuntimes(selectCells(topology, a), a.runtime, cfg?.runtime);
     const jobs = a.jobs ?? cfg?.jobs ?? 1;
-    // the docker runtime's labs go whole to one engine each, the least busy one; other runtimes ignore engines
-    const onDocker = scenarios.some((s) => s.runtime === "docker");
-    const spread = onDocker ? new EngineSpread(chooseEngines(a.engine, cfg?.engines)) : undefined;
-    if (!onDocker && a.engine && a.engine.length > 0) throw new UsageError("--engine is for the docker runtime: add --runtime docker (or runtime: docker in the file)");
+    // each lab goes whole to one location of its runtime (docker: an engine), the least busy one
+    const place = await placement(scenarios, cfg, a.engine).catch((e: Error) => {
+      throw new UsageError(e.message);
+    });
     // loaded here, not at the top: building labs needs root and the native addon, parsing does not
     // (capture.ts brings the process helpers; `check` and --help must not load them)
     const { captureArgs, withCaptures } = await import("../capture");
@@ -59,11 +56,10 @@ export const run = {
     const { formatTable, resultRow } = await import("../report/table");
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
     const results: ScenarioResult[] = await mapPool(scenarios, jobs, async (s) => {
-      const go = (engine?: Engine) => {
-        if (!a.json) err(`running ${s.name}/${s.variant}${engine && spread!.engines.length > 1 ? ` on ${engine.url}` : ""} ...`);
-        return runScenario(withCaptures(s, extraCaptures), engine ? { engine: engine.url } : {});
-      };
-      const r = s.runtime === "docker" && spread ? await spread.on(go) : await go();
+      const r = await place.on(s, (where, several) => {
+        if (!a.json) err(`running ${s.name}/${s.variant}${several ? ` on ${where.name}` : ""} ...`);
+        return runScenario(withCaptures(s, extraCaptures), where.options);
+      });
       if (!a.json) {
         const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
         err(`  ${s.variant}: ${verdict}`);

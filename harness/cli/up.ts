@@ -18,16 +18,19 @@ export const up = {
     if (variants.length > 1) throw new UsageError(`up holds one lab: give at most one --variant (got ${variants.join(", ")})`);
     // loaded here: `check` and --help load nothing of the runtimes (suites/cli.spec checks it)
     const { configPath, loadConfig } = await import("../config");
-    const { withRuntimes } = await import("../runtime");
-    const { chooseEngines } = await import("../runtime/docker/engines");
+    const { runtimeModule, withRuntimes } = await import("../runtime");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
     const [scenario] = withRuntimes(selectScenarios(loadTopology(a.file), variants.length ? variants : ["base"]), a.runtime, cfg?.runtime);
-    const onDocker = scenario.runtime === "docker";
-    if (!onDocker && a.engine !== undefined) throw new UsageError("--engine is for the docker runtime: add --runtime docker (or runtime: docker in the file)");
-    const engine = onDocker ? chooseEngines(a.engine === undefined ? undefined : [a.engine], cfg?.engines)[0].url : undefined;
+    // the first location of its runtime (docker: --engine, else the first configured engine)
+    let where: import("../runtime/runtime").Location;
+    try {
+      [where] = (await runtimeModule(scenario.runtime!)).locations(cfg, a.engine === undefined ? undefined : [a.engine]);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     const { Lab } = await import("../lab");
-    const lab = await Lab.up(scenario, { log: err, holder: "up", ...(engine ? { engine } : {}) });
+    const lab = await Lab.up(scenario, { log: err, holder: "up", ...where.options });
     try {
       const t = await lab.tunnelUp();
       out(`lab ${lab.labId} (${scenario.name}/${scenario.variant}) is up; tunnel inner address ${t.inner}`);

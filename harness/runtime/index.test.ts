@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as path from "node:path";
 import { loadTopology, selectScenarios } from "../topology/load";
-import { RUNTIME_KINDS, chooseRuntime, runtimeModule, withRuntimes } from ".";
+import { RUNTIME_KINDS, chooseRuntime, placement, runtimeModule, withRuntimes } from ".";
 import { programArgv } from "./programs";
 
 describe("runtime registry", () => {
@@ -40,6 +40,35 @@ describe("runtime registry", () => {
     expect(withRuntimes(both, undefined, "docker", {}).map((s) => s.runtime)).to.deep.equal(["docker", "netns"]);
     expect(withRuntimes(both, "docker", "netns", {}).map((s) => s.runtime)).to.deep.equal(["docker", "docker"]);
     expect(withRuntimes(both, undefined, undefined, {}).map((s) => s.runtime)).to.deep.equal(["netns", "netns"]);
+  });
+
+  it("places a pool's labs over their runtime's locations: docker over the config's engines, least busy first; netns on this host", async () => {
+    const t = loadTopology(path.join(__dirname, "..", "..", "..", "topologies", "asa-ips.yaml"));
+    const [base, natt, esp] = selectScenarios(t, ["base", "natt", "esp"]);
+    const A = "unix:///run/vpnlab-a.sock";
+    const B = "unix:///run/vpnlab-b.sock";
+    const onDocker = withRuntimes([base, natt], "docker", undefined, {});
+    const place = await placement([...onDocker, ...withRuntimes([esp], "netns", undefined, {})], { file: "test", engines: [A, B] }, undefined);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    const two = onDocker.map((s) => place.on(s, async (where, several) => (seen.push(`${s.variant}@${where.name}:${several}`), await held, where.options.engine)));
+    const netns = await place.on({ ...esp, runtime: "netns" }, async (where, several) => `${JSON.stringify(where.options)}:${several}`);
+    release();
+    expect(await Promise.all(two), "two labs side by side: one on each engine").to.deep.equal([A, B]);
+    expect(seen).to.deep.equal([`base@${A}:true`, `natt@${B}:true`]);
+    expect(netns).to.equal("{}:false");
+  });
+
+  it("refuses --engine when no scenario of the run has engines, takes it when one has", async () => {
+    const t = loadTopology(path.join(__dirname, "..", "..", "..", "topologies", "asa-ips.yaml"));
+    const [base] = selectScenarios(t, ["base"]);
+    const onNetns = withRuntimes([base], "netns", undefined, {});
+    const error = await placement(onNetns, undefined, ["unix:///x.sock"]).then(() => undefined, (e: Error) => e);
+    expect(error?.message).to.match(/--engine is for the docker runtime/);
+    const mixed = await placement([...onNetns, ...withRuntimes([base], "docker", undefined, {})], undefined, ["/x.sock"]);
+    expect(await mixed.on({ ...base, runtime: "docker" }, async (w) => w.name)).to.equal("unix:///x.sock");
+    expect(await mixed.on(onNetns[0], async (w) => w.name), "the netns scenario stays on this host").to.equal("");
   });
 
   it("refuses a runtime it does not know, naming where the name came from and the known ones", () => {

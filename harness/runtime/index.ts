@@ -2,7 +2,8 @@
 // (a netns run never loads dockerode). Nothing outside harness/runtime/
 // imports a backend directly; it asks here by name.
 import { RUNTIME_KINDS, type RuntimeKind, type Scenario } from "../topology/model";
-import type { RuntimeModule, RuntimeOptions } from "./runtime";
+import type { HostConfig } from "../config";
+import type { Location, RuntimeModule, RuntimeOptions } from "./runtime";
 import type { LabState } from "./state";
 
 const MODULES: Record<RuntimeKind, () => Promise<RuntimeModule>> = {
@@ -50,4 +51,42 @@ export async function createRuntime(kind: RuntimeKind, labId: string, state: Lab
 /** Every registered runtime's module (gc and ls look through all of them). */
 export function allRuntimeModules(): Promise<RuntimeModule[]> {
   return Promise.all(RUNTIME_KINDS.map((k) => runtimeModule(k)));
+}
+
+/** Where each lab of a pool goes: per runtime, the least busy of that runtime's locations. */
+export interface Placement {
+  /** Run `work` at the location the scenario's lab goes to; `several`: its runtime has more than one (say which). */
+  on<T>(s: Scenario, work: (where: Location, several: boolean) => Promise<T>): Promise<T>;
+}
+
+/**
+ * A pool's placement over the locations of each runtime the scenarios run on (decided by withRuntimes), from the
+ * host config and the command line's --engine values (`cli`). Values no runtime of these scenarios takes are refused.
+ */
+export async function placement(scenarios: readonly Scenario[], config: HostConfig | undefined, cli: readonly string[] | undefined): Promise<Placement> {
+  const { Spread } = await import("./spread"); // loaded here: `check` loads the registry, not what running needs
+  const spreads = new Map<RuntimeKind, InstanceType<typeof Spread<Location>>>();
+  const kinds = [...new Set(scenarios.map((s) => chooseRuntime(undefined, s.runtime)))];
+  const refused: Error[] = [];
+  for (const kind of kinds) {
+    const mod = await runtimeModule(kind);
+    let places: Location[];
+    try {
+      places = mod.locations(config, cli);
+    } catch (e) {
+      if (!cli || cli.length === 0) throw e;
+      // another runtime of this run takes them (a variant of its own runtime:); this one keeps its own
+      refused.push(e as Error);
+      places = mod.locations(config);
+    }
+    spreads.set(kind, new Spread(places));
+  }
+  if (kinds.length > 0 && refused.length === kinds.length) throw refused[0];
+  return {
+    on(s, work) {
+      const spread = spreads.get(chooseRuntime(undefined, s.runtime));
+      if (!spread) throw new Error(`scenario ${s.variant} runs on ${s.runtime ?? "?"}, which this placement was not made for`);
+      return spread.on((p) => work(p, spread.places.length > 1));
+    },
+  };
 }

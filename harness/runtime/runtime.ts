@@ -3,6 +3,7 @@
 // Backends register in harness/runtime/index.ts (one line each) and live in a
 // folder of their own: harness/runtime/<kind>/.
 import type { ChildProcess } from "node:child_process";
+import type { HostConfig } from "../config";
 import type { ExecOptions, ExecResult } from "../exec";
 import type { NetSpec, NodeSpec, RuntimeKind } from "../topology/model";
 import type { LabState } from "./state";
@@ -60,6 +61,23 @@ export interface RuntimeOptions {
   engine?: string;
 }
 
+/** A place a runtime builds labs (docker: an engine; netns: this host), as a run spreads its labs over them. */
+export interface Location {
+  /** How results, progress lines and `vpnlab ls` name it (an engine URL); "" for this host itself. */
+  name: string;
+  /** What create(), listObjects() and removeLab() are given to reach it. */
+  options: RuntimeOptions;
+}
+
+/** One line of `vpnlab doctor`: a capability found or missing, and what to do. */
+export interface HostCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+  required: boolean;
+}
+
 /** What one runtime removed of a lab, and what it could not. */
 export interface Removal {
   removed: string[];
@@ -77,4 +95,11 @@ export interface RuntimeModule {
   listObjects(opts?: RuntimeOptions): Promise<Map<string, string[]>>;
   /** Remove what is left of one lab: by its record (when there is one) and by name or label. Idempotent. */
   removeLab(labId: string, state: LabState | undefined, opts?: RuntimeOptions): Promise<Removal>;
+  /**
+   * Where this runtime's labs go, from the host config and the command line's --engine values (`cli`),
+   * in order; never empty. Throws, saying so, when `cli` names locations this runtime has none of.
+   */
+  locations(config: HostConfig | undefined, cli?: readonly string[]): Location[];
+  /** What `vpnlab doctor` checks for this runtime on this host, at each configured location. */
+  doctorChecks(config: HostConfig | undefined): Promise<HostCheck[]>;
 }

@@ -5,11 +5,11 @@ import * as fs from "node:fs";
 import type Dockerode from "dockerode";
 import { labIdOfName } from "../links";
 import { isNamespaceLink, listNamespaces } from "../namespaces";
-import type { RuntimeModule, RuntimeOptions } from "../runtime";
+import type { HostCheck, RuntimeModule, RuntimeOptions } from "../runtime";
 import { LAB_ID_RE, NS_PREFIX } from "../state";
 import { LABEL } from "./container";
 import { DockerRuntime, labContainers, removeDockerLab } from "./docker";
-import { engineOf } from "./engines";
+import { chooseEngines, engineOf } from "./engines";
 
 /** dockerode for the engine URL (unix://, tcp://, ssh://); none: DOCKER_HOST, else the local socket. */
 async function connect(url: string | undefined): Promise<Dockerode> {
@@ -123,6 +123,22 @@ export const dockerRuntime: RuntimeModule = {
       if (id && byLab.has(id) && ns.startsWith(`${NS_PREFIX}${id}-net-`)) add(id, `namespace ${ns}`);
     }
     return byLab;
+  },
+  locations(config, cli) {
+    return chooseEngines(cli, config?.engines).map((e) => ({ name: e.url, options: { engine: e.url } }));
+  },
+  async doctorChecks(config) {
+    // every engine a run would spread over, and whether the node image for this build is on it
+    const { dockerStatus } = await import("./image");
+    const engines = chooseEngines(undefined, config?.engines);
+    const checks: HostCheck[] = [];
+    for (const e of engines) {
+      const d = await dockerStatus(e.url);
+      const at = engines.length > 1 ? ` ${d.engine}` : "";
+      checks.push({ name: `docker${at}`, ok: !!d.version, detail: d.version ? `engine ${d.version} at ${d.engine}` : (d.unreachable ?? ""), fix: "apt-get install docker.io; scripts/dockerd.sh dev; export DOCKER_HOST=unix:///run/vpnlab-dev/docker.sock (docker runtime only)", required: false });
+      if (d.version) checks.push({ name: `docker image${at}`, ok: !!d.image, detail: d.image ? `${d.image} (current)` : (d.imageMissing ?? ""), fix: `vpnlab image build --engine ${d.engine} (offline: debootstrap from the host's Debian mirror)`, required: false });
+    }
+    return checks;
   },
   async removeLab(labId, state, opts) {
     return removeDockerLab(await connect(opts?.engine ?? state?.engine ?? engineUrl()), labId, state);

@@ -12,6 +12,13 @@ export const netnsRuntime: RuntimeModule = {
     return undefined;
   },
   create: (labId, state) => new NetnsRuntime(labId, state),
+  locations(_config, cli) {
+    // one location: this host; an engine list means the user meant a runtime that has engines
+    if (cli && cli.length > 0) throw new Error("--engine is for the docker runtime: add --runtime docker (or runtime: docker in the file or the config)");
+    return [{ name: "", options: {} }];
+  },
+  // what namespaces need (root, iproute2, nft) is what every lab needs: doctor checks it for the host
+  doctorChecks: async () => [],
   async listObjects() {
     const byLab = new Map<string, string[]>();
     for (const ns of await listNamespaces()) {
