@@ -3,10 +3,9 @@
 // time recorded at creation; anything else is debris. Each runtime lists and
 // removes its own objects (namespaces; containers by their labels), on every
 // Docker engine the host is configured with and every engine a record names.
-import { configPath, loadConfig } from "./config";
+import { configPath, loadConfig, type HostConfig } from "./config";
 import { allRuntimeModules, runtimeModule } from "./runtime";
-import { chooseEngines, parseEngine } from "./runtime/docker/engines";
-import type { RuntimeKind, RuntimeModule } from "./runtime/runtime";
+import type { Location, RuntimeKind, RuntimeModule } from "./runtime/runtime";
 import { listLabIds, ownerAlive, readState, removeState, type LabState } from "./runtime/state";
 
 export interface LabInfo {
@@ -17,27 +16,30 @@ export interface LabInfo {
   objects: string[];
   /** The runtimes that hold something of the lab (its record's, and any that listed objects). */
   runtimes: RuntimeKind[];
-  /** The Docker engines holding objects of the lab that other engines do not list (its containers), and its record's. */
-  engines: string[];
+  /** Where the lab is, by name (docker: the engines holding its containers, and its record's); empty for this host. */
+  locations: string[];
+  /** Per runtime, the locations its objects are removed from. */
+  places: Partial<Record<RuntimeKind, Location[]>>;
 }
 
 export interface GcOptions {
-  /** Docker engine URLs to look through; default hostEngines(). Engines named by labs' records are added. */
-  engines?: readonly string[];
+  /** The host's settings: each runtime's locations(config) are looked through (default hostConfig()); those labs' records name are added. */
+  config?: HostConfig;
 }
 
-/** The engines this host is configured with: the config file's engines: (--config, else VPNLAB_CONFIG), else VPNLAB_ENGINES, else DOCKER_HOST, else the local socket. */
-export function hostEngines(config?: string, env: NodeJS.ProcessEnv = process.env): string[] {
+/** The host's settings: the config file (--config, else VPNLAB_CONFIG), or none. */
+export function hostConfig(config?: string, env: NodeJS.ProcessEnv = process.env): HostConfig | undefined {
   const file = configPath(config, env);
-  return chooseEngines(undefined, file ? loadConfig(file).engines : undefined, env).map((e) => e.url);
+  return file ? loadConfig(file) : undefined;
 }
 
-/** An engine URL as results and --engine name it (a record written from DOCKER_HOST may be spelled otherwise). */
-function normalEngine(url: string): string {
+/** A record's location as its runtime names it (normalised), when the record names one and the runtime has such. */
+function recordLocation(mod: RuntimeModule, state: LabState | undefined): Location | undefined {
+  if (!state?.engine || state.runtime !== mod.kind) return undefined;
   try {
-    return parseEngine(url).url;
+    return mod.locations(undefined, [state.engine])[0];
   } catch {
-    return url;
+    return { name: state.engine, options: { engine: state.engine } };
   }
 }
 
@@ -62,64 +64,72 @@ export function engineObjects(listings: ReadonlyMap<string, ReadonlyMap<string, 
   return out;
 }
 
-/** Every lab this machine knows of: from state records and from every runtime's objects named or labelled like a lab's. */
+/** Every lab this machine knows of: from state records and from every runtime's objects, at each of its locations, named or labelled like a lab's. */
 export async function listLabs(opts: GcOptions = {}): Promise<LabInfo[]> {
   const byId = new Map<string, LabInfo>();
   const info = (id: string): LabInfo => {
     let i = byId.get(id);
-    if (!i) byId.set(id, (i = { labId: id, alive: false, objects: [], runtimes: [], engines: [] }));
+    if (!i) byId.set(id, (i = { labId: id, alive: false, objects: [], runtimes: [], locations: [], places: {} }));
     return i;
   };
-  const engines = (opts.engines ?? hostEngines()).map(normalEngine);
+  const config = "config" in opts ? opts.config : hostConfig();
+  const place = (i: LabInfo, kind: RuntimeKind, p: Location) => {
+    const list = (i.places[kind] ??= []);
+    if (!list.some((x) => x.name === p.name)) list.push(p);
+    if (p.name !== "" && !i.locations.includes(p.name)) i.locations.push(p.name);
+  };
   for (const id of listLabIds()) {
     const state = readState(id);
     const i = info(id);
     i.state = state;
     i.alive = state ? ownerAlive(state) : false;
     if (state) i.runtimes.push(state.runtime);
-    // a record's engine is searched even when the host's configuration no longer lists it
-    if (state?.engine) {
-      const e = normalEngine(state.engine);
-      i.engines.push(e);
-      if (!engines.includes(e)) engines.push(e);
-    }
   }
   for (const mod of await allRuntimeModules()) {
-    const listings = new Map(await Promise.all(engines.map(async (e) => [e, await listOf(mod, e)] as const)));
+    const places = mod.locations(config);
+    // a record's location is searched even when the host's configuration no longer lists it
+    for (const i of byId.values()) {
+      const p = recordLocation(mod, i.state);
+      if (!p) continue;
+      place(i, mod.kind, p);
+      if (!places.some((x) => x.name === p.name)) places.push(p);
+    }
+    const listings = new Map(await Promise.all(places.map(async (p) => [p.name, await listOf(mod, p)] as const)));
     for (const [id, found] of engineObjects(listings)) {
       const i = info(id);
       for (const o of found.objects) if (!i.objects.includes(o)) i.objects.push(o);
-      for (const e of found.engines) if (!i.engines.includes(e)) i.engines.push(e);
+      for (const name of found.engines) place(i, mod.kind, places.find((p) => p.name === name)!);
       if (!i.runtimes.includes(mod.kind)) i.runtimes.push(mod.kind);
     }
+    // nothing tells where a lab of this runtime is (no record, no object only one location lists): its first location
+    for (const i of byId.values()) if (i.runtimes.includes(mod.kind) && !i.places[mod.kind]?.length) place(i, mod.kind, places[0]);
   }
-  // nothing tells which engine holds a lab (no record, no container): the first configured is the default
-  for (const i of byId.values()) if (i.engines.length === 0 && engines.length > 0) i.engines.push(engines[0]);
   return [...byId.values()].sort((a, b) => (a.state?.created ?? "").localeCompare(b.state?.created ?? ""));
 }
 
 /** A runtime whose engine is absent holds no objects there (its labs' records still show). */
-async function listOf(mod: RuntimeModule, engine: string): Promise<Map<string, string[]>> {
+async function listOf(mod: RuntimeModule, where: Location): Promise<Map<string, string[]>> {
   try {
-    return await mod.listObjects({ engine });
+    return await mod.listObjects(where.options);
   } catch {
     return new Map();
   }
 }
 
-/** Remove one lab's objects, through each runtime that holds some (on each engine that holds some), and then its record. */
+/** Remove one lab's objects, through each runtime that holds some (at each of its locations that holds some), and then its record. */
 export async function removeLab(info: LabInfo): Promise<{ removed: string[]; left: string[] }> {
   const removed: string[] = [];
   const left: string[] = [];
   for (const kind of info.runtimes) {
     const mod = await runtimeModule(kind);
-    for (const engine of info.engines.length ? info.engines : [undefined]) {
+    const places = info.places[kind]?.length ? info.places[kind]! : [{ name: "", options: {} }];
+    for (const where of places) {
       try {
-        const r = await mod.removeLab(info.labId, info.state, engine ? { engine } : {});
+        const r = await mod.removeLab(info.labId, info.state, where.options);
         removed.push(...r.removed.filter((o) => !removed.includes(o)));
         left.push(...r.left);
       } catch (e) {
-        left.push(`${kind} objects of lab ${info.labId}${engine ? ` on ${engine}` : ""} (${(e as Error).message.split("\n")[0]})`);
+        left.push(`${kind} objects of lab ${info.labId}${where.name ? ` on ${where.name}` : ""} (${(e as Error).message.split("\n")[0]})`);
       }
     }
   }

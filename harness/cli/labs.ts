@@ -6,8 +6,8 @@ import { err, out } from "./output";
 const CONFIG = { type: "string", requiresArg: true, describe: "the host's settings file (its engines: are searched); default VPNLAB_CONFIG" } as const;
 
 async function labsOn(config: string | undefined) {
-  const { hostEngines, listLabs } = await import("../gc");
-  return listLabs({ engines: hostEngines(config) });
+  const { hostConfig, listLabs } = await import("../gc");
+  return listLabs({ config: hostConfig(config) });
 }
 
 export const ls = {
@@ -27,10 +27,9 @@ export const ls = {
   },
 } satisfies Command<{ config: string | undefined }>;
 
-/** The engine a docker lab lives on (its record's, else where its containers were found); "-" for other runtimes. */
+/** Where a lab lives (docker: its record's engine, else where its containers were found); "-" for this host. */
 function engineColumn(l: import("../gc").LabInfo): string {
-  if (!l.runtimes.includes("docker")) return "-";
-  return l.state?.engine ?? l.engines.join(",");
+  return (l.state?.engine ? [l.state.engine] : l.locations).join(",") || "-";
 }
 
 /** How long `down` waits for a lab's owner to tear it down and exit. */
@@ -93,8 +92,8 @@ export const gc = {
   describe: "remove what killed runs left: namespaces (with their interfaces), containers (on every configured Docker engine) and processes",
   builder: (y) => y.option("config", CONFIG),
   run: async (a) => {
-    const { countByKind, gc: sweep, hostEngines } = await import("../gc");
-    const r = await sweep({ engines: hostEngines(a.config) });
+    const { countByKind, gc: sweep, hostConfig } = await import("../gc");
+    const r = await sweep({ config: hostConfig(a.config) });
     out(`removed ${r.labs.length} lab(s), ${countByKind(r.removed)}${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
     for (const o of r.removed) out(`  ${o}`);
     if (r.left.length) {
