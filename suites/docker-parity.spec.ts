@@ -13,7 +13,7 @@ import { expect } from "chai";
 import * as path from "node:path";
 import { formatTable } from "../harness/report/table";
 import { chooseEngines } from "../harness/runtime/docker/engines";
-import { EngineSpread } from "../harness/runtime/docker/spread";
+import { Spread } from "../harness/runtime/spread";
 import type { ScenarioResult } from "../harness/scenario";
 import { loadTopology, selectScenarios } from "../harness/topology/load";
 import { runTogether, ScenarioResults } from "./host";
@@ -51,7 +51,7 @@ describe("docker parity: asa-ips on docker gives the netns verdicts, with the sa
   const scenarios = selectScenarios(loadTopology(FILE), []);
   const engines = chooseEngines(undefined, undefined, process.env);
   const netns = new ScenarioResults("variant (netns)", { runtime: "netns" });
-  const docker = new ScenarioResults("variant (docker)", { runtime: "docker", engines: new EngineSpread(engines) });
+  const docker = new ScenarioResults("variant (docker)", { runtime: "docker", places: new Spread(engines.map((e) => ({ name: e.url, options: { engine: e.url } }))) });
 
   before(async function () {
     this.timeout(900000);

@@ -8,7 +8,8 @@ import { mapPool } from "../harness/pool";
 import { summarize } from "../harness/report/summary";
 import { runScenario, type ScenarioResult } from "../harness/scenario";
 import { chooseRuntime } from "../harness/runtime";
-import type { EngineSpread } from "../harness/runtime/docker/spread";
+import type { Location } from "../harness/runtime/runtime";
+import type { Spread } from "../harness/runtime/spread";
 import type { RuntimeKind, Scenario } from "../harness/topology/model";
 
 /** Namespaces named like a lab's (vl-<5 hex>-...). */
@@ -82,14 +83,14 @@ export async function runTogether(plans: readonly RunPlan[], jobs: number): Prom
  * Every scenario run once, side by side (each is a lab of its own), kept by variant; `verdictOf` hands a test
  * the result of one that came to a verdict — a lab error is not one: it throws a plain Error ("broken" in Allure).
  * `runtime` pins the runtime (default: the scenario's, else VPNLAB_RUNTIME, else netns); docker labs go whole to
- * the least busy of `engines`.
+ * the least busy of `places` (the runtime's locations: docker's engines).
  */
 export class ScenarioResults {
   private readonly byVariant = new Map<string, ScenarioResult>();
 
   constructor(
     private readonly noun: string,
-    private readonly opts: { runtime?: RuntimeKind; engines?: EngineSpread } = {},
+    private readonly opts: { runtime?: RuntimeKind; places?: Spread<Location> } = {},
   ) {}
 
   runAll(scenarios: readonly Scenario[], jobs: number): Promise<void> {
@@ -104,8 +105,9 @@ export class ScenarioResults {
   runOne(s: Scenario): Promise<ScenarioResult> {
     const runtime = this.runtimeOf(s);
     const on = { ...s, runtime };
-    const spread = this.opts.engines;
-    if (runtime === "docker" && spread) return spread.on((e) => runScenario(on, { engine: e.url }));
+    // places are the pinned runtime's locations: each lab goes to the least busy
+    const spread = this.opts.places;
+    if (spread) return spread.on((p) => runScenario(on, p.options));
     return runScenario(on);
   }
 

@@ -1,17 +1,17 @@
 import { expect } from "chai";
-import { parseEngine } from "./engines";
-import { EngineSpread } from "./spread";
+import { Spread } from "./spread";
 
-const engines = ["unix:///a.sock", "unix:///b.sock"].map((u) => parseEngine(u));
+// locations as the docker runtime names its engines
+const engines = ["unix:///a.sock", "unix:///b.sock"].map((url) => ({ url }));
 const later = () => {
   let release!: () => void;
   const p = new Promise<void>((r) => (release = r));
   return { p, release };
 };
 
-describe("runtime/docker/spread: labs over engines", () => {
+describe("runtime/spread: labs over a runtime's locations", () => {
   it("puts each new lab on the engine with the fewest running, the first on a tie", async () => {
-    const spread = new EngineSpread(engines);
+    const spread = new Spread(engines);
     const gates = [later(), later(), later(), later()];
     const where: string[] = [];
     const runs = gates.map((g) => spread.on(async (e) => (where.push(e.url), await g.p)));
@@ -25,7 +25,7 @@ describe("runtime/docker/spread: labs over engines", () => {
   });
 
   it("frees the engine when the work fails", async () => {
-    const spread = new EngineSpread(engines);
+    const spread = new Spread(engines);
     await spread.on(async () => Promise.reject(new Error("lab error"))).catch(() => undefined);
     const where: string[] = [];
     const g = later();
@@ -36,7 +36,8 @@ describe("runtime/docker/spread: labs over engines", () => {
     await Promise.all([a, b]);
   });
 
-  it("refuses an empty engine list", () => {
-    expect(() => new EngineSpread([])).to.throw(/no Docker engine/);
+  it("refuses an empty list, naming what is missing", () => {
+    expect(() => new Spread([], "Docker engine")).to.throw(/no Docker engine to run on/);
+    expect(() => new Spread([])).to.throw(/no location to run on/);
   });
 });
