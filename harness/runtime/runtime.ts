@@ -29,6 +29,8 @@ export interface SpawnOptions {
    * programs and files, which differ from the host's on a container runtime.
    */
   fromHost?: boolean;
+  /** Capabilities (setpriv names) the program needs beyond the node's own; a container runtime adds them to its bounding set. */
+  capabilities?: readonly string[];
 }
 
 export interface Runtime extends NodeExec {

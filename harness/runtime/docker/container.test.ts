@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { NodeSpec } from "../../topology/model";
-import { LABEL, containerName, containerOptions, nsenterArgv } from "./container";
+import { LABEL, capsOfMask, cgroupProcsFiles, containerName, containerOptions, nsenterArgv } from "./container";
 
 describe("runtime/docker: the node container", () => {
   const fw: NodeSpec = { name: "firewall", role: "firewall", links: [{ net: "edge", ip: { addr: "198.51.100.1", prefix: 24 } }], routes: [] };
@@ -34,9 +34,39 @@ describe("runtime/docker: the node container", () => {
     expect(containerOptions({ ...plan, node: client }).HostConfig!.Sysctls!["net.ipv4.ip_forward"]).to.equal("0");
   });
 
-  it("enters every namespace of the container, and ties the program's life to its host child", () => {
-    expect(nsenterArgv(1234, ["ocserv", "-f"])).to.deep.equal([
-      "nsenter", "-t", "1234", "-m", "-u", "-i", "-n", "-p", "--", "setpriv", "--pdeathsig", "TERM", "--", "ocserv", "-f",
+  it("enters every namespace of the container, joins its cgroups, keeps its capabilities only, and ties the program's life to its host child", () => {
+    const argv = nsenterArgv(1234, ["ocserv", "-f"], { cgroupProcs: ["/sys/fs/cgroup/pids/docker/abc/cgroup.procs"], caps: ["cap_12", "cap_13"] });
+    expect(argv.slice(0, 3)).to.deep.equal(["sh", "-c", argv[2]]);
+    expect(argv.slice(3)).to.deep.equal([
+      "vpnlab-cgroup", "/sys/fs/cgroup/pids/docker/abc/cgroup.procs", "--",
+      "nsenter", "-t", "1234", "-m", "-u", "-i", "-n", "-p", "--",
+      "setpriv", "--pdeathsig", "TERM", "--bounding-set", "-all,+cap_12,+cap_13", "--", "ocserv", "-f",
+    ]);
+  });
+
+  it("reads the container's capability bounding set (here Docker's default set) as setpriv names", () => {
+    expect(capsOfMask("00000000a80425fb")).to.deep.equal(["cap_0", "cap_1", "cap_3", "cap_4", "cap_5", "cap_6", "cap_7", "cap_8", "cap_10", "cap_13", "cap_18", "cap_27", "cap_29", "cap_31"]);
+    expect(capsOfMask("0")).to.deep.equal([]);
+  });
+
+  it("finds the host's cgroup.procs of every hierarchy the container is in (v1 by controller, v2, name=systemd)", () => {
+    const id = "/docker/a6d3";
+    const procCgroup = [`9:name=systemd:${id}`, `8:pids:${id}`, `2:cpu,cpuacct:${id}`, `0::${id}`, "7:blkio:/"].join("\n");
+    const mountinfo = [
+      "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755",
+      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct",
+      "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids",
+      "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd",
+      "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw",
+      "42 31 0:39 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio",
+      "50 31 0:36 /docker /mnt/elsewhere rw,relatime - cgroup cgroup rw,pids",
+    ].join("\n");
+    expect(cgroupProcsFiles(procCgroup, mountinfo)).to.deep.equal([
+      `/sys/fs/cgroup/systemd${id}/cgroup.procs`,
+      `/sys/fs/cgroup/pids${id}/cgroup.procs`,
+      `/sys/fs/cgroup/cpu,cpuacct${id}/cgroup.procs`,
+      `/sys/fs/cgroup/unified${id}/cgroup.procs`,
+      "/sys/fs/cgroup/blkio/cgroup.procs",
     ]);
   });
 });

@@ -63,12 +63,63 @@ export function containerOptions(p: ContainerPlan): Dockerode.ContainerCreateOpt
   };
 }
 
+/**
+ * What a program started in a container from the host is held to, as the container's own
+ * processes are: its cgroups (`cgroup.procs` files on the host) and its capability bounding set.
+ */
+export interface Confinement {
+  cgroupProcs: readonly string[];
+  /** setpriv names (cap_N or net_admin): the container's bounding set, plus what the program asks for. */
+  caps: readonly string[];
+}
+
+// A fixed script: the host child writes its own PID into each cgroup.procs given before "--"
+// (so nsenter and what it forks are the container's), then execs the rest. Paths arrive as arguments only.
+const CGROUP_SCRIPT = 'n=0; for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; n=$((n+1)); done; shift $((n+1)); exec "$@"';
+
 /** The argv that runs `argv` inside a container whose init has host PID `pid`, as a child the host can signal. */
-export function nsenterArgv(pid: number, argv: readonly string[]): string[] {
+export function nsenterArgv(pid: number, argv: readonly string[], c: Confinement): string[] {
   // -p forks: the program is nsenter's child, and nsenter (util-linux 2.38) forwards no signal to it.
   // setpriv --pdeathsig makes the program get SIGTERM when its nsenter dies, so stopping or
   // killing the host child stops the program too. No --wd: nsenter would open it before entering
   // the mount namespace, leaving a working directory the program cannot name (HAProxy refuses to
   // start then); entering the mount namespace puts it at the container's root by itself.
-  return ["nsenter", "-t", String(pid), "-m", "-u", "-i", "-n", "-p", "--", "setpriv", "--pdeathsig", "TERM", "--", ...argv];
+  // --bounding-set: root's capabilities after exec are its bounding set, so the program has the container's, not the host's.
+  return [
+    "sh", "-c", CGROUP_SCRIPT, "vpnlab-cgroup", ...c.cgroupProcs, "--",
+    "nsenter", "-t", String(pid), "-m", "-u", "-i", "-n", "-p", "--",
+    "setpriv", "--pdeathsig", "TERM", "--bounding-set", ["-all", ...c.caps.map((x) => `+${x}`)].join(","), "--", ...argv,
+  ];
+}
+
+/** Capability numbers set in a /proc/PID/status Cap* mask (hex), as setpriv names (cap_N). Pure. */
+export function capsOfMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim()}`);
+  const caps: string[] = [];
+  for (let n = 0n; n < 64n; n++) if ((mask >> n) & 1n) caps.push(`cap_${n}`);
+  return caps;
+}
+
+/**
+ * The host's cgroup.procs files of the cgroups a process is in, from its /proc/PID/cgroup and
+ * this host's /proc/self/mountinfo (cgroup v1 hierarchies by controller, or the v2 tree). Pure.
+ */
+export function cgroupProcsFiles(procCgroup: string, mountinfo: string): string[] {
+  const mounts = mountinfo.split("\n").flatMap((line) => {
+    const [pre, post] = line.split(" - ");
+    if (!post) return [];
+    const f = pre.split(" ");
+    const [fstype, , opts] = post.split(" ");
+    if (f[3] !== "/" || (fstype !== "cgroup" && fstype !== "cgroup2")) return []; // a bind of a subtree: not the hierarchy's root
+    return [{ fstype, point: f[4], opts: (opts ?? "").split(",") }];
+  });
+  const files: string[] = [];
+  for (const line of procCgroup.split("\n")) {
+    const m = /^(\d+):([^:]*):(\/.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, id, ctl, p] = m;
+    const mount = id === "0" && ctl === "" ? mounts.find((x) => x.fstype === "cgroup2") : mounts.find((x) => x.fstype === "cgroup" && ctl.split(",").every((c) => x.opts.includes(c)));
+    if (mount) files.push(`${mount.point}${p === "/" ? "" : p}/cgroup.procs`);
+  }
+  return [...new Set(files)];
 }

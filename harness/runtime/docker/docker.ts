@@ -16,7 +16,7 @@ import { RuntimeBase } from "../base";
 import { programArgv } from "../programs";
 import type { HarnessProgram, Removal, Runtime, SpawnOptions } from "../runtime";
 import { NS_PREFIX, labDir, processStart, writeState, type LabState } from "../state";
-import { LABEL, containerName, containerOptions, nsenterArgv } from "./container";
+import { LABEL, capsOfMask, cgroupProcsFiles, containerName, containerOptions, nsenterArgv, type Confinement } from "./container";
 import { IMAGE_APP_DIR, IMAGE_NODE } from "./image";
 
 /** One engine of a lab (a lab is whole on one engine). */
@@ -30,6 +30,7 @@ export interface DockerEngine {
 interface Started {
   pid: number; // the container's init, in the host's PID namespace
   start: string; // its start time, so a recycled PID is never taken for it
+  confine: Confinement; // its cgroups and capabilities, which programs started in it get too
 }
 
 export class DockerRuntime extends RuntimeBase implements Runtime {
@@ -83,7 +84,7 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
       if (!pid || !start || !cgroupNames(pid, c.id)) {
         throw new Error(`container ${name} started, but its init (pid ${pid}) is not a process of this host: the docker runtime wires containers from the host they run on, so engine ${this.engine.url ?? "DOCKER_HOST"} must be local (unix://)`);
       }
-      this.started.set(node.name, { pid, start });
+      this.started.set(node.name, { pid, start, confine: confinementOf(pid) });
       // whose namespace the link names, recorded before it exists: once the container dies its PID may be any process's
       this.state.links = { ...this.state.links, [name]: { pid, start, container: c.id } };
       writeState(this.state);
@@ -130,7 +131,8 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
     if (opts.fromHost) return this.startChild(["ip", "netns", "exec", this.liveLink(node), ...argv], opts);
     const s = this.started.get(node);
     if (!s) throw new Error(`lab ${this.labId}: no container for node ${node}`);
-    return signalsToProgram(this.startChild(nsenterArgv(s.pid, argv), opts));
+    const confine = { ...s.confine, caps: [...new Set([...s.confine.caps, ...(opts.capabilities ?? [])])] };
+    return signalsToProgram(this.startChild(nsenterArgv(s.pid, argv, confine), opts));
   }
 
   async vanished(): Promise<string[]> {
@@ -177,6 +179,14 @@ function signalsToProgram(child: ChildProcess): ChildProcess {
     }
   };
   return child;
+}
+
+/** The container init's cgroups and capability bounding set (read once it runs). */
+function confinementOf(pid: number): Confinement {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const bnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (!bnd) throw new Error(`no CapBnd in /proc/${pid}/status`);
+  return { cgroupProcs: cgroupProcsFiles(fs.readFileSync(`/proc/${pid}/cgroup`, "utf8"), fs.readFileSync("/proc/self/mountinfo", "utf8")), caps: capsOfMask(bnd) };
 }
 
 /** The (only) child of a process, from /proc; undefined when it has none (yet, or any more). */

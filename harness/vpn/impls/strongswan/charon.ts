@@ -78,6 +78,7 @@ export class Charon {
     const child = this.ctx.runtime.spawn(this.node, privateRunArgv(p.privateRun, keep, [CHARON]), {
       logFile: p.log,
       env: { STRONGSWAN_CONF: p.conf },
+      capabilities: ["sys_admin"], // the private /run is a mount (a container's own processes lack it)
     });
     this.child = child;
     child.on("exit", (code, signal) => {
