@@ -1,8 +1,9 @@
 // The sweeper (Mininet's clean.py): removes what a killed run left behind.
 // A lab belongs to a live owner while the owner's PID still has the start
 // time recorded at creation; anything else is debris. Each runtime lists and
-// removes its own objects (namespaces; containers by their labels), on every
-// Docker engine the host is configured with and every engine a record names.
+// removes its own objects (namespaces; containers by their labels), at every
+// location the host configures for it (docker: every engine) and every one a
+// lab's record names.
 import { configPath, loadConfig, type HostConfig } from "./config";
 import { allRuntimeModules, runtimeModule } from "./runtime";
 import type { Location, RuntimeKind, RuntimeModule } from "./runtime/runtime";
