@@ -10,6 +10,7 @@
 // (suites/host.ts memoises them); alone, both runtimes run in one pool.
 // With two engines or more, the docker labs must have run on every one.
 import { expect } from "chai";
+import { publishResult } from "../harness/report/allure";
 import * as path from "node:path";
 import { formatTable } from "../harness/report/table";
 import { chooseEngines } from "../harness/runtime/docker/engines";
@@ -71,7 +72,9 @@ describe("docker parity: asa-ips on docker gives the netns verdicts, with the sa
     );
 
   for (const s of scenarios) {
-    it(`${s.variant}: the netns verdict on docker, with the same mechanism evidence`, function () {
+    it(`${s.variant}: the netns verdict on docker, with the same mechanism evidence`, async function () {
+      const ran = docker.get(s.variant);
+      if (ran) await publishResult(ran); // the docker lab's result, with its engine, in the run's Allure results
       // a lab error on either side is no verdict to compare: say which, with the whole table
       const settled = (results: ScenarioResults) => {
         try {

@@ -15,6 +15,8 @@ export async function publishResult(r: ScenarioResult): Promise<void> {
   await allure.parameter("expect", r.expect);
   await allure.parameter("verdict", r.verdict ?? r.outcome);
   await allure.parameter("lab", r.labId, { excluded: true });
+  await allure.parameter("runtime", r.runtime);
+  if (r.engine) await allure.parameter("engine", r.engine, { excluded: true });
   await allure.description(["```", summarize(r), "```"].join("\n"));
   for (const p of r.phases) {
     await allure.logStep(`${p.phase}: ${p.delivered}/${p.sent} delivered`, p.delivery >= 0.95 ? Status.PASSED : p.delivery >= 0.5 ? Status.BROKEN : Status.FAILED);
