@@ -9,7 +9,7 @@ import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
 import { Lab, LabFaultError } from "./lab";
 import { PhaseStates, type PhaseState } from "./phase-state";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { LoopLag } from "./agent/protocol";
 import { deliveryBuckets, phaseDelivery, tcpPhases, type Bucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
@@ -141,7 +141,13 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     }
     result.tunnel.inner = up.inner;
     result.timing.tunnelUpMs = up.ms;
-    await playTimeline(lab, scenario, result, clock);
+    // vpnlab's own event loop, measured from the probe's start (playTimeline enables it); off again however the timeline ends
+    const harnessLoop = monitorEventLoopDelay({ resolution: 10 });
+    try {
+      await playTimeline(lab, scenario, result, clock, harnessLoop);
+    } finally {
+      harnessLoop.disable();
+    }
     result.outcome = "verdict";
   } catch (e) {
     result.outcome = "lab-error";
@@ -183,7 +189,7 @@ interface Clock {
   start?: number; // the start of the baseline (ms since the epoch)
 }
 
-async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult, clock: Clock): Promise<void> {
+async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult, clock: Clock, harnessLoop: IntervalHistogram): Promise<void> {
   const { phases, vpn, probe } = scenario;
   const tunnel = lab.tunnel;
   if (!tunnel) throw new Error("the timeline needs a tunnel that is up");
@@ -197,7 +203,6 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   clock.start = start;
   await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
   // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
-  const harnessLoop = monitorEventLoopDelay({ resolution: 10 });
   harnessLoop.enable();
   const chaosStart = start + phases.baselineMs;
   const recoveryStart = chaosStart + phases.chaosMs;
@@ -238,9 +243,10 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   if (active.size > 0) {
     // recovery means every fault is gone, whatever the steps said
     const from = lab.impairer.applied.length;
+    const clearedAt = Date.now() - start; // when the clear began: its own nft/tc work is no stall
     await g(lab.impairer.clearAll());
     const dropped = droppedSince(from);
-    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: Date.now() - start, on: [...active].join(","), action: "clear (end of chaos phase)", ...(dropped === undefined ? {} : { dropped }) });
+    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, on: [...active].join(","), action: "clear (end of chaos phase)", ...(dropped === undefined ? {} : { dropped }) });
   }
   const drops = lab.impairer.dropTotals();
   result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
