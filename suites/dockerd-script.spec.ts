@@ -2,7 +2,7 @@
 // is still this engine's dockerd (comm dockerd, -H its socket): a stale
 // pidfile's PID, reused by another process, is never signalled.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -22,8 +22,11 @@ describe("scripts/dockerd.sh stop", function () {
     if (process.getuid?.() !== 0) this.skip(); // its pidfile lives under /run
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-dockerd-"));
     fs.mkdirSync(dir, { recursive: true });
-    // a program named dockerd (comm is the script's name) that only waits
-    fs.writeFileSync(path.join(tmp, "dockerd"), "#!/bin/sh\nsleep 600 &\nwait\n", { mode: 0o755 });
+    // a program named dockerd (comm is the script's name) that only waits, with no child of its own: a
+    // background sleep would outlive it when killed. `exec sleep` would rename it (comm "sleep"), so it
+    // waits in bash's read on a FIFO it holds open read-write (never EOF, so read -t times out).
+    execFileSync("mkfifo", [path.join(tmp, "wait.fifo")]);
+    fs.writeFileSync(path.join(tmp, "dockerd"), '#!/bin/bash\nread -r -t 600 _ <>"${0%/*}/wait.fifo"\n', { mode: 0o755 });
   });
   after(async () => {
     for (const k of kids) if (k.exitCode === null && k.signalCode === null) k.kill("SIGKILL");
