@@ -2,7 +2,7 @@
 // container registry (see harness/runtime/docker/image.ts). Progress goes to
 // stderr (one line rewritten on a terminal, plain lines otherwise); stdout
 // gets the tag built on each engine, one per line, for scripts.
-import type { Command } from "./command";
+import { UsageError, type Command } from "./command";
 import { out } from "./output";
 
 export const image = {
@@ -18,7 +18,10 @@ export const image = {
       .option("mirror", { type: "string", requiresArg: true, describe: "Debian mirror URL for debootstrap (default: the one the host's apt uses)" })
       .example("$0 image build --engine unix:///run/vpnlab-dev/docker.sock", "build on the engine scripts/dockerd.sh dev started"),
   run: async (a) => {
-    const { buildNodeImage, imageSize } = await import("../runtime/docker/image");
+    const { badImageRef, buildNodeImage, imageSize } = await import("../runtime/docker/image");
+    // it goes into a Dockerfile's FROM line as it is
+    const bad = a.base === undefined ? undefined : badImageRef(a.base);
+    if (bad) throw new UsageError(bad);
     const { humanBytes, Progress } = await import("../runtime/docker/progress");
     const { configPath, loadConfig } = await import("../config");
     const { chooseEngines } = await import("../runtime/docker/engines");

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { dispatch } from "../../cli";
-import { appInputs, aptBaseDockerfile, baseKey, connectEngine, dockerStatus, imageRef, nodeDockerfile, pingEngine, productionPackages, treeKey } from "./image";
+import { appInputs, aptBaseDockerfile, badImageRef, baseKey, connectEngine, dockerStatus, imageRef, nodeDockerfile, pingEngine, productionPackages, treeKey } from "./image";
 
 describe("runtime/docker/image: inputs", () => {
 
@@ -114,6 +114,28 @@ describe("runtime/docker/image: errors", () => {
     }
     expect(code, stderr.join("")).to.equal(2);
     expect(stderr.join("")).to.include("start dockerd");
+  });
+
+  it("takes image references for --base and refuses anything else (whitespace, uppercase names, stray characters)", () => {
+    const good = ["debian", "debian:bookworm-slim", "library/debian:12", "registry.example.net:5000/os/debian:12", "localhost:5000/x", `debian@sha256:${"a".repeat(64)}`, "ghcr.io/org/img_1.2-x:V1.0"];
+    const bad = ["", "debian bookworm", "debian\nRUN rm -rf /", "Debian:12", "debian:12 AS x", "-debian", "debian:", "a//b", "debian;true", "debian:$TAG", "debian@sha256:xyz"];
+    expect(good.filter((g) => badImageRef(g) !== undefined), "refused").to.deep.equal([]);
+    expect(bad.filter((b) => badImageRef(b) === undefined), "taken").to.deep.equal([]);
+    expect(badImageRef("debian bookworm")).to.include('--base "debian bookworm" is not an image reference');
+  });
+
+  it("`vpnlab image build --base 'x y'` exits 2 before any engine is asked", async () => {
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => (stderr.push(String(s)), true)) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await dispatch(["image", "build", "--engine", "unix:///run/vpnlab-no-such-engine/docker.sock", "--base", "debian\nRUN id"]);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(code, stderr.join("")).to.equal(2);
+    expect(stderr.join("")).to.include("is not an image reference").and.not.include("start dockerd");
   });
 
   it("`vpnlab image build --config FILE` builds on the config's engines: (the first is tried first)", async () => {

@@ -68,6 +68,20 @@ export function nodeDockerfile(baseTag: string, appHash: string): string {
   ].join("\n");
 }
 
+// Docker's reference grammar: [host[:port]/]name[/name...][:tag][@algo:hex]; names lowercase. No whitespace
+// anywhere, so the reference stays one token of the Dockerfile's FROM line (a newline would add an instruction).
+const NAME_PART = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REF_RE = new RegExp(
+  `^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)?` +
+    `${NAME_PART}(?:/${NAME_PART})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-f]{32,})?$`,
+);
+
+/** Why `image` is not an image reference (`--base`), or undefined when it is one. Pure. */
+export function badImageRef(image: string): string | undefined {
+  if (IMAGE_REF_RE.test(image)) return undefined;
+  return `--base ${JSON.stringify(image)} is not an image reference: use [registry[:port]/]name[:tag][@sha256:digest], lowercase name (e.g. debian:bookworm-slim, registry.example.net:5000/os/debian:12)`;
+}
+
 /** With `--base IMAGE` (a registry is reachable): the OS packages come from apt in a build step. */
 export function aptBaseDockerfile(image: string, packages: readonly string[], key: string): string {
   return [
