@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import type Dockerode from "dockerode";
 import { DockerRuntime, removeDockerLab } from "./docker/docker";
+import type { NetSpec, NodeSpec } from "../topology/model";
 import { NETNS_DIR, staleLink } from "./namespaces";
 import { netnsRuntime } from "./netns";
 import { removeNetnsLab } from "./netns/netns";
@@ -130,7 +131,12 @@ async function main(): Promise<void> {
     out.running = {
       exec: await refused(() => rt.exec("client", ["true"])),
       spawn: await refused(() => rt.spawn("client", ["sleep", "1"], { fromHost: true })),
+      configure: await refused(() => rt.configureNode({ name: "client", role: "client", links: [], routes: [] } as unknown as NodeSpec)),
+      wire: await refused(() => rt.createNet({ name: "lan", members: [{ node: "client" }, { node: "wan" }] } as unknown as NetSpec)),
     };
+    // the container's init was recorded with another start (its PID now some other process's): nsenter refuses
+    (rt as unknown as { started: Map<string, unknown> }).started.set("client", { pid: host.pid!, start: "1", confine: { cgroupProcs: [], caps: [] } });
+    out.running = { ...(out.running as object), enter: await refused(() => rt.spawn("client", ["sleep", "1"])) };
     fs.rmSync(`${NETNS_DIR}/${n}`, { force: true });
   }
   for (const k of kids) k.kill("SIGKILL");

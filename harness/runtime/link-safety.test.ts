@@ -19,6 +19,9 @@ interface Case {
   listed?: string[];
   exec?: string;
   spawn?: string;
+  configure?: string;
+  wire?: string;
+  enter?: string;
 }
 
 describe("runtime: namespace links of dead containers", function () {
@@ -79,5 +82,10 @@ describe("runtime: namespace links of dead containers", function () {
     const c = out.running;
     expect(c.exec, JSON.stringify(c)).to.match(/node client is gone .*host's network namespace/);
     expect(c.spawn, JSON.stringify(c)).to.match(/node client is gone/);
+    // wiring and addressing go through the same check: never a foreign namespace's interfaces
+    expect(c.configure, JSON.stringify(c)).to.match(/node client is gone .*host's network namespace/);
+    expect(c.wire, JSON.stringify(c)).to.match(/node client is gone .*host's network namespace/);
+    // a program started inside the container checks the init's recorded start first
+    expect(c.enter, JSON.stringify(c)).to.match(/node client is gone \(its container's init, pid \d+, now started at \d+, not 1\)/);
   });
 });

@@ -97,7 +97,8 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
 
   createNet(net: NetSpec): Promise<void> {
     return this.step(() =>
-      wireNet(this.labId, net, (n) => this.netnsName(n), async (ns) => {
+      // through liveLink: a link whose container died names whatever process got its PID
+      wireNet(this.labId, net, (n) => this.liveLink(n), async (ns) => {
         this.record(ns);
         await createNamespace(ns);
       }),
@@ -105,7 +106,7 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
   }
 
   configureNode(node: NodeSpec): Promise<void> {
-    return this.step(() => configureAddresses(this.netnsName(node.name), node));
+    return this.step(async () => configureAddresses(this.liveLink(node.name), node));
   }
 
   /** The node's namespace name, once its link is known to still name the container's namespace (else throws: never a foreign one). */
@@ -131,6 +132,9 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
     if (opts.fromHost) return this.startChild(["ip", "netns", "exec", this.liveLink(node), ...argv], opts);
     const s = this.started.get(node);
     if (!s) throw new Error(`lab ${this.labId}: no container for node ${node}`);
+    // a recycled PID: nsenter would enter (and confine the program to) some other process's namespaces
+    const now = processStart(s.pid);
+    if (now !== s.start) throw new Error(`lab ${this.labId}: node ${node} is gone (its container's init, pid ${s.pid}, ${now === undefined ? "has exited" : `now started at ${now}, not ${s.start}`})`);
     const confine = { ...s.confine, caps: [...new Set([...s.confine.caps, ...(opts.capabilities ?? [])])] };
     return signalsToProgram(this.startChild(nsenterArgv(s.pid, argv, confine), opts));
   }
