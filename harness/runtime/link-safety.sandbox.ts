@@ -60,7 +60,8 @@ function linked(name: string): boolean {
 
 // the engine holds no container of the lab (it was stopped, or the containers went): only the links are left
 const noContainers = { listContainers: async () => [] } as unknown as Dockerode;
-const dockerRemoval = (state: LabState | undefined) => removeDockerLab(noContainers, LAB, state);
+const noEngine = () => Promise.reject(new Error("no engine in the sandbox"));
+const dockerRemoval = (state: LabState | undefined) => removeDockerLab({ connect: async () => noContainers, lifecycle: noEngine }, LAB, state);
 
 /** What the netns runtime lists and removes of a docker lab with this record. */
 async function netnsRemoval(state: LabState): Promise<{ listed: string[]; removal: unknown }> {
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
     const s = await settled(host.pid!);
     const n = link("client", host.pid!);
     const state = labState("docker", { [n]: { pid: host.pid!, start: s } });
-    const rt = new DockerRuntime(LAB, state, { connect: () => Promise.reject(new Error("no engine in the sandbox")) }, () => Promise.reject(new Error("no image")));
+    const rt = new DockerRuntime(LAB, state, { connect: noEngine, lifecycle: noEngine }, () => Promise.reject(new Error("no image")));
     const refused = (f: () => unknown): Promise<string> => Promise.resolve().then(f).then(() => "ran", (e: Error) => e.message);
     out.running = {
       exec: await refused(() => rt.exec("client", ["true"])),

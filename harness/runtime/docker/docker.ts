@@ -23,8 +23,10 @@ import { IMAGE_APP_DIR, IMAGE_NODE } from "./image";
 export interface DockerEngine {
   /** The URL as given (recorded in the lab's state, so gc and down reach the same engine); none: DOCKER_HOST or the local socket. */
   url?: string;
-  /** dockerode for it, connected on first use (the same client every time). */
+  /** dockerode for its queries (list, inspect: a short timeout), connected on first use (the same client every time). */
   connect(): Promise<Dockerode>;
+  /** dockerode for container create, start and remove (a longer timeout: under load these take seconds). */
+  lifecycle(): Promise<Dockerode>;
 }
 
 interface Started {
@@ -69,16 +71,15 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
 
   createNode(node: NodeSpec): Promise<void> {
     return this.step(async () => {
-      const docker = await this.engine.connect();
-      this.imageTag ??= this.image(docker);
+      this.imageTag ??= this.engine.connect().then((d) => this.image(d));
       const image = await this.imageTag;
       const name = containerName(this.labId, node.name);
       this.record(name);
-      const c = await docker.createContainer(
+      const c = await (await this.engine.lifecycle()).createContainer(
         containerOptions({ labId: this.labId, node, image, topology: this.state.topology, runDir: labDir(this.labId), ownerPid: this.state.ownerPid, ownerStart: this.state.ownerStart }),
       );
       await c.start();
-      const pid = (await c.inspect()).State.Pid;
+      const pid = (await (await this.engine.connect()).getContainer(c.id).inspect()).State.Pid;
       const start = processStart(pid);
       // a remote engine's PID may name an unrelated local process: wiring its namespace would touch this host
       if (!pid || !start || !cgroupNames(pid, c.id)) {
@@ -158,7 +159,7 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
     await this.quiesce();
     // nothing was recorded, so nothing was created: the engine need not even answer (a lab that could not start)
     if (this.state.namespaces.length === 0) return;
-    const { left } = await removeDockerLab(await this.engine.connect(), this.labId, this.state);
+    const { left } = await removeDockerLab(this.engine, this.labId, this.state);
     if (left.length) throw new Error(`lab ${this.labId}: could not remove ${left.join(", ")} (see \`vpnlab gc\`)`);
   }
 }
@@ -217,7 +218,7 @@ export async function labContainers(docker: Dockerode, labId?: string): Promise<
  * process recorded for it (a dead container's PID reused, the host's namespace)
  * is only unlinked: nothing in the namespace it now names is touched.
  */
-export async function removeDockerLab(docker: Dockerode, labId: string, state: LabState | undefined): Promise<Removal> {
+export async function removeDockerLab(engine: DockerEngine, labId: string, state: LabState | undefined): Promise<Removal> {
   const prefix = `${NS_PREFIX}${labId}-`;
   const names = new Set([...(await listNamespaces()), ...(state?.namespaces ?? [])].filter((ns) => ns.startsWith(prefix)));
   const links = [...names].filter((ns) => isNamespaceLink(ns));
@@ -226,11 +227,13 @@ export async function removeDockerLab(docker: Dockerode, labId: string, state: L
   const inside = (await Promise.all(live.map((l) => namespaceProcesses(l)))).flat();
   const removed: string[] = [];
   const left: string[] = [];
+  const containers = await labContainers(await engine.connect(), labId);
+  const lifecycle = containers.length ? await engine.lifecycle() : undefined;
   await Promise.all(
-    (await labContainers(docker, labId)).map(async (c) => {
+    containers.map(async (c) => {
       const name = c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12);
       try {
-        await docker.getContainer(c.Id).remove({ force: true, v: true });
+        await lifecycle!.getContainer(c.Id).remove({ force: true, v: true });
         removed.push(`container ${name}`);
       } catch (e) {
         if ((e as { statusCode?: number }).statusCode === 404) return; // gone meanwhile

@@ -4,8 +4,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { LabState } from "../state";
-import { ENGINE_CALL_TIMEOUT_MS, connectEngine } from "./image";
-import { dockerRuntime, notLocal } from "./index";
+import { ENGINE_CALL_TIMEOUT_MS, ENGINE_LIFECYCLE_TIMEOUT_MS, connectEngine } from "./image";
+import { dockerEngine, dockerRuntime, notLocal } from "./index";
 
 const state = (): LabState => ({ labId: "a1b2c", runtime: "docker", topology: "t", variant: "v", file: "f", ownerPid: 1, holder: "run", ownerStart: "0", created: "", namespaces: [], pids: [] });
 
@@ -50,6 +50,11 @@ describe("runtime/docker: an engine that accepts and never answers", function ()
     const docker = await connectEngine(engine);
     expect((docker.modem as { timeout?: number }).timeout).to.equal(ENGINE_CALL_TIMEOUT_MS);
     expect(((await connectEngine(engine, { timeoutMs: 0 })).modem as { timeout?: number }).timeout).to.equal(undefined);
+    // a lab's engine: queries give up after 10 s, container create/start/remove (slow under load) after 60 s
+    const lab = dockerEngine(engine);
+    expect(((await lab.connect()).modem as { timeout?: number }).timeout).to.equal(ENGINE_CALL_TIMEOUT_MS);
+    expect(((await lab.lifecycle()).modem as { timeout?: number }).timeout).to.equal(ENGINE_LIFECYCLE_TIMEOUT_MS);
+    expect(ENGINE_LIFECYCLE_TIMEOUT_MS).to.equal(60_000);
     const outcome = (p: Promise<unknown>) => p.then(() => "answered", (e: Error) => `failed: ${e.message}`);
     const [list, inspect, objects, removal] = await Promise.all([
       outcome(docker.listContainers({ all: true })),

@@ -95,11 +95,13 @@ export function aptBaseDockerfile(image: string, packages: readonly string[], ke
 // ---------------------------------------------------------------- engine
 
 /**
- * How long a call waits for the engine's answer (list, inspect, create, remove): an engine that
+ * How long a query waits for the engine's answer (list, inspect, ping): an engine that
  * accepts the connection and never answers must not hang gc, ls or down. Image builds stream
  * for minutes with quiet spells, so they connect with none (0).
  */
 export const ENGINE_CALL_TIMEOUT_MS = 10_000;
+/** How long a container's create, start or forced remove may take: under CI load these take seconds, and 10 s gave false lab errors. */
+export const ENGINE_LIFECYCLE_TIMEOUT_MS = 60_000;
 
 /** The engine URL each client was made for: an error about a client names its engine. */
 const urlOfClient = new WeakMap<Dockerode, string>();

@@ -8,13 +8,25 @@ import { isNamespaceLink, listNamespaces } from "../namespaces";
 import type { HostCheck, RuntimeModule, RuntimeOptions } from "../runtime";
 import { LAB_ID_RE, NS_PREFIX } from "../state";
 import { LABEL } from "./container";
-import { DockerRuntime, labContainers, removeDockerLab } from "./docker";
+import { DockerRuntime, labContainers, removeDockerLab, type DockerEngine } from "./docker";
 import { chooseEngines, engineOf } from "./engines";
 
 /** dockerode for the engine URL (unix://, tcp://, ssh://); none: DOCKER_HOST, else the local socket. */
 async function connect(url: string | undefined): Promise<Dockerode> {
   const { connectEngine } = await import("./image");
   return connectEngine(url);
+}
+
+/** The engine's clients, each made on first use: queries time out sooner than container create/start/remove. */
+export function dockerEngine(url: string | undefined): DockerEngine {
+  let query: Promise<Dockerode> | undefined;
+  let lifecycle: Promise<Dockerode> | undefined;
+  return {
+    url,
+    connect: () => (query ??= connect(url)),
+    lifecycle: () =>
+      (lifecycle ??= import("./image").then(({ connectEngine, ENGINE_LIFECYCLE_TIMEOUT_MS }) => connectEngine(url, { timeoutMs: ENGINE_LIFECYCLE_TIMEOUT_MS }))),
+  };
 }
 
 const imageOfRun = new Map<string, Promise<string>>();
@@ -102,8 +114,7 @@ export const dockerRuntime: RuntimeModule = {
     if (remote) throw new Error(remote);
     state.engine = url;
     // dockerode is loaded and connected on the first node, not here: create() is synchronous
-    let docker: Promise<Dockerode> | undefined;
-    return new DockerRuntime(labId, state, { url, connect: () => (docker ??= connect(url)) }, (d) => runImage(d, url));
+    return new DockerRuntime(labId, state, dockerEngine(url), (d) => runImage(d, url));
   },
   async listObjects(opts) {
     const byLab = new Map<string, string[]>();
@@ -141,6 +152,6 @@ export const dockerRuntime: RuntimeModule = {
     return checks;
   },
   async removeLab(labId, state, opts) {
-    return removeDockerLab(await connect(opts?.engine ?? state?.engine ?? engineUrl()), labId, state);
+    return removeDockerLab(dockerEngine(opts?.engine ?? state?.engine ?? engineUrl()), labId, state);
   },
 };
