@@ -5,13 +5,16 @@
 // removes the lab, and reports what survived; the test asserts on the report.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type Dockerode from "dockerode";
 import { DockerRuntime, removeDockerLab } from "./docker/docker";
 import type { NetSpec, NodeSpec } from "../topology/model";
-import { NETNS_DIR, staleLink } from "./namespaces";
+import { NETNS_DIR, createNamespace, listNamespaces, removeNamespaces, staleLink } from "./namespaces";
 import { netnsRuntime } from "./netns";
 import { removeNetnsLab } from "./netns/netns";
-import { processStart, removeState, writeState, type LabState, type LinkOwner } from "./state";
+import { removeLab, type LabInfo } from "../gc";
+import { processStart, readState, removeState, writeState, type LabState, type LinkOwner } from "./state";
 
 const LAB = process.argv[2];
 
@@ -139,6 +142,27 @@ async function main(): Promise<void> {
     (rt as unknown as { started: Map<string, unknown> }).started.set("client", { pid: host.pid!, start: "1", confine: { cgroupProcs: [], caps: [] } });
     out.running = { ...(out.running as object), enter: await refused(() => rt.spawn("client", ["sleep", "1"])) };
     fs.rmSync(`${NETNS_DIR}/${n}`, { force: true });
+  }
+  // 7. a lab whose engine cannot be reached: its stale link and bridge namespace still go; its record goes
+  // only when the engine's socket no longer exists (a socket path that is there but refuses keeps it)
+  for (const [key, socketThere] of [["engineGone", false], ["engineRefuses", true]] as const) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-gone-engine-"));
+    const socket = path.join(dir, "docker.sock");
+    if (socketThere) fs.writeFileSync(socket, ""); // not a socket: connecting is refused
+    const other = start(["unshare", "-n", "sleep", "600"]);
+    const s = await settled(other.pid!);
+    const n = link("client", other.pid!);
+    const bridge = `vl-${LAB}-net-lan`;
+    await createNamespace(bridge);
+    const state = { ...labState("docker", { [n]: { pid: other.pid!, start: String(Number(s) + 1) } }), engine: `unix://${socket}` };
+    state.namespaces.push(bridge);
+    writeState(state);
+    const info: LabInfo = { labId: LAB, state, alive: false, objects: [], runtimes: ["docker"], locations: [], places: {} };
+    const removal = await removeLab(info);
+    out[key] = { removal, sleepAlive: alive(other), linkLeft: linked(n), bridgeLeft: (await listNamespaces()).includes(bridge), recordLeft: readState(LAB) !== undefined };
+    removeState(LAB);
+    await removeNamespaces([bridge]);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   for (const k of kids) k.kill("SIGKILL");
   process.stdout.write(JSON.stringify(out));

@@ -22,15 +22,18 @@ interface Case {
   configure?: string;
   wire?: string;
   enter?: string;
+  bridgeLeft?: boolean;
+  recordLeft?: boolean;
 }
 
 describe("runtime: namespace links of dead containers", function () {
   let out: Record<string, Case> = {};
+  let lab = "";
 
   before(function () {
     if (process.getuid?.() !== 0) this.skip(); // namespaces need root; the lab suites run as root
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-links-"));
-    const lab = newLabId();
+    lab = newLabId();
     try {
       const r = spawnSync("unshare", ["-p", "-f", "--mount-proc", "-n", "--", process.execPath, path.join(__dirname, "link-safety.sandbox.js"), lab], {
         encoding: "utf8",
@@ -87,5 +90,17 @@ describe("runtime: namespace links of dead containers", function () {
     expect(c.wire, JSON.stringify(c)).to.match(/node client is gone .*host's network namespace/);
     // a program started inside the container checks the init's recorded start first
     expect(c.enter, JSON.stringify(c)).to.match(/node client is gone \(its container's init, pid \d+, now started at \d+, not 1\)/);
+  });
+
+  it("a lab whose engine's socket is gone is swept: stale link, bridge namespace and record go", () => {
+    const c = out.engineGone;
+    expect({ left: c.removal?.left, linkLeft: c.linkLeft, bridgeLeft: c.bridgeLeft, recordLeft: c.recordLeft, sleepAlive: c.sleepAlive }, JSON.stringify(c)).to.deep.equal({ left: [], linkLeft: false, bridgeLeft: false, recordLeft: false, sleepAlive: true });
+    expect(c.removal?.removed, JSON.stringify(c)).to.include.members([`namespace link vl-${lab}-client`, `namespace vl-${lab}-net-lan`]);
+  });
+
+  it("a lab whose engine refuses still loses its stale link and bridge namespace, and keeps its record (its containers may exist)", () => {
+    const c = out.engineRefuses;
+    expect({ linkLeft: c.linkLeft, bridgeLeft: c.bridgeLeft, recordLeft: c.recordLeft, sleepAlive: c.sleepAlive }, JSON.stringify(c)).to.deep.equal({ linkLeft: false, bridgeLeft: false, recordLeft: true, sleepAlive: true });
+    expect(c.removal?.left.join("\n"), JSON.stringify(c)).to.match(/containers of lab \w+ on engine unix:\/\/.*docker\.sock \(unreachable: /);
   });
 });

@@ -17,6 +17,7 @@ import { programArgv } from "../programs";
 import type { HarnessProgram, Removal, Runtime, SpawnOptions } from "../runtime";
 import { NS_PREFIX, labDir, processStart, writeState, type LabState } from "../state";
 import { LABEL, capsOfMask, cgroupProcsFiles, containerName, containerOptions, nsenterArgv, type Confinement } from "./container";
+import { engineOf } from "./engines";
 import { IMAGE_APP_DIR, IMAGE_NODE } from "./image";
 
 /** One engine of a lab (a lab is whole on one engine). */
@@ -224,10 +225,15 @@ export async function removeDockerLab(engine: DockerEngine, labId: string, state
   const links = [...names].filter((ns) => isNamespaceLink(ns));
   // read while the containers still hold the namespaces: afterwards the links dangle
   const live = links.filter((l) => staleLink(l, state?.links?.[l]) === undefined);
-  const inside = (await Promise.all(live.map((l) => namespaceProcesses(l)))).flat();
   const removed: string[] = [];
   const left: string[] = [];
-  const containers = await labContainers(await engine.connect(), labId);
+  let containers: Dockerode.ContainerInfo[];
+  try {
+    containers = await labContainers(await engine.connect(), labId);
+  } catch (e) {
+    return unreachableEngine(engine, labId, e as Error, links, live, [...names].filter((ns) => !links.includes(ns)));
+  }
+  const inside = (await Promise.all(live.map((l) => namespaceProcesses(l)))).flat();
   const lifecycle = containers.length ? await engine.lifecycle() : undefined;
   await Promise.all(
     containers.map(async (c) => {
@@ -253,5 +259,38 @@ export async function removeDockerLab(engine: DockerEngine, labId: string, state
   const bridges = await removeNamespaces([...names].filter((ns) => !links.includes(ns)));
   removed.push(...bridges.removed.map((n) => `namespace ${n}`));
   left.push(...bridges.left.map((n) => `namespace ${n}`));
+  return { removed, left };
+}
+
+/** The engine's unix socket when it is one and no longer exists (the engine is gone, and with it its containers' processes). */
+function socketGone(url: string | undefined): string | undefined {
+  let socket: string | undefined;
+  try {
+    socket = engineOf(url).options.socketPath;
+  } catch {
+    return undefined;
+  }
+  return socket && !fs.existsSync(socket) ? socket : undefined;
+}
+
+/**
+ * What can go of a docker lab whose engine does not answer: its stale links (they name no
+ * container any more) and its bridge namespaces (the host's own); a link still naming its
+ * container stays (the container may run). The containers are left, so the record is kept,
+ * unless the engine's socket is gone: then there is no engine to hold any.
+ */
+async function unreachableEngine(engine: DockerEngine, labId: string, why: Error, links: readonly string[], live: readonly string[], bridgeNs: readonly string[]): Promise<Removal> {
+  const removed: string[] = [];
+  const left: string[] = [];
+  for (const l of links.filter((x) => !live.includes(x))) {
+    fs.rmSync(`${NETNS_DIR}/${l}`, { force: true });
+    removed.push(`namespace link ${l}`);
+  }
+  left.push(...live.map((l) => `namespace link ${l} (its container still runs)`));
+  const bridges = await removeNamespaces(bridgeNs);
+  removed.push(...bridges.removed.map((n) => `namespace ${n}`));
+  left.push(...bridges.left.map((n) => `namespace ${n}`));
+  const gone = socketGone(engine.url);
+  if (!gone) left.push(`containers of lab ${labId} on engine ${engine.url ?? engineOf().url} (unreachable: ${why.message.split("\n")[0]})`);
   return { removed, left };
 }
