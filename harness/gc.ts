@@ -95,7 +95,7 @@ export async function listLabs(opts: GcOptions = {}): Promise<LabInfo[]> {
       place(i, mod.kind, p);
       if (!places.some((x) => x.name === p.name)) places.push(p);
     }
-    const listings = new Map(await Promise.all(places.map(async (p) => [p.name, await listOf(mod, p)] as const)));
+    const listings = new Map(await Promise.all(places.filter((p) => !p.remote).map(async (p) => [p.name, await listOf(mod, p)] as const)));
     for (const [id, found] of engineObjects(listings)) {
       const i = info(id);
       for (const o of found.objects) if (!i.objects.includes(o)) i.objects.push(o);
@@ -103,7 +103,8 @@ export async function listLabs(opts: GcOptions = {}): Promise<LabInfo[]> {
       if (!i.runtimes.includes(mod.kind)) i.runtimes.push(mod.kind);
     }
     // nothing tells where a lab of this runtime is (no record, no object only one location lists): its first location
-    for (const i of byId.values()) if (i.runtimes.includes(mod.kind) && !i.places[mod.kind]?.length) place(i, mod.kind, places[0]);
+    const here = places.find((p) => !p.remote);
+    for (const i of byId.values()) if (here && i.runtimes.includes(mod.kind) && !i.places[mod.kind]?.length) place(i, mod.kind, here);
   }
   return [...byId.values()].sort((a, b) => (a.state?.created ?? "").localeCompare(b.state?.created ?? ""));
 }
@@ -125,6 +126,7 @@ export async function removeLab(info: LabInfo): Promise<{ removed: string[]; lef
     const mod = await runtimeModule(kind);
     const places = info.places[kind]?.length ? info.places[kind]! : [{ name: "", options: {} }];
     for (const where of places) {
+      if (where.remote) continue; // another host's: see remoteLocations
       try {
         const r = await mod.removeLab(info.labId, info.state, where.options);
         removed.push(...r.removed.filter((o) => !removed.includes(o)));
@@ -145,11 +147,21 @@ export interface GcReport {
   removed: string[];
   left: string[]; // objects that could not be removed (processes that would not die, an engine that refused)
   skippedLive: string[];
+  /** Locations left alone because they are another host's (tcp:// or ssh:// engines), with why, each once. */
+  skippedRemote: string[];
+}
+
+/** The configured locations that are another host's, as "NAME: why" (ls, down and gc neither list nor remove anything there). */
+export async function remoteLocations(config: HostConfig | undefined): Promise<string[]> {
+  const out: string[] = [];
+  for (const mod of await allRuntimeModules()) for (const p of mod.locations(config)) if (p.remote && !out.includes(`${p.name}: ${p.remote}`)) out.push(`${p.name}: ${p.remote}`);
+  return out;
 }
 
 export async function gc(opts: GcOptions = {}): Promise<GcReport> {
-  const report: GcReport = { labs: [], removed: [], left: [], skippedLive: [] };
-  for (const info of await listLabs(opts)) {
+  const config = "config" in opts ? opts.config : hostConfig();
+  const report: GcReport = { labs: [], removed: [], left: [], skippedLive: [], skippedRemote: await remoteLocations(config) };
+  for (const info of await listLabs({ config })) {
     if (info.alive) {
       report.skippedLive.push(info.labId);
       continue;

@@ -96,6 +96,7 @@ export const gc = {
     const r = await sweep({ config: hostConfig(a.config) });
     out(`removed ${r.labs.length} lab(s), ${countByKind(r.removed)}${r.skippedLive.length ? `; left ${r.skippedLive.length} live lab(s): ${r.skippedLive.join(", ")}` : ""}`);
     for (const o of r.removed) out(`  ${o}`);
+    for (const s of r.skippedRemote) out(`skipped engine ${s}`);
     if (r.left.length) {
       err(`could not remove (processes inside would not die, or the engine refused): ${r.left.join(", ")}`);
       return 1;

@@ -69,6 +69,8 @@ export interface Location {
   name: string;
   /** What create(), listObjects() and removeLab() are given to reach it. */
   options: RuntimeOptions;
+  /** Set when its objects are another host's (a tcp:// or ssh:// engine): why ls, down and gc leave it alone. */
+  remote?: string;
 }
 
 /** One line of `vpnlab doctor`: a capability found or missing, and what to do. */

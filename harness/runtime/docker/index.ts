@@ -86,6 +86,17 @@ export function notLocal(url: string | undefined): string | undefined {
   return local ? undefined : `engine ${name}: the docker runtime reaches containers by PID: the engine must run on this host; run vpnlab on that host (e.g. with --shard)`;
 }
 
+const REMOTE_SKIPPED = "not on this host: its labs are that host's to list and remove (run vpnlab there)";
+
+/** A tcp:// or ssh:// engine (parsable; an unparsable URL fails where it is used). */
+function remoteEngine(url: string | undefined): boolean {
+  try {
+    return !engineOf(url).local;
+  } catch {
+    return false;
+  }
+}
+
 export const dockerRuntime: RuntimeModule = {
   kind: "docker",
   async unavailable(opts) {
@@ -118,6 +129,8 @@ export const dockerRuntime: RuntimeModule = {
   },
   async listObjects(opts) {
     const byLab = new Map<string, string[]>();
+    // another host's containers have no record here: they would all look orphaned
+    if (notLocal(engineUrl(opts))) return byLab;
     const add = (id: string, what: string) => byLab.set(id, [...(byLab.get(id) ?? []), what]);
     for (const c of await labContainers(await connect(engineUrl(opts)))) {
       const id = c.Labels[LABEL.lab];
@@ -136,7 +149,7 @@ export const dockerRuntime: RuntimeModule = {
     return byLab;
   },
   locations(config, cli) {
-    return chooseEngines(cli, config?.engines).map((e) => ({ name: e.url, options: { engine: e.url } }));
+    return chooseEngines(cli, config?.engines).map((e) => ({ name: e.url, options: { engine: e.url }, ...(e.local ? {} : { remote: REMOTE_SKIPPED }) }));
   },
   async doctorChecks(config) {
     // every engine a run would spread over, and whether the node image for this build is on it
@@ -152,6 +165,9 @@ export const dockerRuntime: RuntimeModule = {
     return checks;
   },
   async removeLab(labId, state, opts) {
-    return removeDockerLab(dockerEngine(opts?.engine ?? state?.engine ?? engineUrl()), labId, state);
+    const url = opts?.engine ?? state?.engine ?? engineUrl();
+    // never force-remove another host's containers: a live lab there has no record here
+    if (remoteEngine(url)) return { removed: [], left: [] };
+    return removeDockerLab(dockerEngine(url), labId, state);
   },
 };
