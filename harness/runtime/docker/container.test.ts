@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { NodeSpec } from "../../topology/model";
-import { LABEL, capsOfMask, cgroupProcsFiles, containerName, containerOptions, nsenterArgv } from "./container";
+import { LABEL, capsOfMask, cgroupProcsFiles, containerName, containerOptions, nsenterArgv, unescapeMountinfo } from "./container";
 
 describe("runtime/docker: the node container", () => {
   const fw: NodeSpec = { name: "firewall", role: "firewall", links: [{ net: "edge", ip: { addr: "198.51.100.1", prefix: 24 } }], routes: [] };
@@ -68,5 +68,24 @@ describe("runtime/docker: the node container", () => {
       `/sys/fs/cgroup/unified${id}/cgroup.procs`,
       "/sys/fs/cgroup/blkio/cgroup.procs",
     ]);
+  });
+
+  it("unescapes mountinfo's octal escapes (space, tab, newline, backslash) in mount points and roots", () => {
+    expect(unescapeMountinfo("/mnt/my\\040cgroups\\011x\\012y\\134z")).to.equal("/mnt/my cgroups\tx\ny\\z");
+    const mountinfo = "41 31 0:38 /lab\\040a /mnt/cg\\040root rw,relatime - cgroup2 cgroup2 rw";
+    expect(cgroupProcsFiles("0::/lab a/c1", mountinfo)).to.deep.equal(["/mnt/cg root/c1/cgroup.procs"]);
+  });
+
+  it("reaches a cgroup through a subtree mount (root not /), the deepest one that holds it, and none outside every mount", () => {
+    const mountinfo = [
+      "50 31 0:38 /system.slice /sys/fs/cgroup rw - cgroup2 cgroup2 rw",
+      "51 31 0:38 /system.slice/docker.service /srv/dockercg rw - cgroup2 cgroup2 rw",
+    ].join("\n");
+    expect(cgroupProcsFiles("0::/system.slice/docker.service/c9", mountinfo)).to.deep.equal(["/srv/dockercg/c9/cgroup.procs"]);
+    expect(cgroupProcsFiles("0::/system.slice/other", mountinfo)).to.deep.equal(["/sys/fs/cgroup/other/cgroup.procs"]);
+    expect(cgroupProcsFiles("0::/system.slice", mountinfo)).to.deep.equal(["/sys/fs/cgroup/cgroup.procs"]);
+    // a sibling whose name starts alike is not under the subtree; nothing reaches it, so nothing is returned
+    expect(cgroupProcsFiles("0::/system.slicer/c1", mountinfo)).to.deep.equal([]);
+    expect(cgroupProcsFiles("0::/user.slice/c1", mountinfo)).to.deep.equal([]);
   });
 });

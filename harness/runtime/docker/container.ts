@@ -100,9 +100,16 @@ export function capsOfMask(hex: string): string[] {
   return caps;
 }
 
+/** A mountinfo field as the path it names: the kernel escapes space, tab, newline and backslash as \ooo octal. Pure. */
+export function unescapeMountinfo(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
 /**
  * The host's cgroup.procs files of the cgroups a process is in, from its /proc/PID/cgroup and
- * this host's /proc/self/mountinfo (cgroup v1 hierarchies by controller, or the v2 tree). Pure.
+ * this host's /proc/self/mountinfo (cgroup v1 hierarchies by controller, or the v2 tree). A mount
+ * of a subtree (root not "/") serves the cgroups under that subtree; a whole-hierarchy mount is
+ * preferred. A cgroup no mount reaches gives no file (the caller refuses when none is left). Pure.
  */
 export function cgroupProcsFiles(procCgroup: string, mountinfo: string): string[] {
   const mounts = mountinfo.split("\n").flatMap((line) => {
@@ -110,16 +117,23 @@ export function cgroupProcsFiles(procCgroup: string, mountinfo: string): string[
     if (!post) return [];
     const f = pre.split(" ");
     const [fstype, , opts] = post.split(" ");
-    if (f[3] !== "/" || (fstype !== "cgroup" && fstype !== "cgroup2")) return []; // a bind of a subtree: not the hierarchy's root
-    return [{ fstype, point: f[4], opts: (opts ?? "").split(",") }];
+    if (fstype !== "cgroup" && fstype !== "cgroup2") return [];
+    return [{ fstype, root: unescapeMountinfo(f[3]), point: unescapeMountinfo(f[4]), opts: (opts ?? "").split(",") }];
   });
   const files: string[] = [];
   for (const line of procCgroup.split("\n")) {
     const m = /^(\d+):([^:]*):(\/.*)$/.exec(line.trim());
     if (!m) continue;
     const [, id, ctl, p] = m;
-    const mount = id === "0" && ctl === "" ? mounts.find((x) => x.fstype === "cgroup2") : mounts.find((x) => x.fstype === "cgroup" && ctl.split(",").every((c) => x.opts.includes(c)));
-    if (mount) files.push(`${mount.point}${p === "/" ? "" : p}/cgroup.procs`);
+    const within = (root: string) => root === "/" || p === root || p.startsWith(`${root}/`);
+    const mount = mounts
+      .filter((x) => (id === "0" && ctl === "" ? x.fstype === "cgroup2" : x.fstype === "cgroup" && ctl.split(",").every((c) => x.opts.includes(c))))
+      .filter((x) => within(x.root))
+      // the whole hierarchy first, then the deepest subtree
+      .sort((a, b) => (a.root === "/" ? -1 : b.root === "/" ? 1 : b.root.length - a.root.length))[0];
+    if (!mount) continue;
+    const rest = mount.root === "/" ? p : p.slice(mount.root.length);
+    files.push(`${mount.point}${rest === "/" ? "" : rest}/cgroup.procs`);
   }
   return [...new Set(files)];
 }

@@ -192,7 +192,13 @@ function confinementOf(pid: number): Confinement {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   const bnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
   if (!bnd) throw new Error(`no CapBnd in /proc/${pid}/status`);
-  return { cgroupProcs: cgroupProcsFiles(fs.readFileSync(`/proc/${pid}/cgroup`, "utf8"), fs.readFileSync("/proc/self/mountinfo", "utf8")), caps: capsOfMask(bnd) };
+  const procCgroup = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8");
+  const cgroupProcs = cgroupProcsFiles(procCgroup, fs.readFileSync("/proc/self/mountinfo", "utf8")).filter((f) => fs.existsSync(f));
+  // without one, programs started in the container would run in the host's cgroups: unconfined
+  if (cgroupProcs.length === 0) {
+    throw new Error(`no cgroup.procs file of the container's cgroups (${procCgroup.trim().split("\n").join("; ")}) under this host's cgroup mounts (/proc/self/mountinfo): programs started in it could not be confined to them`);
+  }
+  return { cgroupProcs, caps: capsOfMask(bnd) };
 }
 
 /** The (only) child of a process, from /proc; undefined when it has none (yet, or any more). */
