@@ -16,6 +16,7 @@ import { doctor } from "./cli/doctor";
 import { image } from "./cli/image";
 import { down, gc, ls } from "./cli/labs";
 import { merge } from "./cli/merge";
+import { report } from "./cli/report";
 import { err, flushOutput, guardStreams, outputFailed } from "./cli/output";
 import { run } from "./cli/run";
 import { schema } from "./cli/schema";
@@ -58,7 +59,7 @@ function completionWords(argv: string[]): string[] {
   return i < 0 ? [] : argv.slice(i + 1);
 }
 
-const COMMANDS = [run, check, up, ls, down, gc, merge, doctor, schema, image].map((c) => c.command.split(" ")[0]).concat("completion");
+const COMMANDS = [run, check, up, ls, down, gc, merge, doctor, schema, image, report].map((c) => c.command.split(" ")[0]).concat("completion");
 
 const TAKES_VALUE = new Set(["--variant", "-v", "--jobs", "-j"]);
 
@@ -101,6 +102,7 @@ function parser(argv: string[], outcome: Outcome): Argv {
   y = register(y, doctor, outcome);
   y = register(y, schema, outcome);
   y = register(y, image, outcome);
+  y = register(y, report, outcome);
   return y
     .completion("completion", "print a bash completion script (vpnlab completion >> ~/.bashrc)", (_current: string, _argv: unknown, defaults: () => void, done: (completions: string[]) => void) => {
       const variants = variantCompletions(completionWords(argv));

@@ -125,7 +125,10 @@ export async function doctor(opts: DoctorOptions = {}): Promise<Check[]> {
   }
   const tcpdump = findProgram("tcpdump");
   add({ name: "tcpdump", ok: !!tcpdump, detail: tcpdump ?? "tcpdump not found", fix: "apt-get install tcpdump (captures)", required: false });
-  const java = await version(["java", "-version"]);
-  add({ name: "java", ok: !!java, detail: java ?? "java not found", fix: "apt-get install default-jre-headless (Allure HTML report only)", required: false });
+  // the java `vpnlab report` would run allure with (JAVA_HOME first, as allure's launcher does)
+  const { findJava } = await import("./report/generate");
+  const javaBin = findJava();
+  const java = javaBin ? await version([javaBin, "-version"]) : undefined;
+  add({ name: "java", ok: !!java, detail: java ? `${java} (${javaBin})` : "java not found (JAVA_HOME, PATH)", fix: "apt-get install default-jre-headless (vpnlab report / nightly: the Allure HTML report)", required: false });
   return checks;
 }
