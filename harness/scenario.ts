@@ -11,7 +11,7 @@ import { Lab, LabFaultError } from "./lab";
 import { PhaseStates, type PhaseState } from "./phase-state";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { LoopLag } from "./agent/protocol";
-import { deliveryBuckets, phaseDelivery, tcpPhases, type Bucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
+import { deliveryBuckets, phaseDelivery, tcpBuckets, tcpPhases, type Bucket, type TcpBucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
 
@@ -55,12 +55,13 @@ export interface ScenarioResult {
   /** The Docker engine the lab ran on (docker runtime, when the run named engines). */
   engine?: string;
   startedAt: string;
-  timing: { setupMs: number; tunnelUpMs: number; scenarioMs: number; totalMs: number };
+  /** baselineAt and teardownAt: ms since the epoch (the report's steps are placed by them). */
+  timing: { setupMs: number; tunnelUpMs: number; scenarioMs: number; totalMs: number; baselineAt?: number; teardownAt?: number };
   tunnel: { inner?: string; clientDownAtMs?: number; headendDownAtMs?: number; downReason?: string };
   phases: PhaseDelivery[];
   buckets: Bucket[];
   /** The tcp-stream flow, when the probe ran it: bytes the sink received per phase, and whether the one connection lasted. */
-  tcp?: { phases: TcpPhase[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; lasted: boolean; survived: boolean };
+  tcp?: { phases: TcpPhase[]; buckets?: TcpBucket[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; lasted: boolean; survived: boolean };
   chaos: ChaosRecord[];
   /** The pcap files written (scenario.capture), one per NODE.NET. */
   captures: CaptureRecord[];
@@ -168,6 +169,7 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     if (lab) result.evidence.logs = collectLogs(lab);
   } finally {
     if (lab) result.captures = await lab.stopCaptures().catch(() => []);
+    if (lab) result.timing.teardownAt = Date.now();
     await lab?.down();
     result.timing.totalMs = Date.now() - t0;
   }
@@ -201,6 +203,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   await g(lab.startProbe());
   const start = Date.now();
   clock.start = start;
+  result.timing.baselineAt = start;
   await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
   // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
   harnessLoop.enable();
@@ -279,6 +282,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     const phasesTcp = tcpPhases(sink, windows);
     result.tcp = {
       phases: phasesTcp,
+      buckets: tcpBuckets(sink, start, end),
       bytesWritten: sender.bytesWritten,
       bytesReceived: sink.bytes,
       connections: sink.connections,

@@ -29,8 +29,10 @@ export const run = {
         describe: "a Docker engine for the docker runtime (unix:///path, tcp://host:port, ssh://user@host); repeat it to spread the scenarios over several; default: the config's engines:, else VPNLAB_ENGINES, else DOCKER_HOST",
       })
       .option("config", { type: "string", requiresArg: true, describe: "the host's settings file (engines:, runtime:, jobs:); default VPNLAB_CONFIG" })
+      .option("allure", { type: "string", requiresArg: true, describe: "also write Allure results there: one result per scenario (steps, attachments, timeline.svg), environment, categories, executor" })
       .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "every scenario, three labs at a time")
+      .example("$0 run topologies/asa-ips.yaml --allure reports/allure-results", "every scenario, each an Allure result")
       .example("$0 run topologies/asa-ips.yaml -v base,natt --json", "two scenarios, as JSON")
       .example("$0 run topologies/matrix.yaml --shard 2/4", "the second of four CI jobs' slices")
       .example("$0 run topologies/asa-ips.yaml --runtime docker", "every scenario, each node a container")
@@ -54,6 +56,7 @@ export const run = {
     const extraCaptures = captureArgs(a, scenarios); // refused before any lab is built
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
+    const allure = a.allure ? { dir: a.allure, ...(await import("../report/allure-files")) } : undefined;
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
     const results: ScenarioResult[] = await mapPool(scenarios, jobs, async (s) => {
       const r = await place.on(s, (where, several) => {
@@ -64,8 +67,14 @@ export const run = {
         const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
         err(`  ${s.variant}: ${verdict}`);
       }
+      // written as each scenario ends: a run cut short keeps what it finished
+      allure?.writeScenarioResult(allure.dir, r, s);
       return r;
     });
+    if (allure) {
+      await allure.writeRunFiles(allure.dir, results.map((r) => r.runtime));
+      if (!a.json) err(`Allure results: ${results.length} scenario(s) in ${allure.dir}`);
+    }
     const s = runSummary(results);
     if (a.json) {
       out(JSON.stringify({ topology: topology.name, file: a.file, ...(a.shard ? { shard: a.shard } : {}), results, summary: s.counts }, null, 2));
@@ -75,4 +84,4 @@ export const run = {
     }
     return s.exitCode;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; json: boolean; jobs: number | undefined }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; allure: string | undefined; json: boolean; jobs: number | undefined }>;

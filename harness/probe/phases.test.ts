@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { deliveryBuckets, phaseDelivery, tcpPhases, type PhaseWindow } from "./phases";
+import { deliveryBuckets, phaseDelivery, tcpBuckets, tcpPhases, type PhaseWindow } from "./phases";
 import type { ProbeRecord } from "./types";
 
 describe("phase accounting", () => {
@@ -44,6 +44,15 @@ describe("probe/phases: tcpPhases", () => {
       { phase: "baseline", bytes: 2500, kbitPerSec: 10 },
       { phase: "chaos", bytes: 2500, kbitPerSec: 5 },
       { phase: "recovery", bytes: 1000, kbitPerSec: 2 },
+    ]);
+  });
+
+  it("tcp buckets: the sink's bytes by arrival per 100 ms from the start, before and after the window left out", () => {
+    const report = { connections: 1, open: 1, bytes: 0, sentBuckets: [], buckets: [[900, 7], [1000, 10], [1050, 5], [1290, 3], [1300, 99]] as [number, number][] };
+    expect(tcpBuckets(report, 1000, 1300)).to.deep.equal([
+      { t: 0, bytes: 15 },
+      { t: 100, bytes: 0 },
+      { t: 200, bytes: 3 },
     ]);
   });
 });

@@ -91,3 +91,19 @@ export function tcpPhases(report: TcpSinkReport, windows: PhaseWindow[]): TcpPha
     return { phase: w.name, bytes, kbitPerSec: secs > 0 ? Math.round((bytes * 8) / secs / 100) / 10 : 0 };
   });
 }
+
+/** The sink's bytes per 100 ms by arrival, from the start of the baseline (the timeline chart). */
+export interface TcpBucket {
+  t: number; // ms from the start of the baseline
+  bytes: number;
+}
+
+export function tcpBuckets(report: TcpSinkReport, t0: number, end: number, bucketMs = 100): TcpBucket[] {
+  const n = Math.max(0, Math.ceil((end - t0) / bucketMs));
+  const buckets: TcpBucket[] = Array.from({ length: n }, (_, i) => ({ t: i * bucketMs, bytes: 0 }));
+  for (const [at, bytes] of report.buckets) {
+    const i = Math.floor((at - t0) / bucketMs);
+    if (i >= 0 && i < n) buckets[i].bytes += bytes;
+  }
+  return buckets;
+}

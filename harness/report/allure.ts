@@ -1,41 +1,49 @@
-// Publish one scenario into the running Allure test: labels to group by,
-// parameters to compare, and the evidence as attachments.
+// Publish one scenario into the running Allure test (allure-mocha): the labels, parameters,
+// description, timed steps and attachments of allure-build.ts, sent as the facade's runtime
+// messages so that the steps keep their measured start and stop.
 import * as fs from "node:fs";
-import * as path from "node:path";
 import * as allure from "allure-js-commons";
-import { Status } from "allure-js-commons";
+import type { StatusDetails } from "allure-js-commons";
+// moduleResolution "node" does not read package exports: the subpath's types come by their file
+import type { TestRuntime } from "allure-js-commons/dist/types/sdk/runtime/types";
+import type { RuntimeMessage } from "allure-js-commons/dist/types/sdk/types";
 import type { ScenarioResult } from "../scenario";
-import { summarize } from "./summary";
+import type { Scenario } from "../topology/model";
+import { buildScenarioTest, type StepSpec } from "./allure-build";
+import { scenarioOf } from "./allure-files";
 
-export async function publishResult(r: ScenarioResult): Promise<void> {
-  await allure.epic(r.topology);
-  await allure.feature(`transport ${r.transport}`);
-  await allure.story(r.variant);
-  await allure.parameter("firewall", r.proxy ? `${r.firewallMode}/${r.proxy}` : r.firewallMode);
-  await allure.parameter("expect", r.expect);
-  await allure.parameter("verdict", r.verdict ?? r.outcome);
-  await allure.parameter("lab", r.labId, { excluded: true });
-  await allure.parameter("runtime", r.runtime);
-  if (r.engine) await allure.parameter("engine", r.engine, { excluded: true });
-  await allure.description(["```", summarize(r), "```"].join("\n"));
-  for (const p of r.phases) {
-    await allure.logStep(`${p.phase}: ${p.delivered}/${p.sent} delivered`, p.delivery >= 0.95 ? Status.PASSED : p.delivery >= 0.5 ? Status.BROKEN : Status.FAILED);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { getGlobalTestRuntime } = require("allure-js-commons/sdk/runtime") as { getGlobalTestRuntime: () => TestRuntime };
+
+type MessageRuntime = TestRuntime & { sendMessage: (m: RuntimeMessage) => Promise<void> };
+
+const hasMessages = (rt: TestRuntime): rt is MessageRuntime => typeof (rt as Partial<MessageRuntime>).sendMessage === "function";
+
+async function sendStep(rt: MessageRuntime, s: StepSpec): Promise<void> {
+  await rt.sendMessage({ type: "step_start", data: { name: s.name, start: s.start } });
+  for (const sub of s.steps) await sendStep(rt, sub);
+  const details: StatusDetails | undefined = s.statusDetails;
+  await rt.sendMessage({ type: "step_stop", data: { stop: s.stop, status: s.status, ...(details ? { statusDetails: details } : {}) } });
+}
+
+/** The mocha test's own name, status and history stay mocha's; the rest comes from the scenario. */
+export async function publishResult(r: ScenarioResult, scenario?: Scenario): Promise<void> {
+  const resolved = scenario ? { scenario } : scenarioOf(r);
+  const t = buildScenarioTest(r, resolved.scenario);
+  await allure.labels(...t.labels);
+  for (const p of t.parameters) await allure.parameter(p.name, p.value, p.excluded ? { excluded: true } : undefined);
+  await allure.description(t.description);
+  const rt = getGlobalTestRuntime();
+  if (hasMessages(rt)) {
+    for (const s of t.steps) await sendStep(rt, s);
+  } else {
+    // a runtime without messages (not allure-mocha): the steps without their times
+    for (const s of t.steps) await allure.logStep(s.name, s.status);
   }
-  await allure.attachment("summary.txt", summarize(r), "text/plain");
-  await allure.attachment("result.json", JSON.stringify(r, null, 2), "application/json");
-  const csv = ["t_ms,sent,delivered", ...r.buckets.map((b) => `${b.t},${b.sent},${b.delivered}`)].join("\n");
-  await allure.attachment("delivery-100ms.csv", csv, "text/csv");
-  const fw = r.evidence.firewall;
-  if (fw?.ruleset) await allure.attachment("firewall.nft", fw.ruleset, "text/plain");
-  if (fw?.proxy?.config) await allure.attachment(fw.proxy.config.name, fw.proxy.config.text, "text/plain");
-  for (const s of r.evidence.daemonState ?? []) {
-    const text = s.state ? Object.entries(s.state).map(([k, v]) => `--- ${k}\n${v}`).join("\n") : `(not available: ${s.error})`;
-    await allure.attachment(`daemon-state-${s.phase}-end.txt`, text, "text/plain");
-  }
-  for (const c of r.captures ?? []) {
-    if (fs.existsSync(c.file)) await allure.attachmentPath(path.basename(c.file), c.file, { contentType: "application/vnd.tcpdump.pcap", fileExtension: "pcap" });
-  }
-  for (const c of r.chaos) {
-    if (c.detail?.length) await allure.attachment(`chaos-${c.appliedAtMs}ms-${c.on}.txt`, c.detail.join("\n"), "text/plain");
+  if (resolved.why) await allure.attachment("topology (resolved).txt", `not resolved: ${resolved.why}`, "text/plain");
+  for (const a of t.attachments) {
+    if (a.path !== undefined) {
+      if (fs.existsSync(a.path)) await allure.attachmentPath(a.name, a.path, { contentType: a.contentType, fileExtension: a.fileExtension });
+    } else await allure.attachment(a.name, a.content ?? "", { contentType: a.contentType, fileExtension: a.fileExtension });
   }
 }

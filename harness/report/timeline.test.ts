@@ -1,0 +1,110 @@
+import { expect } from "chai";
+import type { Bucket, TcpBucket } from "../probe/phases";
+import type { ScenarioResult } from "../scenario";
+import { chaosWindows, renderTimeline } from "./timeline";
+import { phase, scenarioResult } from "./testkit";
+
+// 3 s baseline, 3 s chaos, 3 s recovery; 10 probes and 12 kB of the stream per 100 ms when all is well
+const PHASES = [
+  { ...phase("baseline", 300, 300), startMs: 0, durationMs: 3000 },
+  { ...phase("chaos", 300, 0), startMs: 3000, durationMs: 3000 },
+  { ...phase("recovery", 300, 0), startMs: 6000, durationMs: 3000 },
+];
+const N = 90;
+const udp = (ok: (t: number) => boolean): Bucket[] => Array.from({ length: N }, (_, i) => ({ t: i * 100, sent: 10, delivered: ok(i * 100) ? 10 : 0 }));
+const tcp = (ok: (t: number) => boolean): TcpBucket[] => Array.from({ length: N }, (_, i) => ({ t: i * 100, bytes: ok(i * 100) ? 12000 : 0 }));
+const CHAOS: ScenarioResult["chaos"] = [
+  { atMs: 3000, appliedAtMs: 3004, on: "wan.edge", action: "loss 30%", backend: "nftables" },
+  { atMs: 6000, appliedAtMs: 6002, on: "wan.edge", action: "clear (end of chaos phase)" },
+];
+const tcpOf = (buckets: TcpBucket[]): ScenarioResult["tcp"] => ({ phases: [], buckets, bytesWritten: 0, bytesReceived: 0, connections: 1, connected: true, lasted: true, survived: true });
+
+/** The failing cTCP shape: delivery stops at the first loss and never comes back; DPD takes the tunnel down. */
+const failing = scenarioResult({ phases: PHASES, chaos: CHAOS, buckets: udp((t) => t < 3000), tcp: tcpOf(tcp((t) => t < 3000)), tunnel: { clientDownAtMs: 4700, downReason: "DPD: 3 probes unanswered" }, timing: { setupMs: 900, tunnelUpMs: 300, scenarioMs: 9000, totalMs: 11000 } });
+/** A surviving one: a dip while the loss is on, back to full delivery in the recovery, the tunnel never down. */
+const surviving = scenarioResult({ variant: "natt", transport: "natt", expect: "survives", verdict: "survives", phases: PHASES, chaos: CHAOS, buckets: udp((t) => t < 3000 || t >= 3800), tcp: tcpOf(tcp((t) => t < 3000 || t >= 4000)), tunnel: {}, timing: { setupMs: 900, tunnelUpMs: 300, scenarioMs: 9000, totalMs: 11000 } });
+
+/** The attributes of every element with this class, parsed from the SVG text. */
+function elements(svg: string, cls: string): Record<string, string>[] {
+  const tags = [...svg.matchAll(new RegExp(`<(\\w+) class="${cls}"([^>]*)>`, "g"))];
+  return tags.map((m) => Object.fromEntries([...m[2].matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+}
+const points = (p: Record<string, string>): { x: number; y: number }[] =>
+  p.points.split(" ").map((xy) => {
+    const [x, y] = xy.split(",").map(Number);
+    return { x, y };
+  });
+
+describe("report/timeline", () => {
+  it("the failing cTCP run: the down marker at DPD, the chaos window shaded from the loss to the clear, delivery flat at zero from the first loss to the end", () => {
+    const svg = renderTimeline(failing);
+    expect(svg.startsWith("<svg ")).to.equal(true);
+    const down = elements(svg, "tunnel-down");
+    expect(down, "one tunnel-down marker").to.have.length(1);
+    expect(down[0]["data-at-ms"]).to.equal("4700");
+    const shaded = elements(svg, "chaos");
+    expect(shaded.map((s) => [s["data-from-ms"], s["data-to-ms"]])).to.deep.equal([["3004", "6002"]]);
+    // the shading sits between the marks of the loss and the clear on the x axis, and the marker inside it
+    const x0 = Number(shaded[0].x);
+    const x1 = x0 + Number(shaded[0].width);
+    expect(Number(down[0].x1)).to.be.within(x0, x1);
+
+    const [delivery] = elements(svg, "delivery");
+    const pts = points(delivery);
+    expect(pts, "a point per 100 ms bucket").to.have.length(N);
+    const top = Math.min(...pts.map((p) => p.y));
+    const bottom = Math.max(...pts.map((p) => p.y));
+    expect(pts.slice(0, 30).every((p) => p.y === top), "full delivery in the baseline").to.equal(true);
+    expect(pts.slice(30).every((p) => p.y === bottom), "nothing delivered from the first loss to the end").to.equal(true);
+    const stream = points(elements(svg, "tcp")[0]);
+    expect(stream).to.have.length(N);
+    const zero = Math.max(...stream.map((p) => p.y));
+    expect(stream.slice(0, 30).every((p) => p.y < zero), "the stream flowed in the baseline").to.equal(true);
+    expect(stream.slice(30).every((p) => p.y === zero), "no byte of the stream from the first loss to the end").to.equal(true);
+  });
+
+  it("the surviving run: no down marker, the same shaded window, a dip during the loss and full delivery again in the recovery", () => {
+    const svg = renderTimeline(surviving);
+    expect(elements(svg, "tunnel-down")).to.have.length(0);
+    expect(elements(svg, "chaos").map((s) => [s["data-from-ms"], s["data-to-ms"]])).to.deep.equal([["3004", "6002"]]);
+    const pts = points(elements(svg, "delivery")[0]);
+    expect(pts).to.have.length(N);
+    const top = Math.min(...pts.map((p) => p.y));
+    const dip = pts.slice(30, 38);
+    expect(dip.every((p) => p.y > top), "the dip while the loss starts").to.equal(true);
+    expect(pts.slice(38).every((p) => p.y === top), "delivered again through the rest of chaos and the recovery").to.equal(true);
+    const stream = points(elements(svg, "tcp")[0]);
+    expect(stream.slice(60).every((p) => p.y === Math.min(...stream.map((q) => q.y))), "the stream back at its rate in the recovery").to.equal(true);
+  });
+
+  it("has its axes labelled and the phases marked", () => {
+    const svg = renderTimeline(failing);
+    expect(svg).to.contain("seconds from the start of the baseline");
+    expect(svg).to.contain("delivered %");
+    expect(svg).to.contain("kB / 100 ms");
+    expect(elements(svg, "phase").map((p) => p["data-at-ms"])).to.deep.equal(["3000", "6000"]);
+  });
+
+  it("a window opens at the first loss and closes when the last impaired target is cleared; one never cleared runs to the end", () => {
+    const two: ScenarioResult["chaos"] = [
+      { atMs: 1000, appliedAtMs: 1000, on: "a", action: "loss 5%" },
+      { atMs: 2000, appliedAtMs: 2000, on: "b", action: "loss 5%" },
+      { atMs: 3000, appliedAtMs: 3000, on: "a", action: "clear" },
+      { atMs: 4000, appliedAtMs: 4000, on: "b", action: "clear" },
+      { atMs: 5000, appliedAtMs: 5000, on: "a", action: "loss 9%" },
+    ];
+    expect(chaosWindows({ chaos: two }, 9000).map((w) => [w.fromMs, w.toMs])).to.deep.equal([
+      [1000, 4000],
+      [5000, 9000],
+    ]);
+    // the end-of-chaos clear names every target it cleared
+    const multi: ScenarioResult["chaos"] = [...two.slice(0, 2), { atMs: 6000, appliedAtMs: 6000, on: "a,b", action: "clear (end of chaos phase)" }];
+    expect(chaosWindows({ chaos: multi }, 9000).map((w) => [w.fromMs, w.toMs])).to.deep.equal([[1000, 6000]]);
+  });
+
+  it("escapes what it prints", () => {
+    const svg = renderTimeline(scenarioResult({ variant: "a<b>&c" }));
+    expect(svg).to.contain("a&lt;b&gt;&amp;c");
+    expect(svg).not.to.contain("a<b>");
+  });
+});

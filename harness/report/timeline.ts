@@ -1,0 +1,150 @@
+// timeline.svg: what the probe saw, 100 ms at a time — the UDP probe's delivery and the
+// tcp stream's bytes, the chaos windows shaded, the tunnel-down (DPD) moment marked.
+// Pure string SVG, so the report needs no chart library and a test can read the marks.
+import type { ScenarioResult } from "../scenario";
+import { firstDownMs } from "../scenario";
+
+export interface ChaosWindow {
+  fromMs: number; // from the start of the baseline
+  toMs: number;
+  what: string; // "loss 30% on wan.edge"
+}
+
+const W = 900;
+const LEFT = 70;
+const RIGHT = 20;
+const PANEL_H = 150;
+const GAP = 55;
+const TOP = 40;
+const PLOT_W = W - LEFT - RIGHT;
+
+const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const n1 = (x: number): string => (Math.round(x * 10) / 10).toString();
+
+/** The scenario's length (ms from the start of the baseline): its phases, else its buckets. */
+export function timelineEndMs(r: ScenarioResult): number {
+  const last = r.phases[r.phases.length - 1];
+  const byPhases = last ? last.startMs + last.durationMs : 0;
+  const lastBucket = r.buckets[r.buckets.length - 1];
+  return Math.max(byPhases, r.timing.scenarioMs, lastBucket ? lastBucket.t + 100 : 0);
+}
+
+/**
+ * When some impairment was in force: a window opens when a loss step is applied while none was,
+ * and closes when the last one is cleared (a step's own clear or the end-of-chaos clear).
+ */
+export function chaosWindows(r: Pick<ScenarioResult, "chaos">, endMs: number): ChaosWindow[] {
+  const windows: ChaosWindow[] = [];
+  const active = new Map<string, string>();
+  let open: { fromMs: number; what: string[] } | undefined;
+  for (const c of [...r.chaos].sort((a, b) => a.appliedAtMs - b.appliedAtMs)) {
+    const targets = c.on.split(",");
+    if (c.action.startsWith("clear")) {
+      for (const t of targets) active.delete(t);
+      if (open && active.size === 0) {
+        windows.push({ fromMs: open.fromMs, toMs: c.appliedAtMs, what: open.what.join("; ") });
+        open = undefined;
+      }
+    } else {
+      for (const t of targets) active.set(t, c.action);
+      const what = `${c.action} on ${c.on}`;
+      if (open) open.what.push(what);
+      else open = { fromMs: c.appliedAtMs, what: [what] };
+    }
+  }
+  if (open) windows.push({ fromMs: open.fromMs, toMs: endMs, what: open.what.join("; ") });
+  return windows;
+}
+
+interface Panel {
+  top: number;
+  title: string;
+  yLabel: string;
+  yMax: number;
+  yTicks: number[];
+  yTickText: (v: number) => string;
+  cls: string;
+  values: { t: number; v: number }[];
+}
+
+export function renderTimeline(r: ScenarioResult): string {
+  const endMs = timelineEndMs(r);
+  const x = (ms: number): number => LEFT + (Math.min(Math.max(ms, 0), endMs) / Math.max(endMs, 1)) * PLOT_W;
+  const panels: Panel[] = [
+    {
+      top: TOP,
+      title: "UDP probe: share of probes delivered, per 100 ms (by send time)",
+      yLabel: "delivered %",
+      yMax: 100,
+      yTicks: [0, 50, 100],
+      yTickText: (v) => `${v}%`,
+      cls: "delivery",
+      // a bucket the probe sent nothing in shows 0: nothing got through in it either
+      values: r.buckets.map((b) => ({ t: b.t, v: b.sent === 0 ? 0 : (100 * b.delivered) / b.sent })),
+    },
+  ];
+  const tcp = r.tcp?.buckets;
+  if (tcp?.length) {
+    const peak = Math.max(1, ...tcp.map((b) => b.bytes / 1000));
+    panels.push({
+      top: TOP + PANEL_H + GAP,
+      title: "tcp stream: kB the sink received, per 100 ms (by arrival)",
+      yLabel: "kB / 100 ms",
+      yMax: peak,
+      yTicks: [0, peak / 2, peak],
+      yTickText: (v) => n1(v),
+      cls: "tcp",
+      values: tcp.map((b) => ({ t: b.t, v: b.bytes / 1000 })),
+    });
+  }
+  const height = TOP + panels.length * (PANEL_H + GAP) + 10;
+  const bottom = panels[panels.length - 1].top + PANEL_H;
+  const parts: string[] = [];
+  const verdict = r.outcome === "lab-error" ? "lab error" : `${r.verdict} (expected ${r.expect})`;
+  parts.push(`<text x="${LEFT}" y="20" font-size="14" font-weight="bold">${esc(`${r.topology}/${r.variant}: ${r.transport} via ${r.firewallMode}${r.proxy ? `/${r.proxy}` : ""} — ${verdict}`)}</text>`);
+
+  // shading first, so the lines stay on top
+  for (const w of chaosWindows(r, endMs)) {
+    parts.push(
+      `<rect class="chaos" data-from-ms="${w.fromMs}" data-to-ms="${w.toMs}" x="${n1(x(w.fromMs))}" y="${TOP}" width="${n1(x(w.toMs) - x(w.fromMs))}" height="${bottom - TOP}" fill="#f4a261" fill-opacity="0.25"><title>${esc(w.what)}</title></rect>`,
+    );
+  }
+  for (const p of r.phases.slice(1)) {
+    parts.push(`<line class="phase" data-at-ms="${p.startMs}" x1="${n1(x(p.startMs))}" x2="${n1(x(p.startMs))}" y1="${TOP}" y2="${bottom}" stroke="#888" stroke-dasharray="4 3"/>`);
+    parts.push(`<text x="${n1(x(p.startMs) + 3)}" y="${TOP - 4}" font-size="10" fill="#555">${esc(p.phase)}</text>`);
+  }
+
+  for (const p of panels) {
+    const y = (v: number): number => p.top + PANEL_H - (Math.min(v, p.yMax) / p.yMax) * PANEL_H;
+    parts.push(`<text x="${LEFT}" y="${p.top - 16}" font-size="12">${esc(p.title)}</text>`);
+    parts.push(`<line class="axis" x1="${LEFT}" x2="${LEFT}" y1="${p.top}" y2="${p.top + PANEL_H}" stroke="#000"/>`);
+    parts.push(`<line class="axis" x1="${LEFT}" x2="${LEFT + PLOT_W}" y1="${p.top + PANEL_H}" y2="${p.top + PANEL_H}" stroke="#000"/>`);
+    for (const v of p.yTicks) {
+      parts.push(`<text x="${LEFT - 6}" y="${n1(y(v) + 4)}" font-size="10" text-anchor="end">${esc(p.yTickText(v))}</text>`);
+    }
+    parts.push(`<text class="y-label" transform="translate(14 ${p.top + PANEL_H / 2}) rotate(-90)" font-size="11" text-anchor="middle">${esc(p.yLabel)}</text>`);
+    // each bucket drawn at its middle
+    const points = p.values.map((b) => `${n1(x(b.t + 50))},${n1(y(b.v))}`).join(" ");
+    parts.push(`<polyline class="${p.cls}" points="${points}" fill="none" stroke="${p.cls === "tcp" ? "#2a9d8f" : "#264653"}" stroke-width="1.5"/>`);
+    const stepS = endMs > 20000 ? 5 : endMs > 8000 ? 2 : 1;
+    for (let s = 0; s * 1000 <= endMs; s += stepS) {
+      parts.push(`<text x="${n1(x(s * 1000))}" y="${p.top + PANEL_H + 14}" font-size="10" text-anchor="middle">${s}</text>`);
+    }
+    parts.push(`<text class="x-label" x="${LEFT + PLOT_W / 2}" y="${p.top + PANEL_H + 30}" font-size="11" text-anchor="middle">seconds from the start of the baseline</text>`);
+  }
+
+  const down = firstDownMs(r);
+  if (down !== undefined) {
+    const side = down === r.tunnel.clientDownAtMs ? "client" : "headend";
+    const label = `tunnel down (DPD, ${side}) at ${(down / 1000).toFixed(2)} s${r.tunnel.downReason ? `: ${r.tunnel.downReason}` : ""}`;
+    parts.push(`<line class="tunnel-down" data-at-ms="${down}" x1="${n1(x(down))}" x2="${n1(x(down))}" y1="${TOP}" y2="${bottom}" stroke="#e63946" stroke-width="2"><title>${esc(label)}</title></line>`);
+    parts.push(`<text x="${n1(x(down) + 4)}" y="${TOP + 12}" font-size="11" fill="#e63946">${esc(label)}</text>`);
+  }
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif">`,
+    `<rect x="0" y="0" width="${W}" height="${height}" fill="#fff"/>`,
+    ...parts,
+    "</svg>",
+    "",
+  ].join("\n");
+}
