@@ -16,6 +16,7 @@ import { doctor } from "./cli/doctor";
 import { image } from "./cli/image";
 import { down, gc, ls } from "./cli/labs";
 import { merge } from "./cli/merge";
+import { nightly } from "./cli/nightly";
 import { report } from "./cli/report";
 import { err, flushOutput, guardStreams, outputFailed } from "./cli/output";
 import { run } from "./cli/run";
@@ -59,7 +60,7 @@ function completionWords(argv: string[]): string[] {
   return i < 0 ? [] : argv.slice(i + 1);
 }
 
-const COMMANDS = [run, check, up, ls, down, gc, merge, doctor, schema, image, report].map((c) => c.command.split(" ")[0]).concat("completion");
+const COMMANDS = [run, check, up, ls, down, gc, merge, doctor, schema, image, report, nightly].map((c) => c.command.split(" ")[0]).concat("completion");
 
 const TAKES_VALUE = new Set(["--variant", "-v", "--jobs", "-j"]);
 
@@ -103,6 +104,7 @@ function parser(argv: string[], outcome: Outcome): Argv {
   y = register(y, schema, outcome);
   y = register(y, image, outcome);
   y = register(y, report, outcome);
+  y = register(y, nightly, outcome);
   return y
     .completion("completion", "print a bash completion script (vpnlab completion >> ~/.bashrc)", (_current: string, _argv: unknown, defaults: () => void, done: (completions: string[]) => void) => {
       const variants = variantCompletions(completionWords(argv));
