@@ -57,20 +57,27 @@ export const run = {
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
     const allure = a.allure ? { dir: a.allure, ...(await import("../report/allure-files")) } : undefined;
+    // on a terminal one rewritten progress line; elsewhere (CI, pipes) the plain lines below, unchanged
+    const { stderrProgress } = await import("./progress");
+    const progress = !a.json && process.stderr.isTTY ? stderrProgress(scenarios.map((s) => ({ label: `${s.name}/${s.variant}`, phases: s.phases })), jobs) : undefined;
+    progress?.tickEvery();
     // each scenario is a lab of its own (own id, own namespaces): they may run side by side
-    const results: ScenarioResult[] = await mapPool(scenarios, jobs, async (s) => {
+    const results: ScenarioResult[] = await mapPool(scenarios, jobs, async (s, i) => {
       const r = await place.on(s, (where, several) => {
-        if (!a.json) err(`running ${s.name}/${s.variant}${several ? ` on ${where.name}` : ""} ...`);
+        if (progress) progress.start(i);
+        else if (!a.json) err(`running ${s.name}/${s.variant}${several ? ` on ${where.name}` : ""} ...`);
         return runScenario(withCaptures(s, extraCaptures), where.options);
       });
       if (!a.json) {
         const verdict = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} (expected ${r.expect}) — ${r.reasons.join("; ")}`;
-        err(`  ${s.variant}: ${verdict}`);
+        if (progress) progress.finish(i, verdict, r.timing.setupMs + r.timing.tunnelUpMs);
+        else err(`  ${s.variant}: ${verdict}`);
       }
       // written as each scenario ends: a run cut short keeps what it finished
       allure?.writeScenarioResult(allure.dir, r, s);
       return r;
     });
+    progress?.end();
     if (allure) {
       await allure.writeRunFiles(allure.dir, results.map((r) => r.runtime));
       if (!a.json) err(`Allure results: ${results.length} scenario(s) in ${allure.dir}`);
