@@ -99,7 +99,7 @@ describe("report/allure-build", () => {
     expect(t.description).to.contain("The tunnel was declared down at 4.70 s");
     const byName = new Map(t.attachments.map((a) => [a.name, a]));
     expect(byName.get("timeline.svg")?.contentType).to.equal("image/svg+xml");
-    expect(byName.get("events.txt")?.content).to.equal(["3.00 s wan.edge: loss 30% [nftables] (0 dropped)", "4.70 s client: tunnel down (DPD)", "6.00 s wan.edge: clear (end of chaos phase) (41 dropped)"].join("\n"));
+    expect(byName.get("events.txt")?.content).to.equal(["-0.10 s client: tunnel up (300 ms to come up)", "3.00 s wan.edge: loss 30% [nftables] (0 dropped)", "4.70 s client: tunnel down (DPD)", "6.00 s wan.edge: clear (end of chaos phase) (41 dropped)"].join("\n"));
     expect(byName.get("log client.txt")?.content).to.equal("client log line");
     expect(JSON.parse(byName.get("result.json")?.content ?? "")).to.have.property("variant", "ctcp-builtin");
   });

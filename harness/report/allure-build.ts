@@ -199,8 +199,13 @@ function inPhase(r: ScenarioResult, c: ChaosRecord, phase: string): boolean {
   return t >= p.startMs && (t < p.startMs + p.durationMs || p === last);
 }
 
+/** What happened to the tunnel and the path, in time order (s from the start of the baseline; the tunnel came up before it). */
 function eventLog(r: ScenarioResult): string {
   const lines: string[] = [];
+  if (r.timing.tunnelUpMs > 0 && r.timing.baselineAt !== undefined) {
+    const upAt = Date.parse(r.startedAt) + r.timing.setupMs + r.timing.tunnelUpMs - r.timing.baselineAt;
+    lines.push(`${sec(upAt)} client: tunnel up${r.tunnel.inner ? ` as ${r.tunnel.inner}` : ""} (${r.timing.tunnelUpMs} ms to come up)`);
+  }
   if (r.tunnel.clientDownAtMs !== undefined) lines.push(`${sec(r.tunnel.clientDownAtMs)} client: tunnel down (DPD)${r.tunnel.downReason ? `: ${r.tunnel.downReason}` : ""}`);
   if (r.tunnel.headendDownAtMs !== undefined) lines.push(`${sec(r.tunnel.headendDownAtMs)} headend: tunnel down (DPD)`);
   for (const c of r.chaos) lines.push(`${sec(c.appliedAtMs)} ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}${c.dropped !== undefined ? ` (${c.dropped} dropped)` : ""}`);
