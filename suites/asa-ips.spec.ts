@@ -20,7 +20,7 @@ import { ScenarioResults } from "./host";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
 /** Labs side by side (each is its own set of namespaces); VPNLAB_JOBS overrides. */
-const JOBS = Number(process.env.VPNLAB_JOBS ?? 3);
+const JOBS = Number(process.env.VPNLAB_JOBS ?? 4);
 const CTCP = { proto: "tcp" as const, port: 10000 };
 
 describe("asa-ips: cTCP behind a full TCP proxy", function () {

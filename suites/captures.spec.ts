@@ -17,7 +17,7 @@ import { loadTopology, selectScenarios } from "../harness/topology/load";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
 const VARIANTS = ["base", "esp", "natt", "natt-strongswan", "anyconnect-tls", "ocserv-tls", "ocserv-dtls"];
-const JOBS = 3;
+const JOBS = 4;
 
 /** Packets in `file` matching a display filter (and the given tcp.payload field of each, when asked). */
 async function tshark(file: string, filter: string, field = "frame.number", extra: string[] = []): Promise<string[]> {
