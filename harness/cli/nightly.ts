@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { ScenarioResult } from "../scenario";
 import type { RuntimeKind, Scenario } from "../topology/model";
 import { RUNTIME_KINDS } from "../topology/model";
-import { PACKAGE_ROOT, UsageError, knownList, type Command } from "./command";
+import { PACKAGE_ROOT, UsageError, knownList, selectCells, type Command } from "./command";
 import { err, out } from "./output";
 import { runSummary } from "./summary";
 
@@ -96,7 +96,6 @@ export const nightly = {
       .example("$0 nightly topologies/asa-ips.yaml -j 3 --out /srv/vpnlab", "one topology, three labs at a time, published from /srv/vpnlab/allure-report"),
   run: async (a) => {
     const { loadTopology } = await import("../topology/load");
-    const { selectCells } = await import("./command");
     const files = a.files && a.files.length > 0 ? a.files : topologyFiles(defaultTopologyDir());
     if (files.length === 0) throw new UsageError(`no topology file given and none in ${defaultTopologyDir()}`);
     // every file loads before any lab is built: a typo in the last file must not cost a night's run
