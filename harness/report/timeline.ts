@@ -15,7 +15,7 @@ const LEFT = 70;
 const RIGHT = 20;
 const PANEL_H = 150;
 const GAP = 55;
-const TOP = 40;
+const TOP = 64; // room for the title, the panel's title and the phase names
 const PLOT_W = W - LEFT - RIGHT;
 
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -136,9 +136,11 @@ export function renderTimeline(r: ScenarioResult): string {
   const down = firstDownMs(r);
   if (down !== undefined) {
     const side = down === r.tunnel.clientDownAtMs ? "client" : "headend";
-    const label = `tunnel down (DPD, ${side}) at ${(down / 1000).toFixed(2)} s${r.tunnel.downReason ? `: ${r.tunnel.downReason}` : ""}`;
+    const label = `tunnel down (DPD, ${side}) at ${(down / 1000).toFixed(2)} s${side === "client" && r.tunnel.downReason ? `: ${r.tunnel.downReason}` : ""}`; // the reason is the client's
     parts.push(`<line class="tunnel-down" data-at-ms="${down}" x1="${n1(x(down))}" x2="${n1(x(down))}" y1="${TOP}" y2="${bottom}" stroke="#e63946" stroke-width="2"><title>${esc(label)}</title></line>`);
-    parts.push(`<text x="${n1(x(down) + 4)}" y="${TOP + 12}" font-size="11" fill="#e63946">${esc(label)}</text>`);
+    // on the side of the marker with room for it
+    const right = x(down) > LEFT + PLOT_W / 2;
+    parts.push(`<text x="${n1(x(down) + (right ? -4 : 4))}" y="${TOP + 12}" font-size="11" fill="#e63946"${right ? ' text-anchor="end"' : ""}>${esc(label)}</text>`);
   }
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif">`,
