@@ -15,7 +15,7 @@ const path = require("node:path");
 
 // compiled by `npm test`'s pretest, like the specs themselves
 const REPORT = path.join(__dirname, "dist/harness/report");
-const { CATEGORIES, vpnlabVersion } = require(path.join(REPORT, "allure-env.js"));
+const { CATEGORIES, impairBackends, vpnlabVersion } = require(path.join(REPORT, "allure-env.js"));
 
 const SPECS = {
   unit: ["dist/harness/**/*.test.js"],
@@ -48,6 +48,7 @@ module.exports = {
       host: os.hostname(),
       cpus: String(os.cpus().length),
       netem: fs.existsSync("/sys/module/sch_netem") ? "loaded" : "not loaded (loss via nftables)",
+      "impairment.backends": impairBackends(),
     },
   },
 };

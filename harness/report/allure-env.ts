@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Status } from "allure-js-commons";
+import { findProgram } from "../doctor";
 
 /** Allure 2's categories: matched against a result's status and its statusDetails.message (whole message, Java regex). */
 export interface AllureCategory {
@@ -101,9 +102,7 @@ export function vpnlabVersion(): string {
 }
 
 /** The impairment backends this host offers: nftables when nft is installed, netem when its module is there. */
-export async function impairBackends(): Promise<string> {
-  // loaded here: .mocharc.js reads this module's categories, and doctor brings the runtimes along
-  const { findProgram } = await import("../doctor");
+export function impairBackends(): string {
   const b: string[] = [];
   if (fs.existsSync("/sys/module/sch_netem")) b.push("netem");
   if (findProgram("nft")) b.push("nftables");
@@ -140,7 +139,7 @@ export async function environmentInfo(runtimes: readonly string[]): Promise<Reco
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     docker: await dockerVersion(),
-    "impairment.backends": await impairBackends(),
+    "impairment.backends": impairBackends(),
     host: os.hostname(),
     cpus: String(os.cpus().length),
   };
