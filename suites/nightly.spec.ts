@@ -7,7 +7,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ScenarioResult } from "../harness/scenario";
+import { findJava } from "../harness/report/generate";
 import { suiteTmp } from "./host";
+import { requireRuntime } from "./runtimes";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -24,7 +26,8 @@ function topology(dir: string, noLoss: "survives" | "fails"): string {
 
 function night(file: string, out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const c = spawn(BIN, ["nightly", file, "--out", out, "-j", "2"], { stdio: ["ignore", "pipe", "pipe"] });
+    // netns only: CI also offers docker (DOCKER_HOST), which would double every count below
+    const c = spawn(BIN, ["nightly", file, "--out", out, "-j", "2", "--runtime", "netns"], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     c.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
@@ -35,6 +38,15 @@ function night(file: string, out: string): Promise<{ code: number | null; stdout
 
 describe("vpnlab nightly", function () {
   this.timeout(600_000);
+
+  before(async function () {
+    await requireRuntime(this, "netns");
+    if (findJava()) return;
+    // the report needs Java: CI installs it, so there a missing Java fails; elsewhere the suite is skipped naming it
+    if (process.env.CI === "true") throw new Error("CI needs Java for allure-commandline (openjdk-17-jre-headless)");
+    for (const t of this.test?.parent?.tests ?? []) t.title += " (skipped: no Java for allure-commandline)";
+    this.skip();
+  });
 
   it("two nights: exit 0 then 1 on a wrong expectation, summary by name, report with a trend of two runs and the mismatch under its category", async () => {
     const dir = suiteTmp();

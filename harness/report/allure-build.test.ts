@@ -112,3 +112,16 @@ describe("report/allure-build", () => {
     expect(c.historyId).not.to.equal(a.historyId);
   });
 });
+
+describe("report/allure-build: history ids", () => {
+  it("the same scenario keeps its history however its file's path was written", async () => {
+    const { buildScenarioTest } = await import("./allure-build");
+    const { scenarioResult } = await import("./testkit");
+    const a = buildScenarioTest(scenarioResult({ file: "topologies/asa-ips.yaml" }));
+    const b = buildScenarioTest(scenarioResult({ file: "/srv/ci/ws@2/topologies/asa-ips.yaml" }));
+    const c = buildScenarioTest(scenarioResult({ file: "topologies/asa-ips.yaml", runtime: "docker" }));
+    expect(a.historyId).to.equal(b.historyId);
+    expect(a.testCaseId).to.equal(b.testCaseId);
+    expect(c.historyId).to.not.equal(a.historyId); // each runtime its own history
+  });
+});

@@ -247,14 +247,17 @@ export function scenarioAttachments(r: ScenarioResult, scenario?: Scenario): Att
 export function buildScenarioTest(r: ScenarioResult, scenario?: Scenario): ScenarioTest {
   const status = scenarioStatus(r);
   const start = Date.parse(r.startedAt);
-  const key = `${r.file}#${r.variant}@${r.runtime}`;
+  // keyed on the topology's name and file name, not the path as typed: `nightly` (absolute paths), `run
+  // topologies/x.yaml` and another checkout directory must continue the same test's history
+  const id = `${r.topology}/${path.basename(r.file)}#${r.variant}`;
+  const key = `${id}@${r.runtime}`;
   const message =
     status === Status.BROKEN ? `lab error: ${r.error ?? r.reasons.join("; ")}` : status === Status.FAILED ? `expected ${r.expect}, got ${r.verdict}: ${r.reasons.join("; ")}` : `${r.verdict} as expected`;
   return {
     name: `${r.topology}/${r.variant} (${r.runtime})`,
     fullName: `${r.file}: ${r.variant} @${r.runtime}`,
     historyId: md5(key),
-    testCaseId: md5(`${r.file}#${r.variant}`),
+    testCaseId: md5(id),
     status,
     statusDetails: status === Status.PASSED ? {} : { message, expected: r.expect, actual: r.verdict ?? r.outcome },
     labels: scenarioLabels(r),
