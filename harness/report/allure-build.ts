@@ -9,6 +9,7 @@ import type { ChaosRecord, ScenarioResult } from "../scenario";
 import { firstDownMs } from "../scenario";
 import type { Scenario } from "../topology/model";
 import { describeScenario, formatDescription } from "./describe";
+import { SCENARIO_LABEL } from "./allure-env";
 import { summarize } from "./summary";
 import { renderTimeline } from "./timeline";
 
@@ -84,6 +85,7 @@ export function scenarioLabels(r: ScenarioResult): Label[] {
     { name: "impl", value: r.impl },
     ...(r.engine ? [{ name: "host", value: r.engine }] : []),
     ...tags.map((t) => ({ name: "tag", value: t })),
+    { name: SCENARIO_LABEL, value: `${r.topology}/${r.variant}` },
   ];
 }
 

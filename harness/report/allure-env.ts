@@ -144,3 +144,6 @@ export async function environmentInfo(runtimes: readonly string[]): Promise<Reco
     cpus: String(os.cpus().length),
   };
 }
+
+/** The label every published scenario carries: the results a lab engineer publishes are the tests that have it. */
+export const SCENARIO_LABEL = "vpnlab.scenario";

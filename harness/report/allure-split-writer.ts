@@ -10,7 +10,7 @@ import type { Globals, TestResult, TestResultContainer } from "allure-js-commons
 import type { FileSystemWriter as FileSystemWriterClass } from "allure-js-commons/dist/types/sdk/reporter/writer/FileSystemWriter";
 import type { Writer } from "allure-js-commons/dist/types/sdk/reporter/types";
 import type { Category, EnvironmentInfo } from "allure-js-commons/dist/types/sdk/types";
-import { executorFromEnv } from "./allure-env";
+import { SCENARIO_LABEL, executorFromEnv } from "./allure-env";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { FileSystemWriter } = require("allure-js-commons/sdk/reporter") as { FileSystemWriter: typeof FileSystemWriterClass };
@@ -20,9 +20,12 @@ class SplitWriter implements Writer {
   private readonly unit: FileSystemWriterClass;
   private readonly unitTests = new Set<string>();
 
-  /** A test of the lab: its file is under suites/ (allure-mocha's fullName starts with the spec file's relative path). */
-  static isLabTest(fullName: string | undefined): boolean {
-    return /(^|[/:])suites\/[^:]*\.spec\.[jt]s:/.test(fullName ?? "");
+  /**
+   * A scenario of the lab: the test published a ScenarioResult (publishResult labels it). The lab suites'
+   * other tests (the CLI, lifecycle, runtimes, …) test the project, not a VPN, and go with the unit tests.
+   */
+  static isScenario(result: Pick<TestResult, "labels">): boolean {
+    return (result.labels ?? []).some((l) => l.name === SCENARIO_LABEL);
   }
 
   constructor(private readonly dirs: { labDir: string; unitDir: string }) {
@@ -34,7 +37,7 @@ class SplitWriter implements Writer {
   }
 
   writeResult(result: TestResult): void {
-    if (SplitWriter.isLabTest(result.fullName)) this.lab.writeResult(result);
+    if (SplitWriter.isScenario(result)) this.lab.writeResult(result);
     else {
       this.unitTests.add(result.uuid);
       this.unit.writeResult(result);
