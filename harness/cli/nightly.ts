@@ -5,6 +5,7 @@
 // the HTML report generated and a summary printed.
 // Exit: 0 every verdict equals its expect, 1 a verdict differs, 2 a lab error
 // (or no report could be generated: a nightly nobody can read has failed).
+import type { HostConfig } from "../config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ScenarioResult } from "../scenario";
@@ -60,11 +61,17 @@ export function verdictLine(r: ScenarioResult): string {
 }
 
 /** The runtimes to run on: the ones named (each must be available: asked for, so its absence is an error), else every one this host offers. */
-async function offeredRuntimes(named: RuntimeKind[] | undefined): Promise<RuntimeKind[]> {
+async function offeredRuntimes(named: RuntimeKind[] | undefined, cfg: HostConfig | undefined): Promise<RuntimeKind[]> {
   const { runtimeModule } = await import("../runtime");
   const kinds: RuntimeKind[] = [];
   for (const k of named && named.length > 0 ? named : RUNTIME_KINDS) {
-    const why = await (await runtimeModule(k)).unavailable();
+    // offered when any of its locations can carry a lab (docker: any configured engine, not only DOCKER_HOST)
+    const mod = await runtimeModule(k);
+    let why: string | undefined = "it has no location here";
+    for (const loc of mod.locations(cfg).filter((l) => !l.remote)) {
+      why = await mod.unavailable(loc.options);
+      if (why === undefined) break;
+    }
     if (why === undefined) kinds.push(k);
     else if (named && named.length > 0) throw new UsageError(`--runtime ${k} is not available here: ${why}`);
     else err(`nightly: runtime ${k} skipped: ${why}`);
@@ -103,7 +110,7 @@ export const nightly = {
     const { configPath, loadConfig } = await import("../config");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
-    const kinds = await offeredRuntimes(a.runtime);
+    const kinds = await offeredRuntimes(a.runtime, cfg);
     const { placement, withRuntimes } = await import("../runtime");
     const scenarios: Scenario[] = kinds.flatMap((k) => topologies.flatMap((t) => withRuntimes(selectCells(t, {}), k, undefined)));
     const jobs = a.jobs ?? cfg?.jobs ?? 1;
