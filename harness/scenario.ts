@@ -10,7 +10,7 @@ import type { DropTotal } from "./impair/apply";
 import { Lab, LabFaultError } from "./lab";
 import { PhaseStates, type PhaseState } from "./phase-state";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import type { LoopLag } from "./agent/protocol";
+import { loopLagOf, type LoopLag } from "./agent/protocol";
 import { deliveryBuckets, phaseDelivery, tcpBuckets, tcpPhases, type Bucket, type TcpBucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
 import { decideVerdict } from "./probe/verdict";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
@@ -264,7 +264,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   states.now("recovery");
   result.evidence.loopLag = await g(lab.loopLag(false));
   harnessLoop.disable();
-  const harnessLag: LoopLag = { maxMs: Math.round(harnessLoop.max / 1e6), p99Ms: Math.round(harnessLoop.percentile(99) / 1e6) };
+  const harnessLag = loopLagOf(harnessLoop);
   result.evidence.harnessLag = harnessLag;
   const stopped = await g(lab.stopProbe());
   const record: ProbeRecord = stopped.udp;

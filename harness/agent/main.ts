@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { TcpSink, TcpStreamSender } from "../probe/tcp-stream";
 import { EchoResponder, ProbeSender } from "../probe/udp-echo";
 import { Tunnel } from "../vpn/tunnel";
-import { encodeLine, LineReader, type AgentEvent, type Reply, type Request } from "./protocol";
+import { encodeLine, LineReader, loopLagOf, type AgentEvent, type Reply, type Request } from "./protocol";
 
 let tunnel: Tunnel | undefined;
 let echo: EchoResponder | undefined;
@@ -64,7 +64,7 @@ async function handle(req: Request): Promise<unknown> {
       return r;
     }
     case "loop-lag": {
-      const lag = { maxMs: Math.round(loop.max / 1e6), p99Ms: Math.round(loop.percentile(99) / 1e6) };
+      const lag = loopLagOf(loop);
       if (req.reset) loop.reset();
       return lag;
     }

@@ -31,6 +31,11 @@ export interface LoopLag {
   p99Ms: number;
 }
 
+/** A perf_hooks event-loop-delay histogram (nanoseconds) as a LoopLag (whole milliseconds). */
+export function loopLagOf(h: { max: number; percentile(p: number): number }): LoopLag {
+  return { maxMs: Math.round(h.max / 1e6), p99Ms: Math.round(h.percentile(99) / 1e6) };
+}
+
 export type Reply = { id: number; ok: true; result?: unknown } | { id: number; ok: false; error: string };
 
 export type AgentEvent =

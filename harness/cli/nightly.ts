@@ -146,8 +146,8 @@ export const nightly = {
     } finally {
       progress.end();
     }
-    fs.writeFileSync(paths.json, JSON.stringify({ startedAt: new Date(t0).toISOString(), files, runtimes: kinds, results, summary: runSummary(results).counts }, null, 2));
     const s = runSummary(results);
+    fs.writeFileSync(paths.json, JSON.stringify({ startedAt: new Date(t0).toISOString(), files, runtimes: kinds, results, summary: s.counts }, null, 2));
     let reportCode = 0;
     let where = `no report (results in ${paths.results})`;
     const { generateReport, JavaMissing } = await import("../report/generate");
