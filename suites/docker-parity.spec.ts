@@ -11,6 +11,7 @@
 // With two engines or more, the docker labs must have run on every one.
 import { expect } from "chai";
 import { publishResult } from "../harness/report/allure";
+import { PARITY } from "../harness/report/allure-env";
 import * as path from "node:path";
 import { formatTable } from "../harness/report/table";
 import { chooseEngines } from "../harness/runtime/docker/engines";
@@ -86,8 +87,8 @@ describe("docker parity: asa-ips on docker gives the netns verdicts, with the sa
       const { r: n, msg: nMsg } = settled(netns);
       const { r: d, msg: dMsg } = settled(docker);
       const msg = `${table()}\n\nnetns: ${nMsg}\ndocker (${d.engine}): ${dMsg}`;
-      expect(d.verdict, `docker's verdict for ${s.variant}\n${msg}`).to.equal(n.verdict);
-      expect(mechanism(d), `the mechanism on docker (netns: ${JSON.stringify(mechanism(n))})\n${msg}`).to.deep.equal(mechanism(n));
+      expect(d.verdict, `${PARITY.verdict(s.variant)}\n${msg}`).to.equal(n.verdict);
+      expect(mechanism(d), `${PARITY.mechanism(JSON.stringify(mechanism(n)))}\n${msg}`).to.deep.equal(mechanism(n));
       const p = d.evidence.proxy;
       if (STALLS.includes(s.variant)) {
         expect(p?.atEnd.stalledBytes ?? 0, `bytes the proxy never took in order (docker)\n${msg}`).to.be.greaterThan(0);
