@@ -2,7 +2,7 @@
 // the agents on the VPN client, the headend and the probe responder.
 //   const lab = await Lab.up(scenario);
 //   await lab.tunnelUp();
-//   await lab.impair({ node: "wan", net: "edge" }, { loss: { kind: "random", percent: 5 } });
+//   await lab.impair({ node: "wan", net: "edge" }, { impairment: { loss: { kind: "random", percent: 5 } } });
 //   ...
 //   await lab.down();   // always, also on error; signals are covered by harness/cleanup.ts
 import * as fs from "node:fs";
@@ -17,7 +17,7 @@ import { Capture, captureDir, captureFile, type CaptureRecord } from "./capture"
 import { registerTeardown } from "./cleanup";
 import { startFirewall, type FirewallHandle } from "./firewall/start";
 import { Impairer } from "./impair/apply";
-import type { Impairment } from "./impair/impairment";
+import type { Direction, Fault } from "./impair/fault";
 import { chooseRuntime, createRuntime } from "./runtime";
 import type { Runtime, RuntimeKind } from "./runtime/runtime";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
@@ -77,7 +77,7 @@ export class Lab {
     readonly dir: string,
     private readonly log: (msg: string) => void,
   ) {
-    this.impairer = new Impairer(runtime);
+    this.impairer = new Impairer({ exec: runtime, runtime, dir: this.dir });
   }
 
   get labId(): string {
@@ -269,14 +269,14 @@ export class Lab {
     return target.net ? [target.net] : this.node(target.node).links.map((l) => l.net);
   }
 
-  async impair(target: FaultTarget, imp: Impairment) {
+  async impair(target: FaultTarget, fault: Fault) {
     const results = [];
-    for (const dev of this.targetDevices(target)) results.push(await this.impairer.apply(target.node, dev, imp));
+    for (const dev of this.targetDevices(target)) results.push(await this.impairer.apply(target.node, dev, fault));
     return results;
   }
 
-  async clear(target: FaultTarget): Promise<void> {
-    for (const dev of this.targetDevices(target)) await this.impairer.clear(target.node, dev);
+  async clear(target: FaultTarget, direction: Direction = "egress"): Promise<void> {
+    for (const dev of this.targetDevices(target)) await this.impairer.clear(target.node, dev, direction);
   }
 
   /** Tail of an agent's stderr log, for error reports. */

@@ -230,7 +230,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
       active.delete(targetName(step.on));
       rec.action = "clear";
     } else {
-      const applied = await g(lab.impair(step.on, stepImpairment(step)));
+      const applied = await g(lab.impair(step.on, { impairment: stepImpairment(step) }));
       active.add(targetName(step.on));
       rec.action = `loss ${step.loss}%`;
       rec.backend = applied.map((a) => a.backend).join(",");

@@ -14,7 +14,7 @@ describe("impair/apply: Impairer", () => {
     it("applies random loss through nftables, atomically replacing the device's table", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k, fixedClock);
-      const r = await imp.apply("wan", "edge", { loss: { kind: "random", percent: 5 } });
+      const r = await imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 5 } } });
       const ruleset = nftLossRuleset("vpnlab_impair_edge", "edge", { loss: { kind: "random", percent: 5 } });
       expect(r).to.deep.equal({ backend: "nftables", ruleset });
       const nft = k.calls.filter((c) => c.argv[0] === "nft");
@@ -28,6 +28,7 @@ describe("impair/apply: Impairer", () => {
           node: "wan",
           dev: "edge",
           action: "apply",
+          direction: "egress",
           impairment: { loss: { kind: "random", percent: 5 } },
           description: "loss 5% (random)",
           backend: "nftables",
@@ -39,8 +40,8 @@ describe("impair/apply: Impairer", () => {
     it("a second apply replaces the first", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
-      await imp.apply("wan", "edge", { loss: { kind: "random", percent: 5 } });
-      await imp.apply("wan", "edge", { everyNth: 4 });
+      await imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 5 } } });
+      await imp.apply("wan", "edge", { impairment: { everyNth: 4 } });
       expect(k.tables.get("wan/vpnlab_impair_edge")).to.contain("numgen inc mod 4 == 3").and.not.contain("numgen random");
       expect(k.tables.size).to.equal(1);
       expect(imp.applied.map((a) => a.description)).to.deep.equal(["loss 5% (random)", "drop every 4th packet"]);
@@ -51,7 +52,7 @@ describe("impair/apply: Impairer", () => {
       const imp = new Impairer(k);
       let caught: unknown;
       try {
-        await imp.apply("wan", "edge", { delayMs: 100 });
+        await imp.apply("wan", "edge", { impairment: { delayMs: 100 } });
       } catch (e) {
         caught = e;
       }
@@ -68,8 +69,8 @@ describe("impair/apply: Impairer", () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
       const rejection = async (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e);
-      expect(await rejection(imp.apply("wan", "edge", { everyNth: -1 }))).to.be.instanceOf(InvalidImpairment);
-      expect(String(await rejection(imp.apply("wan", "a b", {})))).to.match(/invalid interface name/);
+      expect(await rejection(imp.apply("wan", "edge", { impairment: { everyNth: -1 } }))).to.be.instanceOf(InvalidImpairment);
+      expect(String(await rejection(imp.apply("wan", "a b", { impairment: {} })))).to.match(/invalid interface name/);
       expect(String(await rejection(imp.clear("wan", "")))).to.match(/invalid interface name/);
       expect(k.calls).to.deep.equal([]);
     });
@@ -77,25 +78,25 @@ describe("impair/apply: Impairer", () => {
     it("clear removes the table (idempotently) and is recorded", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k, fixedClock);
-      await imp.apply("wan", "edge", { partition: true });
+      await imp.apply("wan", "edge", { impairment: { partition: true } });
       await imp.clear("wan", "edge");
       expect(k.tables.size).to.equal(0);
       await imp.clear("wan", "edge"); // nothing there: still fine
       expect(imp.applied.slice(1)).to.deep.equal([
-        { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", cleared: ["nftables"], description: "cleared", dropped: { packets: 0, bytes: 0 } },
-        { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", cleared: [], description: "cleared" },
+        { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", direction: "egress", cleared: ["nftables"], description: "cleared", dropped: { packets: 0, bytes: 0 } },
+        { at: "2024-01-02T03:04:05.000Z", node: "wan", dev: "edge", action: "clear", direction: "egress", cleared: [], description: "cleared" },
       ]);
     });
 
     it("reads what the rules dropped before replacing or removing them, per step and in total", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
-      await imp.apply("wan", "edge", { loss: { kind: "random", percent: 5 } });
+      await imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 5 } } });
       k.drops.set("wan/vpnlab_impair_edge", 7);
-      await imp.apply("wan", "edge", { loss: { kind: "random", percent: 10 } }); // the replace resets the kernel's counters
+      await imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 10 } } }); // the replace resets the kernel's counters
       k.drops.set("wan/vpnlab_impair_edge", 3);
       await imp.clear("wan", "edge");
-      await imp.apply("wan", "home", { partition: true });
+      await imp.apply("wan", "home", { impairment: { partition: true } });
       k.drops.set("wan/vpnlab_impair_home", 2);
       await imp.clearAll();
       expect(imp.applied.map((a) => a.dropped?.packets)).to.deep.equal([undefined, 7, 3, undefined, 2]);
@@ -108,7 +109,7 @@ describe("impair/apply: Impairer", () => {
     it("an unreadable counter is not guessed", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
-      await imp.apply("wan", "edge", { partition: true });
+      await imp.apply("wan", "edge", { impairment: { partition: true } });
       k.failNext = { match: (a) => a[1] === "-j", stderr: "Error: busy\n" };
       await imp.clear("wan", "edge");
       expect(imp.applied[1].dropped).to.equal(undefined);
@@ -118,9 +119,9 @@ describe("impair/apply: Impairer", () => {
     it("clearAll clears every impaired interface", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
-      await imp.apply("wan", "edge", { partition: true });
-      await imp.apply("wan", "home", { everyNth: 2 });
-      await imp.apply("firewall", "edge", { loss: { kind: "random", percent: 1 } });
+      await imp.apply("wan", "edge", { impairment: { partition: true } });
+      await imp.apply("wan", "home", { impairment: { everyNth: 2 } });
+      await imp.apply("firewall", "edge", { impairment: { loss: { kind: "random", percent: 1 } } });
       expect(k.tables.size).to.equal(3);
       await imp.clearAll();
       expect(k.tables.size).to.equal(0);
@@ -131,8 +132,8 @@ describe("impair/apply: Impairer", () => {
     it("clearAll tries every interface and reports the failures together", async () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
-      await imp.apply("wan", "edge", { partition: true });
-      await imp.apply("wan", "home", { partition: true });
+      await imp.apply("wan", "edge", { impairment: { partition: true } });
+      await imp.apply("wan", "home", { impairment: { partition: true } });
       k.failNext = { match: (a) => a[0] === "nft" && a[1] === "-f", stderr: "Error: Could not process rule: Operation not permitted\n" };
       let caught: unknown;
       try {
@@ -149,10 +150,10 @@ describe("impair/apply: Impairer", () => {
       const k = new FakeKernel(false);
       const imp = new Impairer(k);
       await Promise.all([
-        imp.apply("wan", "edge", { loss: { kind: "random", percent: 1 } }),
-        imp.apply("wan", "edge", { loss: { kind: "random", percent: 2 } }),
+        imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 1 } } }),
+        imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 2 } } }),
         imp.clear("wan", "edge"),
-        imp.apply("wan", "edge", { loss: { kind: "random", percent: 3 } }),
+        imp.apply("wan", "edge", { impairment: { loss: { kind: "random", percent: 3 } } }),
       ]);
       expect(k.tables.get("wan/vpnlab_impair_edge")).to.contain("< 300 ");
       expect(imp.applied.map((a) => a.action)).to.deep.equal(["apply", "apply", "clear", "apply"]);
@@ -163,16 +164,16 @@ describe("impair/apply: Impairer", () => {
     it("uses netem, and switches backends cleanly both ways", async () => {
       const k = new FakeKernel(true);
       const imp = new Impairer(k);
-      const r1 = await imp.apply("wan", "edge", { delayMs: 100, jitterMs: 10 });
+      const r1 = await imp.apply("wan", "edge", { impairment: { delayMs: 100, jitterMs: 10 } });
       expect(r1).to.deep.equal({ backend: "netem", argv: ["tc", "qdisc", "replace", "dev", "edge", "root", "netem", "delay", "100ms", "10ms"] });
       expect(k.roots.get("wan/edge")).to.equal("netem");
 
-      const r2 = await imp.apply("wan", "edge", { everyNth: 10 }); // netem cannot: nftables, and the netem goes
+      const r2 = await imp.apply("wan", "edge", { impairment: { everyNth: 10 } }); // netem cannot: nftables, and the netem goes
       expect(r2.backend).to.equal("nftables");
       expect(k.roots.has("wan/edge")).to.equal(false);
       expect(k.tables.has("wan/vpnlab_impair_edge")).to.equal(true);
 
-      const r3 = await imp.apply("wan", "edge", { loss: { kind: "gemodel", p: 1, r: 30 } }); // back to netem, the table goes
+      const r3 = await imp.apply("wan", "edge", { impairment: { loss: { kind: "gemodel", p: 1, r: 30 } } }); // back to netem, the table goes
       expect(r3.argv?.slice(7)).to.deep.equal(["loss", "gemodel", "1%", "30%"]);
       expect(k.roots.get("wan/edge")).to.equal("netem");
       expect(k.tables.has("wan/vpnlab_impair_edge")).to.equal(false);
@@ -221,7 +222,7 @@ describe("impair/apply: Impairer", () => {
 
     it("30% random loss on a's egress measures 24..36%", async () => {
       const { pair, impairer } = ready();
-      const r = await impairer.apply(pair.a, pair.devA, { loss: { kind: "random", percent: 30 } });
+      const r = await impairer.apply(pair.a, pair.devA, { impairment: { loss: { kind: "random", percent: 30 } } });
       expect(r.backend).to.equal(netem ? "netem" : "nftables");
       const m = await measureUdpLoss(pair, 2000);
       const counted = r.backend === "nftables" ? await nftDropCount(pair.exec, pair.a, "vpnlab_impair_a") : undefined;
@@ -245,7 +246,7 @@ describe("impair/apply: Impairer", () => {
 
     it("every 10th packet: exactly the 10th, 20th, ... are lost (nftables)", async () => {
       const { pair, impairer } = ready();
-      const r = await impairer.apply(pair.a, pair.devA, { everyNth: 10 });
+      const r = await impairer.apply(pair.a, pair.devA, { impairment: { everyNth: 10 } });
       expect(r.backend).to.equal("nftables");
       const m = await measureUdpLoss(pair, 2000);
       console.log(`        every 10th: ${show(m)}`);
@@ -255,7 +256,7 @@ describe("impair/apply: Impairer", () => {
 
     it("partition: nothing arrives", async () => {
       const { pair, impairer } = ready();
-      const r = await impairer.apply(pair.a, pair.devA, { partition: true });
+      const r = await impairer.apply(pair.a, pair.devA, { impairment: { partition: true } });
       expect(r.backend).to.equal(netem ? "netem" : "nftables");
       const m = await measureUdpLoss(pair, 500);
       console.log(`        partition: ${show(m)}`);
@@ -265,13 +266,13 @@ describe("impair/apply: Impairer", () => {
     it("delay: refused without netem (the partition stays), served by netem where it exists", async () => {
       const { pair, impairer } = ready();
       if (netem) {
-        const r = await impairer.apply(pair.a, pair.devA, { delayMs: 20 });
+        const r = await impairer.apply(pair.a, pair.devA, { impairment: { delayMs: 20 } });
         expect(r.backend).to.equal("netem");
         return;
       }
       let caught: unknown;
       try {
-        await impairer.apply(pair.a, pair.devA, { delayMs: 20 });
+        await impairer.apply(pair.a, pair.devA, { impairment: { delayMs: 20 } });
       } catch (e) {
         caught = e;
       }

@@ -1,29 +1,35 @@
 // Runs impairments on nodes: picks the backend per (node, device), replaces
 // whatever impairment was there before, clears, and keeps a record of every
 // step (which backend served it, with the exact argv or ruleset).
-import type { NodeExec } from "../runtime/runtime";
-import { type ImpairBackend, chooseBackend, probeNetem } from "./backend";
-import { checkDeviceName, describeImpairment, type Impairment, ImpairmentUnsupported, validateImpairment } from "./impairment";
-import { addDrops, NO_DROPS, nftListTableArgv, parseNetemDrops, parseNftDrops, tcStatsArgv, type DropCount } from "./counters";
-import { netemArgv, netemClearArgv } from "./netem";
-import { nftDeleteTable, nftLossRuleset, nftReplaceScript, nftTableName } from "./nftables";
-import { showExplicitRoot } from "./tc";
+import type { NodeExec, Runtime } from "../runtime/runtime";
+import { type ImpairBackend, chooseBackend } from "./backend";
+import { BACKENDS, backendNamed } from "./backends";
+import type { Availability, BackendContext } from "./backends/types";
+import { addDrops, NO_DROPS, type DropCount } from "./counters";
+import { describeSelection, type Direction, type Fault, type FlowMatch, validateFault } from "./fault";
+import { checkDeviceName, describeImpairment, type Impairment, ImpairmentUnsupported } from "./impairment";
 
 export interface AppliedRecord {
   at: string; // ISO 8601
   node: string;
   dev: string;
   action: "apply" | "clear";
+  /** Which packets: egress unless said otherwise. */
+  direction: Direction;
   /** apply: the backend that served it. */
   backend?: ImpairBackend;
-  /** clear: the backends this Impairer had active there (both are cleaned up regardless). */
+  /** clear: the backends this Impairer had active there (each is cleaned up regardless). */
   cleared?: ImpairBackend[];
   impairment?: Impairment;
+  match?: FlowMatch;
+  seed?: number;
   description: string;
   /** netem: the tc argv that was run. */
   argv?: string[];
   /** nftables: the table that was loaded. */
   ruleset?: string;
+  /** wire: its configuration. */
+  detail?: string;
   /** apply (replacing an earlier impairment) and clear: what the kernel counted as dropped since the previous step here. */
   dropped?: DropCount;
 }
@@ -32,6 +38,7 @@ export interface AppliedResult {
   backend: ImpairBackend;
   argv?: string[];
   ruleset?: string;
+  detail?: string;
 }
 
 /** No backend on this node can express the impairment; nothing was changed. */
@@ -39,7 +46,7 @@ export class ImpairmentRefused extends Error {
   constructor(
     readonly node: string,
     readonly dev: string,
-    readonly impairment: Impairment,
+    readonly fault: Fault,
     readonly reasons: ImpairmentUnsupported[],
     reason: string,
   ) {
@@ -51,6 +58,9 @@ export class ImpairmentRefused extends Error {
 interface Active {
   node: string;
   dev: string;
+  direction: Direction;
+  /** The fault in place, for reading its counters (undefined after a failed apply). */
+  fault?: Fault;
   backends: Set<ImpairBackend>;
 }
 
@@ -60,56 +70,62 @@ export interface DropTotal extends DropCount {
   dev: string;
 }
 
+/** Where an Impairer reaches nodes: a NodeExec, or a lab's whole runtime (which the wire needs to start its program). */
+export type ImpairerHost = NodeExec | { exec: NodeExec; runtime?: Runtime; dir?: string };
+
 export class Impairer {
   readonly applied: AppliedRecord[] = [];
   private readonly active = new Map<string, Active>();
   private readonly locks = new Map<string, Promise<void>>();
   private readonly totals = new Map<string, DropTotal>();
+  private readonly ctx: BackendContext;
+  // conclusive availability answers, per backend and node
+  private readonly availability = new Map<string, Availability>();
 
   constructor(
-    private readonly exec: NodeExec,
+    host: ImpairerHost,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.ctx = "exec" in host && typeof host.exec === "function" ? { exec: host as NodeExec } : (host as BackendContext);
+  }
 
-  /** Impair DEV's egress on NODE, replacing any previous impairment there. Throws ImpairmentRefused when no backend can. */
-  async apply(node: string, dev: string, imp: Impairment): Promise<AppliedResult> {
+  /** Impair DEV on NODE (egress unless the fault says ingress), replacing any previous fault there. Throws ImpairmentRefused when no backend can. */
+  async apply(node: string, dev: string, fault: Fault): Promise<AppliedResult> {
     checkDeviceName(dev);
-    validateImpairment(imp);
-    return this.serialize(node, dev, async () => {
-      const probe = await probeNetem(this.exec, node, dev);
-      const choice = chooseBackend(imp, probe.available, probe.reason);
-      if ("refused" in choice) throw new ImpairmentRefused(node, dev, imp, choice.reasons, choice.refused);
-      const state = this.state(node, dev);
-      // replacing the rules resets their counters: read what the previous impairment dropped first
-      const dropped = state.backends.size > 0 ? await this.harvest(node, dev, state.backends, choice.backend) : undefined;
-      let result: AppliedResult;
-      if (choice.backend === "netem") {
-        const argv = netemArgv(dev, imp);
-        await this.exec.exec(node, argv);
-        state.backends.add("netem");
-        if (state.backends.has("nftables")) {
-          await this.removeNft(node, dev);
-          state.backends.delete("nftables");
-        }
-        result = { backend: "netem", argv };
-      } else {
-        const table = nftTableName(dev);
-        const ruleset = nftLossRuleset(table, dev, imp);
-        await this.exec.exec(node, ["nft", "-f", "-"], { input: nftReplaceScript(table, ruleset) });
-        state.backends.add("nftables");
-        if (state.backends.has("netem")) {
-          await this.removeNetem(node, dev);
-          state.backends.delete("netem");
-        }
-        result = { backend: "nftables", ruleset };
+    validateFault(fault);
+    const direction = fault.direction ?? "egress";
+    return this.serialize(node, dev, direction, async () => {
+      const avail = new Map<ImpairBackend, Availability>();
+      for (const b of BACKENDS) {
+        if (b.unsupported(fault).length === 0) avail.set(b.name, await this.available(b.name, node, dev));
       }
+      const choice = chooseBackend(fault, (b) => avail.get(b) ?? { available: true });
+      if ("refused" in choice) throw new ImpairmentRefused(node, dev, fault, choice.reasons, choice.refused);
+      const state = this.state(node, dev, direction);
+      // replacing the rules may reset their counters: read what the previous fault dropped first
+      const dropped = state.backends.size > 0 ? await this.harvest(state, choice.backend) : undefined;
+      const chosen = backendNamed(choice.backend);
+      const done = await chosen.apply(this.ctx, node, dev, { ...fault, direction });
+      state.backends.add(choice.backend);
+      state.fault = structuredClone({ ...fault, direction });
+      // the new rules are in place: only now remove another backend's (no moment without either)
+      for (const other of [...state.backends]) {
+        if (other === choice.backend) continue;
+        await backendNamed(other).clear(this.ctx, node, dev, direction);
+        state.backends.delete(other);
+      }
+      const result: AppliedResult = { backend: choice.backend, ...done };
+      const sel = describeSelection(fault);
       this.applied.push({
         at: this.now().toISOString(),
         node,
         dev,
         action: "apply",
-        impairment: structuredClone(imp),
-        description: describeImpairment(imp),
+        direction,
+        impairment: structuredClone(fault.impairment),
+        ...(fault.match ? { match: structuredClone(fault.match) } : {}),
+        ...(fault.seed !== undefined ? { seed: fault.seed } : {}),
+        description: describeImpairment(fault.impairment) + (sel ? ` [${sel}]` : ""),
         ...result,
         ...(dropped ? { dropped } : {}),
       });
@@ -117,20 +133,24 @@ export class Impairer {
     });
   }
 
-  /** Remove any impairment from DEV on NODE (both backends, whatever this Impairer knows). Idempotent. */
-  async clear(node: string, dev: string): Promise<void> {
+  /** Remove any fault from DEV on NODE in one direction (every backend, whatever this Impairer knows). Idempotent. */
+  async clear(node: string, dev: string, direction: Direction = "egress"): Promise<void> {
     checkDeviceName(dev);
-    return this.serialize(node, dev, async () => {
-      const known = [...(this.active.get(key(node, dev))?.backends ?? [])];
-      const dropped = known.length > 0 ? await this.harvest(node, dev, new Set(known)) : undefined;
-      await this.removeNft(node, dev);
-      await this.removeNetem(node, dev);
-      this.active.delete(key(node, dev));
+    return this.serialize(node, dev, direction, async () => {
+      const state = this.active.get(key(node, dev, direction));
+      const known = [...(state?.backends ?? [])];
+      const dropped = state && known.length > 0 ? await this.harvest(state, undefined) : undefined;
+      // every backend, not only the known ones: an apply that failed half-way may have left something
+      for (const b of BACKENDS) {
+        if (known.includes(b.name) || b.name !== "wire") await b.clear(this.ctx, node, dev, direction);
+      }
+      this.active.delete(key(node, dev, direction));
       this.applied.push({
         at: this.now().toISOString(),
         node,
         dev,
         action: "clear",
+        direction,
         cleared: known,
         description: "cleared",
         ...(dropped ? { dropped } : {}),
@@ -138,12 +158,17 @@ export class Impairer {
     });
   }
 
-  /** Clear every (node, device) this Impairer has impaired; tries them all, then throws if any failed. */
+  /** Clear every (node, device, direction) this Impairer has impaired; tries them all, then throws if any failed. */
   async clearAll(): Promise<void> {
     const targets = [...this.active.values()];
-    const results = await Promise.allSettled(targets.map((t) => this.clear(t.node, t.dev)));
+    const results = await Promise.allSettled(targets.map((t) => this.clear(t.node, t.dev, t.direction)));
     const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
     if (errors.length > 0) throw new AggregateError(errors, `clearing impairments failed on ${errors.length} of ${targets.length} interfaces`);
+  }
+
+  /** The faults in place now, per (node, device, direction). */
+  activeFaults(): { node: string; dev: string; direction: Direction; backends: ImpairBackend[]; fault?: Fault }[] {
+    return [...this.active.values()].map((a) => ({ node: a.node, dev: a.dev, direction: a.direction, backends: [...a.backends], ...(a.fault ? { fault: structuredClone(a.fault) } : {}) }));
   }
 
   /** Every interface this Impairer impaired, with what its rules dropped (read at each replace and clear). */
@@ -151,53 +176,44 @@ export class Impairer {
     return [...this.totals.values()].map((t) => ({ ...t }));
   }
 
-  /**
-   * Read the drop counters of the backends active on DEV before they go away: nftables always (a
-   * replace resets its counters), netem only when it is about to be removed (`tc qdisc replace`
-   * keeps a netem's statistics). A counter that cannot be read is not guessed: it counts nothing.
-   */
-  private async harvest(node: string, dev: string, active: Set<ImpairBackend>, next?: ImpairBackend): Promise<DropCount | undefined> {
+  private async available(b: ImpairBackend, node: string, dev: string): Promise<Availability> {
+    const k = `${b}\u0000${node}`;
+    const known = this.availability.get(k);
+    if (known) return known;
+    const a = await backendNamed(b).available(this.ctx, node, dev);
+    this.availability.set(k, a);
+    return a;
+  }
+
+  /** Read the drop counters of the backends active there before they change. A counter that cannot be read is not guessed. */
+  private async harvest(state: Active, next: ImpairBackend | undefined): Promise<DropCount | undefined> {
+    if (!state.fault) return undefined;
     const reads: (DropCount | undefined)[] = [];
-    if (active.has("nftables")) {
-      const r = await this.exec.exec(node, nftListTableArgv(nftTableName(dev)), { allowFailure: true });
-      reads.push(r.code === 0 ? safeParse(parseNftDrops, r.stdout) : undefined);
-    }
-    if (active.has("netem") && next !== "netem") {
-      const r = await this.exec.exec(node, tcStatsArgv(dev), { allowFailure: true });
-      reads.push(r.code === 0 ? safeParse(parseNetemDrops, r.stdout) : undefined);
+    for (const b of state.backends) {
+      reads.push(await backendNamed(b).harvest(this.ctx, state.node, state.dev, state.fault, next));
     }
     const read = reads.filter((d): d is DropCount => d !== undefined);
     if (read.length === 0) return undefined;
     const got = read.reduce(addDrops, NO_DROPS);
-    const k = key(node, dev);
-    const t = this.totals.get(k) ?? { node, dev, ...NO_DROPS };
+    const k = `${state.node}\u0000${state.dev}`;
+    const t = this.totals.get(k) ?? { node: state.node, dev: state.dev, ...NO_DROPS };
     this.totals.set(k, { ...t, ...addDrops(t, got) });
     return got;
   }
 
-  private state(node: string, dev: string): Active {
-    const k = key(node, dev);
+  private state(node: string, dev: string, direction: Direction): Active {
+    const k = key(node, dev, direction);
     let s = this.active.get(k);
     if (!s) {
-      s = { node, dev, backends: new Set() };
+      s = { node, dev, direction, backends: new Set() };
       this.active.set(k, s);
     }
     return s;
   }
 
-  private async removeNft(node: string, dev: string): Promise<void> {
-    await this.exec.exec(node, ["nft", "-f", "-"], { input: nftDeleteTable(nftTableName(dev)) });
-  }
-
-  /** Deletes DEV's root qdisc only when it is a netem (another kind is not ours to remove). */
-  private async removeNetem(node: string, dev: string): Promise<void> {
-    const root = await showExplicitRoot(this.exec, node, dev);
-    if (root?.kind === "netem") await this.exec.exec(node, netemClearArgv(dev));
-  }
-
-  /** One operation at a time per (node, dev), in call order. */
-  private serialize<T>(node: string, dev: string, fn: () => Promise<T>): Promise<T> {
-    const k = key(node, dev);
+  /** One operation at a time per (node, dev, direction), in call order. */
+  private serialize<T>(node: string, dev: string, direction: Direction, fn: () => Promise<T>): Promise<T> {
+    const k = key(node, dev, direction);
     const prev = this.locks.get(k) ?? Promise.resolve();
     const run = prev.then(fn);
     const tail = run.then(
@@ -212,14 +228,6 @@ export class Impairer {
   }
 }
 
-function safeParse(parse: (s: string) => DropCount, stdout: string): DropCount | undefined {
-  try {
-    return parse(stdout);
-  } catch {
-    return undefined;
-  }
-}
-
-function key(node: string, dev: string): string {
-  return `${node}\u0000${dev}`;
+function key(node: string, dev: string, direction: Direction): string {
+  return `${node}\u0000${dev}\u0000${direction}`;
 }

@@ -1,28 +1,33 @@
 import { expect } from "chai";
 import { chooseBackend, forgetNetemProbe, probeNetem } from "./backend";
+import type { Availability } from "./backends/types";
+
+/** netem available or not (with the kernel's reason); nftables (and the others) always. */
+const netemAvail = (netem: boolean, reason?: string) => (b: string): Availability =>
+  b === "netem" ? { available: netem, ...(reason ? { reason } : {}) } : { available: true };
 import { InvalidImpairment } from "./impairment";
 import { createNetnsPair, FakeKernel, isRoot, type NetnsPair } from "./testkit";
 
 describe("impair/backend", () => {
   describe("chooseBackend", () => {
     it("netem when it is available and can express the impairment", () => {
-      expect(chooseBackend({ loss: { kind: "random", percent: 5 } }, true)).to.deep.equal({ backend: "netem" });
-      expect(chooseBackend({ delayMs: 50, jitterMs: 5 }, true)).to.deep.equal({ backend: "netem" });
-      expect(chooseBackend({ partition: true }, true)).to.deep.equal({ backend: "netem" });
+      expect(chooseBackend({ impairment: { loss: { kind: "random", percent: 5 } } }, netemAvail(true))).to.deep.equal({ backend: "netem" });
+      expect(chooseBackend({ impairment: { delayMs: 50, jitterMs: 5 } }, netemAvail(true))).to.deep.equal({ backend: "netem" });
+      expect(chooseBackend({ impairment: { partition: true } }, netemAvail(true))).to.deep.equal({ backend: "netem" });
     });
 
     it("nftables when netem is missing and nftables can do it", () => {
-      expect(chooseBackend({ loss: { kind: "random", percent: 5 } }, false)).to.deep.equal({ backend: "nftables" });
-      expect(chooseBackend({ partition: true }, false)).to.deep.equal({ backend: "nftables" });
-      expect(chooseBackend({ everyNth: 10 }, false)).to.deep.equal({ backend: "nftables" });
+      expect(chooseBackend({ impairment: { loss: { kind: "random", percent: 5 } } }, netemAvail(false))).to.deep.equal({ backend: "nftables" });
+      expect(chooseBackend({ impairment: { partition: true } }, netemAvail(false))).to.deep.equal({ backend: "nftables" });
+      expect(chooseBackend({ impairment: { everyNth: 10 } }, netemAvail(false))).to.deep.equal({ backend: "nftables" });
     });
 
     it("nftables when netem is there but cannot express it (every Nth)", () => {
-      expect(chooseBackend({ everyNth: 10, loss: { kind: "random", percent: 1 } }, true)).to.deep.equal({ backend: "nftables" });
+      expect(chooseBackend({ impairment: { everyNth: 10, loss: { kind: "random", percent: 1 } } }, netemAvail(true))).to.deep.equal({ backend: "nftables" });
     });
 
     it("refuses delay without netem, with both reasons", () => {
-      const c = chooseBackend({ delayMs: 100 }, false, "the kernel has no netem qdisc (tc: Error: Specified qdisc kind is unknown.)");
+      const c = chooseBackend({ impairment: { delayMs: 100 } }, netemAvail(false,"the kernel has no netem qdisc (tc: Error: Specified qdisc kind is unknown.)"));
       expect(c).to.have.property("refused");
       if (!("refused" in c)) return;
       expect(c.refused).to.contain('no backend can apply "delay 100ms"');
@@ -36,13 +41,13 @@ describe("impair/backend", () => {
         { kind: "random" as const, percent: 5, correlation: 25 },
         { kind: "gemodel" as const, p: 1, r: 30 },
       ]) {
-        const c = chooseBackend({ loss }, false);
+        const c = chooseBackend({ impairment: { loss } }, netemAvail(false));
         expect(c, JSON.stringify(loss)).to.have.property("refused");
       }
     });
 
     it("refuses what neither can do, naming each backend's field", () => {
-      const c = chooseBackend({ everyNth: 5, delayMs: 20 }, true);
+      const c = chooseBackend({ impairment: { everyNth: 5, delayMs: 20 } }, netemAvail(true));
       if (!("refused" in c)) throw new Error("expected a refusal");
       expect(c.refused).to.contain("netem cannot express everyNth");
       expect(c.refused).to.contain("nftables cannot express delayMs");
@@ -50,13 +55,13 @@ describe("impair/backend", () => {
     });
 
     it("refuses reorder without delay everywhere", () => {
-      const c = chooseBackend({ reorder: 25 }, true);
+      const c = chooseBackend({ impairment: { reorder: 25 } }, netemAvail(true));
       if (!("refused" in c)) throw new Error("expected a refusal");
       expect(c.refused).to.match(/netem cannot express reorder: netem rejects reorder without a delay/);
     });
 
     it("throws for invalid values instead of choosing", () => {
-      expect(() => chooseBackend({ loss: { kind: "random", percent: 120 } }, true)).to.throw(InvalidImpairment);
+      expect(() => chooseBackend({ impairment: { loss: { kind: "random", percent: 120 } } }, netemAvail(true))).to.throw(InvalidImpairment);
     });
   });
 

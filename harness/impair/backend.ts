@@ -2,13 +2,13 @@
 // and it can express the impairment, else nftables when it can, else a
 // refusal with the reasons. Never a silently weaker substitute.
 import type { NodeExec } from "../runtime/runtime";
-import { describeImpairment, type Impairment, ImpairmentUnsupported, validateImpairment } from "./impairment";
-import { netemUnsupported } from "./netem";
-import { nftUnsupported } from "./nftables";
+import { BACKENDS } from "./backends";
+import type { Availability, ImpairBackend, ImpairBackendImpl } from "./backends/types";
+import { describeSelection, type Fault, validateFault } from "./fault";
+import { describeImpairment, type ImpairmentUnsupported } from "./impairment";
 import { classifyTcError, explicitRoot, firstLines, parseQdiscJson, tcQdiscArgv, tcQdiscDelRootArgv, tcQdiscShowRootArgv } from "./tc";
 
-export type ImpairBackend = "netem" | "nftables";
-export const IMPAIR_BACKENDS: readonly ImpairBackend[] = ["netem", "nftables"];
+export type { ImpairBackend } from "./backends/types";
 
 export interface NetemProbe {
   available: boolean;
@@ -77,21 +77,29 @@ async function probeOnce(exec: NodeExec, node: string, dev: string): Promise<Net
 export type BackendChoice = { backend: ImpairBackend } | { refused: string; reasons: ImpairmentUnsupported[] };
 
 /**
- * netem when it is available and can express the impairment; else nftables
- * if it can; else refused, naming every field each backend cannot do.
- * Throws InvalidImpairment for values no backend should ever see.
+ * The first backend, in the registry's order, that can serve the whole fault
+ * and is available on the node; else a refusal naming, for each backend, what
+ * it cannot do or why it is not there. Throws InvalidImpairment for values no
+ * backend should ever see. `availability` answers for the node in question.
  */
-export function chooseBackend(imp: Impairment, netem: boolean, netemReason?: string): BackendChoice {
-  validateImpairment(imp);
-  const netemWhy = netemUnsupported(imp);
-  if (netem && netemWhy.length === 0) return { backend: "netem" };
-  const nftWhy = nftUnsupported(imp);
-  if (nftWhy.length === 0) return { backend: "nftables" };
-  const netemPart = netem
-    ? netemWhy.map((e) => e.message).join("; ")
-    : `netem is not available here${netemReason ? ` (${netemReason})` : ""}`;
-  return {
-    refused: `no backend can apply "${describeImpairment(imp)}": ${netemPart}; ${nftWhy.map((e) => e.message).join("; ")}`,
-    reasons: [...(netem ? netemWhy : []), ...nftWhy],
-  };
+export function chooseBackend(
+  fault: Fault,
+  availability: (b: ImpairBackend) => Availability,
+  backends: readonly ImpairBackendImpl[] = BACKENDS,
+): BackendChoice {
+  validateFault(fault);
+  const why: string[] = [];
+  const reasons: ImpairmentUnsupported[] = [];
+  for (const b of backends) {
+    const no = b.unsupported(fault);
+    const a = availability(b.name);
+    if (no.length === 0 && a.available) return { backend: b.name };
+    if (!a.available) why.push(`${b.name} is not available here${a.reason ? ` (${a.reason})` : ""}`);
+    else {
+      why.push(no.map((e) => e.message).join("; "));
+      reasons.push(...no);
+    }
+  }
+  const sel = describeSelection(fault);
+  return { refused: `no backend can apply "${describeImpairment(fault.impairment)}${sel ? ` [${sel}]` : ""}": ${why.join("; ")}`, reasons };
 }

@@ -11,7 +11,17 @@ export type LossModel =
    * i.e. every packet in the bad state is lost), k = delivery probability in
    * the good state (loss there is 100-k; default 100, i.e. no loss).
    */
-  | { kind: "gemodel"; p: number; r: number; h?: number; k?: number };
+  | { kind: "gemodel"; p: number; r: number; h?: number; k?: number }
+  /**
+   * netem's 4-state Markov model (tc-netem(8) "loss state p13 [p31 [p32 [p23 [p14]]]]"):
+   * 1 = good reception, 2 = good but lossy, 3 = burst loss, 4 = independent loss;
+   * each value a transition probability in percent.
+   */
+  | { kind: "state"; p13: number; p31?: number; p32?: number; p23?: number; p14?: number };
+
+/** netem's delay distributions (tables shipped with iproute2). */
+export type DelayDistribution = "uniform" | "normal" | "pareto" | "paretonormal";
+export const DELAY_DISTRIBUTIONS: readonly DelayDistribution[] = ["uniform", "normal", "pareto", "paretonormal"];
 
 export interface Impairment {
   loss?: LossModel;
@@ -19,14 +29,31 @@ export interface Impairment {
   delayMs?: number;
   /** Delay variation around `delayMs`, milliseconds (needs delayMs > 0). */
   jitterMs?: number;
+  /** Correlation of successive delays, percent (needs jitterMs). */
+  delayCorrelation?: number;
+  /** How the delay varies around delayMs (needs jitterMs); default uniform. */
+  delayDistribution?: DelayDistribution;
   /** Percent of packets duplicated. */
   duplicate?: number;
+  duplicateCorrelation?: number;
   /** Percent of packets sent at once instead of delayed (needs delayMs > 0). */
   reorder?: number;
+  reorderCorrelation?: number;
+  /** netem's `gap`: reorder every Nth packet instead of at random (≥ 1). */
+  reorderGap?: number;
   /** Percent of packets with a bit flipped at a random position. */
   corrupt?: number;
+  corruptCorrelation?: number;
   /** Rate limit, kbit/s. */
   rateKbit?: number;
+  /** Queue limit, packets (netem's `limit`; what the wire holds before dropping). */
+  limit?: number;
+  /**
+   * Drop exactly these packets, counted 1, 2, 3, ... among the packets the
+   * fault sees (after its flow match) from the moment it is applied:
+   * a deterministic drop, e.g. [20] drops the 20th segment and nothing else.
+   */
+  dropPackets?: number[];
   /** Drop every packet. Exclusive with every other field. */
   partition?: boolean;
   /** Drop every Nth packet (N ≥ 1; deterministic, not random). */
@@ -34,7 +61,7 @@ export interface Impairment {
 }
 
 /** The model's field names, for refusals that name a field. */
-export type ImpairmentField = keyof Impairment | "loss.correlation" | "loss.gemodel";
+export type ImpairmentField = keyof Impairment | "loss.correlation" | "loss.gemodel" | "loss.state" | "match" | "direction" | "seed";
 
 /** A value out of range or a self-contradictory combination, whatever the backend. */
 export class InvalidImpairment extends Error {
@@ -85,6 +112,12 @@ export function validateImpairment(imp: Impairment): Impairment {
       checkPercent("loss.gemodel", "gemodel r", loss.r);
       checkPercent("loss.gemodel", "gemodel h", loss.h);
       checkPercent("loss.gemodel", "gemodel k", loss.k);
+    } else if (loss.kind === "state") {
+      checkPercent("loss.state", "state p13", loss.p13);
+      checkPercent("loss.state", "state p31", loss.p31);
+      checkPercent("loss.state", "state p32", loss.p32);
+      checkPercent("loss.state", "state p23", loss.p23);
+      checkPercent("loss.state", "state p14", loss.p14);
     } else {
       // A caller outside the type system (YAML, JSON) may pass anything.
       throw new InvalidImpairment("loss", `unknown loss kind ${JSON.stringify((loss as { kind?: unknown }).kind)}`);
@@ -92,9 +125,34 @@ export function validateImpairment(imp: Impairment): Impairment {
   }
   checkNonNegative("delayMs", imp.delayMs);
   checkNonNegative("jitterMs", imp.jitterMs);
+  checkPercent("delayCorrelation", "delay correlation", imp.delayCorrelation);
+  if (imp.delayDistribution !== undefined && !DELAY_DISTRIBUTIONS.includes(imp.delayDistribution)) {
+    throw new InvalidImpairment("delayDistribution", `must be one of ${DELAY_DISTRIBUTIONS.join(", ")}, got ${JSON.stringify(imp.delayDistribution)}`);
+  }
+  if ((imp.delayCorrelation !== undefined || imp.delayDistribution !== undefined) && !imp.jitterMs) {
+    throw new InvalidImpairment(imp.delayDistribution !== undefined ? "delayDistribution" : "delayCorrelation", "a delay correlation or distribution shapes the jitter: set jitterMs > 0");
+  }
   checkPercent("duplicate", "duplicate", imp.duplicate);
+  checkPercent("duplicateCorrelation", "duplicate correlation", imp.duplicateCorrelation);
   checkPercent("reorder", "reorder", imp.reorder);
+  checkPercent("reorderCorrelation", "reorder correlation", imp.reorderCorrelation);
+  if (imp.reorderGap !== undefined && (!Number.isInteger(imp.reorderGap) || imp.reorderGap < 1)) {
+    throw new InvalidImpairment("reorderGap", `must be an integer ≥ 1, got ${String(imp.reorderGap)}`);
+  }
   checkPercent("corrupt", "corrupt", imp.corrupt);
+  checkPercent("corruptCorrelation", "corrupt correlation", imp.corruptCorrelation);
+  for (const [f, of] of [["duplicateCorrelation", "duplicate"], ["reorderCorrelation", "reorder"], ["reorderGap", "reorder"], ["corruptCorrelation", "corrupt"]] as const) {
+    if (imp[f] !== undefined && imp[of] === undefined) throw new InvalidImpairment(f, `needs ${of}`);
+  }
+  if (imp.limit !== undefined && (!Number.isInteger(imp.limit) || imp.limit < 1)) {
+    throw new InvalidImpairment("limit", `must be an integer ≥ 1 (packets), got ${String(imp.limit)}`);
+  }
+  if (imp.dropPackets !== undefined) {
+    const d = imp.dropPackets;
+    if (!Array.isArray(d) || d.length === 0 || d.some((n) => !Number.isInteger(n) || n < 1)) {
+      throw new InvalidImpairment("dropPackets", `must be a non-empty list of packet numbers ≥ 1, got ${JSON.stringify(d)}`);
+    }
+  }
   if (imp.rateKbit !== undefined && (!Number.isFinite(imp.rateKbit) || imp.rateKbit <= 0)) {
     throw new InvalidImpairment("rateKbit", `must be a finite number > 0, got ${String(imp.rateKbit)}`);
   }
@@ -119,10 +177,18 @@ export function activeFields(imp: Impairment): (keyof Impairment)[] {
   if (imp.loss !== undefined) out.push("loss");
   if (imp.delayMs !== undefined) out.push("delayMs");
   if (imp.jitterMs !== undefined) out.push("jitterMs");
+  if (imp.delayCorrelation !== undefined) out.push("delayCorrelation");
+  if (imp.delayDistribution !== undefined) out.push("delayDistribution");
   if (imp.duplicate !== undefined) out.push("duplicate");
+  if (imp.duplicateCorrelation !== undefined) out.push("duplicateCorrelation");
   if (imp.reorder !== undefined) out.push("reorder");
+  if (imp.reorderCorrelation !== undefined) out.push("reorderCorrelation");
+  if (imp.reorderGap !== undefined) out.push("reorderGap");
   if (imp.corrupt !== undefined) out.push("corrupt");
+  if (imp.corruptCorrelation !== undefined) out.push("corruptCorrelation");
   if (imp.rateKbit !== undefined) out.push("rateKbit");
+  if (imp.limit !== undefined) out.push("limit");
+  if (imp.dropPackets !== undefined) out.push("dropPackets");
   if (imp.partition) out.push("partition");
   if (imp.everyNth !== undefined) out.push("everyNth");
   return out;
@@ -155,16 +221,26 @@ export function describeImpairment(imp: Impairment): string {
       `loss Gilbert-Elliott (p ${formatNumber(loss.p)}% good→bad, r ${formatNumber(loss.r)}% bad→good, ` +
         `loss ${formatNumber(100 - h)}% in bad, ${formatNumber(100 - k)}% in good)`,
     );
+  } else if (loss?.kind === "state") {
+    const v = (n: number | undefined) => formatNumber(n ?? 0);
+    parts.push(`loss 4-state Markov (p13 ${v(loss.p13)}%, p31 ${formatNumber(loss.p31 ?? 100)}%, p32 ${v(loss.p32)}%, p23 ${formatNumber(loss.p23 ?? 100)}%, p14 ${v(loss.p14)}%)`);
   }
   if (imp.delayMs !== undefined) {
-    parts.push(`delay ${formatNumber(imp.delayMs)}ms${imp.jitterMs ? ` ±${formatNumber(imp.jitterMs)}ms` : ""}`);
+    const shape = [
+      imp.delayCorrelation ? `correlation ${formatNumber(imp.delayCorrelation)}%` : "",
+      imp.delayDistribution && imp.delayDistribution !== "uniform" ? imp.delayDistribution : "",
+    ].filter(Boolean);
+    parts.push(`delay ${formatNumber(imp.delayMs)}ms${imp.jitterMs ? ` ±${formatNumber(imp.jitterMs)}ms` : ""}${shape.length ? ` (${shape.join(", ")})` : ""}`);
   } else if (imp.jitterMs !== undefined) {
     parts.push(`jitter ${formatNumber(imp.jitterMs)}ms`);
   }
   if (imp.duplicate !== undefined) parts.push(`duplicate ${formatNumber(imp.duplicate)}%`);
   if (imp.reorder !== undefined) parts.push(`reorder ${formatNumber(imp.reorder)}%`);
   if (imp.corrupt !== undefined) parts.push(`corrupt ${formatNumber(imp.corrupt)}%`);
+  if (imp.reorderGap !== undefined) parts.push(`reorder gap ${imp.reorderGap}`);
   if (imp.rateKbit !== undefined) parts.push(`rate ${formatNumber(imp.rateKbit)}kbit/s`);
+  if (imp.limit !== undefined) parts.push(`queue limit ${imp.limit} packets`);
+  if (imp.dropPackets !== undefined) parts.push(`drop packet${imp.dropPackets.length > 1 ? "s" : ""} ${imp.dropPackets.map((n) => `#${n}`).join(", ")}`);
   if (imp.everyNth !== undefined) parts.push(imp.everyNth === 1 ? "drop every packet" : `drop every ${ordinal(imp.everyNth)} packet`);
   if (imp.partition) parts.push("partition (drop everything)");
   return parts.length > 0 ? parts.join(", ") : "no impairment";

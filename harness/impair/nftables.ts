@@ -11,6 +11,7 @@ import {
   ordinal,
   validateImpairment,
 } from "./impairment";
+import type { Direction, FlowMatch } from "./fault";
 
 export const NFTABLES = "nftables";
 export const NFT_TABLE_PREFIX = "vpnlab_impair_";
@@ -31,8 +32,11 @@ export function nftUnsupported(imp: Impairment): ImpairmentUnsupported[] {
   if (imp.reorder !== undefined) no("reorder", CANNOT_DELAY);
   if (imp.corrupt !== undefined) no("corrupt", "a payload rewrite would not hit random bits, and checksums would be recomputed or unflagged");
   if (imp.rateKbit !== undefined) no("rateKbit", "nftables limit rate drops the excess instead of queueing it; that is policing, not a rate");
+  if (imp.limit !== undefined) no("limit", "nftables holds no queue");
   const loss = imp.loss;
-  if (loss?.kind === "gemodel") {
+  if (loss?.kind === "state") {
+    no("loss.state", "nftables rules keep no per-packet state between packets, so no Markov loss states");
+  } else if (loss?.kind === "gemodel") {
     no("loss.gemodel", "nftables rules keep no per-packet state between packets, so no Gilbert-Elliott bursts");
   } else if (loss?.kind === "random") {
     if (loss.correlation !== undefined && loss.correlation > 0) {
@@ -46,10 +50,13 @@ export function nftUnsupported(imp: Impairment): ImpairmentUnsupported[] {
   return out;
 }
 
-/** The impairment table for one device: vpnlab_impair_<dev>, characters nft identifiers do not allow become '_'. */
-export function nftTableName(dev: string): string {
+/**
+ * The impairment table for one device and direction: vpnlab_impair_<dev> (egress) or
+ * vpnlab_impair_in_<dev> (ingress); characters nft identifiers do not allow become '_'.
+ */
+export function nftTableName(dev: string, direction: Direction = "egress"): string {
   checkDeviceName(dev);
-  return NFT_TABLE_PREFIX + dev.replace(/[^A-Za-z0-9_.-]/g, "_");
+  return NFT_TABLE_PREFIX + (direction === "ingress" ? "in_" : "") + dev.replace(/[^A-Za-z0-9_.-]/g, "_");
 }
 
 function checkTableName(table: string): string {
@@ -59,17 +66,48 @@ function checkTableName(table: string): string {
   return table;
 }
 
+/** Which packets the rules see: the direction through the device, and an optional flow match. */
+export interface NftSelection {
+  direction?: Direction;
+  match?: FlowMatch;
+}
+
+/** The nft match expression for a flow match ("" for every packet). Assumes a validated match. */
+export function nftFlowMatch(m: FlowMatch | undefined): string {
+  if (!m) return "";
+  const out: string[] = [];
+  // an address or port match implies the protocol family; l4proto alone only where nothing else names it
+  if (m.src) out.push(`ip saddr ${m.src}`);
+  if (m.dst) out.push(`ip daddr ${m.dst}`);
+  if (m.proto && m.sport === undefined && m.dport === undefined) out.push(`meta l4proto ${m.proto}`);
+  if (m.proto === "tcp" || m.proto === "udp") {
+    if (m.sport !== undefined) out.push(`${m.proto} sport ${m.sport}`);
+    if (m.dport !== undefined) out.push(`${m.proto} dport ${m.dport}`);
+  }
+  return out.join(" ");
+}
+
+/** numgen inc counts 0, 1, 2, ... up to this and wraps: a run never sees the wrap. */
+const COUNT_MODULUS = 4294967295;
+
 /** The drop rules (without the table/chain around them), one per line, in evaluation order. */
-export function nftDropRules(dev: string, imp: Impairment): string[] {
+export function nftDropRules(dev: string, imp: Impairment, sel: NftSelection = {}): string[] {
   validateImpairment(imp);
   checkDeviceName(dev);
   const unsupported = nftUnsupported(imp);
   if (unsupported.length > 0) throw unsupported[0];
-  const match = `oifname "${dev}"`;
+  const match = [`${sel.direction === "ingress" ? "iifname" : "oifname"} "${dev}"`, nftFlowMatch(sel.match)].filter(Boolean).join(" ");
   const rules: string[] = [];
   if (imp.partition) {
     rules.push(`${match} counter drop comment "partition"`);
     return rules;
+  }
+  // the listed packets first, so that the rule's counter sees every matching packet
+  if (imp.dropPackets !== undefined) {
+    // numgen inc draws 0 for the first packet: packet #n draws n-1
+    const draws = [...new Set(imp.dropPackets)].sort((a, b) => a - b).map((n) => n - 1);
+    const set = draws.length === 1 ? String(draws[0]) : `{ ${draws.join(", ")} }`;
+    rules.push(`${match} numgen inc mod ${COUNT_MODULUS} ${set} counter drop comment "drop packet ${draws.map((d) => `#${d + 1}`).join(", ")}"`);
   }
   // every-Nth first, so that it counts every packet leaving the device.
   if (imp.everyNth !== undefined) {
@@ -99,13 +137,15 @@ export function nftDropRules(dev: string, imp: Impairment): string[] {
  * as the impairment says. Throws ImpairmentUnsupported for what nftables
  * cannot do.
  */
-export function nftLossRuleset(table: string, dev: string, imp: Impairment): string {
+export function nftLossRuleset(table: string, dev: string, imp: Impairment, sel: NftSelection = {}): string {
   checkTableName(table);
-  const rules = nftDropRules(dev, imp);
+  const rules = nftDropRules(dev, imp, sel);
+  // ingress: at prerouting before conntrack (raw), so a dropped packet leaves no trace in the state table
+  const chain = sel.direction === "ingress" ? ["ingress", "prerouting priority raw"] : ["egress", "postrouting priority 0"];
   return [
     `table inet ${table} {`,
-    `\tchain egress {`,
-    `\t\ttype filter hook postrouting priority 0; policy accept;`,
+    `\tchain ${chain[0]} {`,
+    `\t\ttype filter hook ${chain[1]}; policy accept;`,
     ...rules.map((r) => `\t\t${r}`),
     `\t}`,
     `}`,
