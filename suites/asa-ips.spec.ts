@@ -14,6 +14,7 @@ import { entriesOf } from "../harness/firewall/conntrack";
 import { holdsOutOfOrder } from "../harness/firewall/evidence";
 import { PROXY_PORT } from "../harness/firewall/start";
 import { publishResult } from "../harness/report/allure";
+import { chaosWindows, deliverySeries, formatSeries, renderTimeline, timelineEndMs } from "../harness/report/timeline";
 import { firstDownMs, type ScenarioResult } from "../harness/scenario";
 import { loadTopology, selectScenarios } from "../harness/topology/load";
 import { ScenarioResults } from "./host";
@@ -83,6 +84,67 @@ describe("asa-ips: cTCP behind a full TCP proxy", function () {
       }
     });
   }
+
+  /**
+   * What timeline.svg draws of a run: the UDP delivery per 100 ms (deliverySeries, the chart's own data) split at the
+   * chaos window it shades, and the SVG itself; `text` is the whole series ("s:%"), for failure messages.
+   */
+  const timelineOf = (r: ScenarioResult) => {
+    const series = deliverySeries(r);
+    const windows = chaosWindows(r, timelineEndMs(r));
+    const w = windows[0];
+    const svg = renderTimeline(r);
+    const shaded = [...svg.matchAll(/<rect class="chaos" data-from-ms="(\d+)" data-to-ms="(\d+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const downMarks = [...svg.matchAll(/<line class="tunnel-down" data-at-ms="(\d+)"/g)].map((m) => Number(m[1]));
+    const text = `delivery % per 100 ms (s:%): ${formatSeries(series)}\nchaos windows: ${JSON.stringify(windows)}`;
+    // buckets wholly before, inside and after the window (the window's edges fall inside a bucket)
+    return {
+      series, windows, shaded, downMarks, text,
+      baseline: series.filter((b) => b.t + 100 <= w.fromMs),
+      chaos: series.filter((b) => b.t >= w.fromMs && b.t + 100 <= w.toMs),
+      recovery: series.filter((b) => b.t >= w.toMs),
+    };
+  };
+  const mean = (xs: { v: number }[]): number => xs.reduce((n, x) => n + x.v, 0) / Math.max(1, xs.length);
+
+  it("base's timeline: delivery falls to 0 after the first loss and stays 0 through recovery; shaded chaos window, tunnel-down marked", function () {
+    const { r, msg } = verdictOf("base");
+    const tl = timelineOf(r);
+    const firstLoss = r.chaos.find((c) => c.action.startsWith("loss"))!;
+    const all = `${tl.text}\n${msg}`;
+    expect(tl.windows.length, `chaos windows\n${all}`).to.equal(1);
+    expect(mean(tl.baseline), `baseline delivery before the loss (mean %)\n${all}`).to.be.at.least(90);
+    // the trailing run of empty buckets: where delivery stopped for good
+    let k = tl.series.length;
+    while (k > 0 && tl.series[k - 1].v === 0) k--;
+    const stopAt = tl.series[k]?.t;
+    expect(stopAt, `no trailing run of 0 % buckets\n${all}`).to.be.a("number");
+    // it stops in the bucket of the first loss or later (not before), and while the loss is on (not in recovery)
+    expect(stopAt!, `delivery stopped for good at ${stopAt} ms, the first loss at ${firstLoss.appliedAtMs} ms\n${all}`).to.be.at.least(Math.floor(firstLoss.appliedAtMs / 100) * 100);
+    expect(stopAt!, `delivery stopped for good at ${stopAt} ms, the loss cleared at ${tl.windows[0].toMs} ms\n${all}`).to.be.below(tl.windows[0].toMs);
+    expect(tl.recovery.length, `recovery buckets\n${all}`).to.be.greaterThan(10);
+    expect(tl.recovery.filter((b) => b.v > 0), `recovery buckets with any delivery\n${all}`).to.deep.equal([]);
+    expect(tl.shaded, `the chaos window shaded in timeline.svg\n${all}`).to.deep.equal(tl.windows.map((w) => [w.fromMs, w.toMs]));
+    expect(tl.downMarks, `the tunnel-down mark in timeline.svg (DPD at ${firstDownMs(r)} ms)\n${all}`).to.deep.equal([firstDownMs(r)]);
+    console.log(`      base: ${formatSeries(tl.series)}`);
+  });
+
+  it("natt's timeline: a dip below the baseline while the loss is on, the offered rate back in recovery; shaded chaos window, no tunnel-down", function () {
+    const { r, msg } = verdictOf("natt");
+    const tl = timelineOf(r);
+    const all = `${tl.text}\n${msg}`;
+    expect(tl.windows.length, `chaos windows\n${all}`).to.equal(1);
+    const baseline = mean(tl.baseline);
+    expect(baseline, `baseline delivery (mean %)\n${all}`).to.be.at.least(90);
+    expect(tl.chaos.filter((b) => b.v < baseline).length, `chaos buckets below the baseline's ${baseline.toFixed(1)} %\n${all}`).to.be.greaterThan(0);
+    // back at the offered rate: every probe of a bucket through, one lost at most (5 a bucket at 50/s)
+    expect(tl.recovery.length, `recovery buckets\n${all}`).to.be.greaterThan(10);
+    expect(tl.recovery.filter((b) => b.v < 80), `recovery buckets below 80 %\n${all}`).to.deep.equal([]);
+    expect(mean(tl.recovery), `recovery delivery (mean %)\n${all}`).to.be.at.least(Math.min(baseline, 95));
+    expect(tl.shaded, `the chaos window shaded in timeline.svg\n${all}`).to.deep.equal(tl.windows.map((w) => [w.fromMs, w.toMs]));
+    expect(tl.downMarks, `no tunnel-down mark in timeline.svg\n${all}`).to.deep.equal([]);
+    console.log(`      natt: ${formatSeries(tl.series)}`);
+  });
 
   const tcpLasted = (r: ScenarioResult, msg: string): void => {
     const recovery = r.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;

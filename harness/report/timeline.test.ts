@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { Bucket, TcpBucket } from "../probe/phases";
 import type { ScenarioResult } from "../scenario";
-import { chaosWindows, renderTimeline } from "./timeline";
+import { chaosWindows, deliverySeries, formatSeries, renderTimeline } from "./timeline";
 import { phase, scenarioResult } from "./testkit";
 
 // 3 s baseline, 3 s chaos, 3 s recovery; 10 probes and 12 kB of the stream per 100 ms when all is well
@@ -106,5 +106,10 @@ describe("report/timeline", () => {
     const svg = renderTimeline(scenarioResult({ variant: "a<b>&c" }));
     expect(svg).to.contain("a&lt;b&gt;&amp;c");
     expect(svg).not.to.contain("a<b>");
+  });
+  it("deliverySeries: % of the bucket's probes delivered, 0 where none was sent; formatSeries prints s:%", () => {
+    const series = deliverySeries({ buckets: [{ t: 0, sent: 5, delivered: 5 }, { t: 100, sent: 5, delivered: 4 }, { t: 200, sent: 0, delivered: 0 }] });
+    expect(series).to.deep.equal([{ t: 0, v: 100 }, { t: 100, v: 80 }, { t: 200, v: 0 }]);
+    expect(formatSeries(series)).to.equal("0.0:100 0.1:80 0.2:0");
   });
 });

@@ -56,6 +56,23 @@ export function chaosWindows(r: Pick<ScenarioResult, "chaos">, endMs: number): C
   return windows;
 }
 
+/** One point of a timeline panel: the bucket's start (ms from the start of the baseline) and its value. */
+export interface SeriesPoint {
+  t: number;
+  v: number;
+}
+
+/** The UDP probe's delivery per 100 ms (by send time), in %: what the timeline's first panel draws, and what tests read. */
+export function deliverySeries(r: Pick<ScenarioResult, "buckets">): SeriesPoint[] {
+  // a bucket the probe sent nothing in shows 0: nothing got through in it either
+  return r.buckets.map((b) => ({ t: b.t, v: b.sent === 0 ? 0 : (100 * b.delivered) / b.sent }));
+}
+
+/** A series as one line of "t:v" pairs (s, %), for a failure message. */
+export function formatSeries(points: readonly SeriesPoint[]): string {
+  return points.map((p) => `${(p.t / 1000).toFixed(1)}:${Math.round(p.v)}`).join(" ");
+}
+
 interface Panel {
   top: number;
   title: string;
@@ -64,7 +81,7 @@ interface Panel {
   yTicks: number[];
   yTickText: (v: number) => string;
   cls: string;
-  values: { t: number; v: number }[];
+  values: SeriesPoint[];
 }
 
 export function renderTimeline(r: ScenarioResult): string {
@@ -79,8 +96,7 @@ export function renderTimeline(r: ScenarioResult): string {
       yTicks: [0, 50, 100],
       yTickText: (v) => `${v}%`,
       cls: "delivery",
-      // a bucket the probe sent nothing in shows 0: nothing got through in it either
-      values: r.buckets.map((b) => ({ t: b.t, v: b.sent === 0 ? 0 : (100 * b.delivered) / b.sent })),
+      values: deliverySeries(r),
     },
   ];
   const tcp = r.tcp?.buckets;
