@@ -178,6 +178,39 @@ describe("vpnlab command: output, jobs, lab errors", function () {
     expect(leftOf(r.labIds), `left of labs ${r.labIds.join(", ")}`).to.deep.equal([]);
   });
 
+  it("--allure into a directory with earlier results: one warning line naming them; --allure-clean removes Allure's files only", async function () {
+    const file = tmpTopology("short-allure", shortPhases);
+    tmp.push(file);
+    const dir = fs.mkdtempSync(path.join(suiteTmp(), "cli-allure-")); // removed with suiteTmp at exit
+    // an earlier run's files, and what is not Allure's: a carried history, the user's notes
+    fs.writeFileSync(path.join(dir, "00000000-0000-4000-8000-000000000001-result.json"), "{}");
+    fs.writeFileSync(path.join(dir, "00000000-0000-4000-8000-000000000002-attachment.txt"), "old");
+    fs.mkdirSync(path.join(dir, "history"));
+    fs.writeFileSync(path.join(dir, "history", "history-trend.json"), "[]");
+    fs.writeFileSync(path.join(dir, "notes.txt"), "mine");
+    const results = () => fs.readdirSync(dir).filter((f) => f.endsWith("-result.json")).sort();
+
+    const warned = await vpnlab(["run", file, "-v", "ctcp-no-loss", "--allure", dir]);
+    expect(warned.code, warned.stdout + warned.stderr).to.equal(0);
+    const warnings = warned.stderr.split("\n").filter((l) => /warning/.test(l));
+    expect(warnings, warned.stderr).to.deep.equal([`vpnlab: warning: ${dir} already holds 1 Allure result(s) of earlier runs: the report will show them beside these (as retries); --allure-clean removes them first`]);
+    expect(results(), "the earlier result kept, tonight's added").to.have.length(2);
+
+    const cleaned = await vpnlab(["run", file, "-v", "ctcp-no-loss", "--allure", dir, "--allure-clean"]);
+    expect(cleaned.code, cleaned.stdout + cleaned.stderr).to.equal(0);
+    expect(cleaned.stderr, "no warning after --allure-clean").to.not.match(/warning/);
+    // the two earlier results, their attachments and run files removed; this run's written
+    expect(cleaned.stderr).to.match(new RegExp(`^Allure results: removed \\d+ file\\(s\\) of earlier runs from ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+    const left = results();
+    expect(left, "one result: this run's").to.have.length(1);
+    expect(left[0]).to.not.match(/^00000000-/);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, left[0]), "utf8")).name).to.equal("asa-ips/ctcp-no-loss (netns)");
+    expect(fs.existsSync(path.join(dir, "00000000-0000-4000-8000-000000000002-attachment.txt")), "the old attachment").to.equal(false);
+    expect(fs.readFileSync(path.join(dir, "notes.txt"), "utf8"), "the user's file").to.equal("mine");
+    expect(fs.readdirSync(path.join(dir, "history")), "the carried history").to.deep.equal(["history-trend.json"]);
+    expect(fs.readdirSync(dir)).to.include.members(["environment.properties", "categories.json"]);
+  });
+
   it("exit 2 on a lab error: LAB-ERROR in the table, nothing left behind", async function () {
     // the responder has no route back to the tunnel: the loader accepts it, baseline delivery is 0 %
     const file = tmpTopology("no-route-back", (t) => shortPhases(t).replace(/(server: +\{[^}]*ip: 10\.10\.0\.20\/24), gw: 10\.10\.0\.1 \}/, "$1 }"));
@@ -337,6 +370,7 @@ describe("vpnlab usage", function () {
   it("an option of another command is refused, naming it", () => refused(["ls", "--jobs", "3"], /^vpnlab: Unknown argument: jobs/m));
   it("an unknown command is refused, naming it (and the likely one)", () => refused(["rn", TOPO], /^vpnlab: unknown command rn — did you mean `run`\?/m));
   it("--jobs out of range", () => refused(["run", TOPO, "--jobs", "17"], /--jobs needs a whole number from 1 to 16, not 17/));
+  it("--allure-clean without --allure", () => refused(["run", TOPO, "--allure-clean"], /--allure-clean needs --allure DIR/));
   it("a command without its FILE", () => refused(["check"], /Not enough non-option arguments.*vpnlab check --help/));
   it("down without a lab or --all", () => refused(["down"], /down needs a lab id, a topology name or --all/));
   it("up with two variants", () => refused(["up", TOPO, "-v", "base,natt"], /up holds one lab: give at most one --variant/));

@@ -20,6 +20,7 @@ export const run = {
       .option("jobs", { alias: "j", type: "number", requiresArg: true, describe: `labs side by side (1..${MAX_JOBS}); default: the config file's jobs:, else 1` })
       .check((a) => {
         if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > MAX_JOBS)) throw new Error(`--jobs needs a whole number from 1 to ${MAX_JOBS}, not ${Number.isNaN(a.jobs) ? "a non-number" : a.jobs}`);
+        if (a["allure-clean"] && !a.allure) throw new Error("--allure-clean needs --allure DIR");
         return true;
       })
       .option("engine", {
@@ -30,6 +31,7 @@ export const run = {
       })
       .option("config", { type: "string", requiresArg: true, describe: "the host's settings file (engines:, runtime:, jobs:); default VPNLAB_CONFIG" })
       .option("allure", { type: "string", requiresArg: true, describe: "also write Allure results there: one result per scenario (steps, attachments, timeline.svg), environment, categories, executor" })
+      .option("allure-clean", { type: "boolean", default: false, describe: "remove the Allure files of earlier runs from the --allure directory first (its *-result.json, *-container.json, *-attachment.*, environment.properties, categories.json, executor.json; nothing else)" })
       .option("capture", { type: "string", array: true, requiresArg: true, describe: "also capture packets on NODE.NET (a pcap per scenario under reports/captures/); repeatable, merged with the file's capture:" })
       .example("$0 run topologies/asa-ips.yaml --jobs 3", "every scenario, three labs at a time")
       .example("$0 run topologies/asa-ips.yaml --allure reports/allure-results", "every scenario, each an Allure result")
@@ -57,6 +59,16 @@ export const run = {
     const { runScenario } = await import("../scenario");
     const { formatTable, resultRow } = await import("../report/table");
     const allure = a.allure ? { dir: a.allure, ...(await import("../report/allure-files")) } : undefined;
+    if (allure) {
+      // results of earlier runs in the same directory would show in the report as retries of these scenarios
+      if (a.allureClean) {
+        const removed = allure.cleanResults(allure.dir);
+        if (removed.length) err(`Allure results: removed ${removed.length} file(s) of earlier runs from ${allure.dir}`);
+      } else {
+        const n = allure.earlierResults(allure.dir);
+        if (n > 0) err(`vpnlab: warning: ${allure.dir} already holds ${n} Allure result(s) of earlier runs: the report will show them beside these (as retries); --allure-clean removes them first`);
+      }
+    }
     // on a terminal one rewritten progress line; elsewhere (CI, pipes) the plain lines below, unchanged
     const { stderrProgress } = await import("./progress");
     const progress = !a.json && process.stderr.isTTY ? stderrProgress(scenarios.map((s) => ({ label: `${s.name}/${s.variant}`, phases: s.phases })), jobs) : undefined;
@@ -91,4 +103,4 @@ export const run = {
     }
     return s.exitCode;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; allure: string | undefined; json: boolean; jobs: number | undefined }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; allure: string | undefined; "allure-clean": boolean; json: boolean; jobs: number | undefined }>;

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Attachment, StepResult, TestResult } from "allure-js-commons";
 import { loadTopology } from "../topology/load";
-import { scenarioOf, writeRunFiles, writeScenarioResult } from "./allure-files";
+import { cleanResults, earlierResults, isAllureFile, scenarioOf, writeRunFiles, writeScenarioResult } from "./allure-files";
 import { CATEGORIES, executorFromEnv } from "./allure-env";
 import { phase, scenarioResult } from "./testkit";
 
@@ -95,5 +95,30 @@ describe("report/allure-files", () => {
     expect(scenarioOf({ file: ASA, variant: "base" }).scenario?.variant).to.equal("base");
     expect(scenarioOf({ file: ASA, variant: "no-such" }).why).to.contain("has no variant no-such");
     expect(scenarioOf({ file: path.join(dir, "missing.yaml"), variant: "base" }).why).to.be.a("string");
+  });
+  it("cleanResults removes what an Allure writer left (results, attachments, run files) and nothing else; earlierResults counts results", async () => {
+    const out = path.join(dir, "results");
+    expect(earlierResults(out), "no directory yet").to.equal(0);
+    writeScenarioResult(out, scenarioResult({ evidence: { logs: { client: "up" } } }));
+    writeScenarioResult(out, scenarioResult({ variant: "natt" }));
+    await writeRunFiles(out, ["netns"], { GITHUB_ACTIONS: "true", GITHUB_RUN_ID: "1" });
+    fs.writeFileSync(path.join(out, "0000-container.json"), "{}");
+    const written = fs.readdirSync(out);
+    expect(earlierResults(out)).to.equal(2);
+    // what is not Allure's: a user's notes, a carried history/, a directory whose name looks like a result
+    fs.writeFileSync(path.join(out, "notes.txt"), "mine");
+    fs.writeFileSync(path.join(out, "result.json"), "{}");
+    fs.mkdirSync(path.join(out, "history"));
+    fs.writeFileSync(path.join(out, "history", "history.json"), "{}");
+    fs.mkdirSync(path.join(out, "old-result.json"));
+    const removed = cleanResults(out);
+    expect(removed, "removed").to.deep.equal([...written].sort());
+    expect(removed.filter((f) => f.includes("-attachment.")).length, "attachments among them").to.be.greaterThan(3);
+    expect(removed).to.include.members(["environment.properties", "categories.json", "executor.json", "0000-container.json"]);
+    expect(fs.readdirSync(out).sort()).to.deep.equal(["history", "notes.txt", "old-result.json", "result.json"]);
+    expect(fs.readdirSync(path.join(out, "history"))).to.deep.equal(["history.json"]);
+    expect(earlierResults(out)).to.equal(0);
+    expect(cleanResults(path.join(dir, "missing"))).to.deep.equal([]);
+    expect(["x-result.json.bak", "environment.properties.old", "categories.json~"].filter(isAllureFile)).to.deep.equal([]);
   });
 });

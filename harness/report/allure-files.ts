@@ -103,3 +103,43 @@ export async function writeRunFiles(dir: string, runtimes: readonly string[], en
   if (executor) fs.writeFileSync(`${dir}/executor.json`, JSON.stringify(executor, null, 2));
   return executor ? { executor } : {};
 }
+
+/** The run files an Allure writer leaves beside the results (writeRunFiles). */
+const RUN_FILES = new Set(["environment.properties", "categories.json", "executor.json"]);
+
+/** Allure's own files by name: <uuid>-result.json, -container.json, -attachment.<ext>, and the run files. Nothing else. */
+export function isAllureFile(name: string): boolean {
+  return RUN_FILES.has(name) || /-(result|container)\.json$/.test(name) || /-attachment\.[^/]+$/.test(name);
+}
+
+/** How many results of earlier runs a results directory holds (0 when it does not exist). */
+export function earlierResults(dir: string): number {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((f) => f.isFile() && f.name.endsWith("-result.json")).length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw e;
+  }
+}
+
+/**
+ * Remove Allure's own files from a results directory (regular files only, by isAllureFile): anything else there —
+ * a carried history/, a user's notes — is left alone. Returns the names removed.
+ */
+export function cleanResults(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+  const removed: string[] = [];
+  for (const name of names.filter(isAllureFile).sort()) {
+    const f = `${dir}/${name}`;
+    if (!fs.lstatSync(f).isFile()) continue;
+    fs.unlinkSync(f);
+    removed.push(name);
+  }
+  return removed;
+}
