@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { deliveryBuckets, phaseDelivery, tcpBuckets, tcpPhases, type PhaseWindow } from "./phases";
+import fc from "fast-check";
+import { deliveryBuckets, displaced, phaseDelivery, tcpBuckets, tcpPhases, type PhaseWindow } from "./phases";
 import type { ProbeRecord } from "./types";
 
 describe("phase accounting", () => {
@@ -30,7 +31,7 @@ describe("phase accounting", () => {
 });
 
 describe("probe/phases: tcpPhases", () => {
-  it("sums the sink's 100 ms send-time buckets into the phase their start falls in, with goodput (arrival time does not count)", () => {
+  it("sums the sink's 100 ms send-time buckets into the phase their start falls in, the rate by send time (a late arrival does not move bytes between phases) and goodput by arrival", () => {
     const w = [
       { name: "baseline" as const, start: 1000, end: 3000 },
       { name: "chaos" as const, start: 3000, end: 7000 },
@@ -40,10 +41,11 @@ describe("probe/phases: tcpPhases", () => {
     // the same bytes by arrival: everything a second late, which must not move them between phases
     const arrived = sent.map(([t, b]) => [t + 1000, b]) as [number, number][];
     const report = { connections: 1, open: 1, bytes: 0, buckets: arrived, sentBuckets: sent };
+    // goodput by arrival: 1900+2000 → baseline 1005 B; 3900+4000 → chaos 3500 B; 7900+8000 → recovery 500 B (11900 and 12000 after it)
     expect(tcpPhases(report, w)).to.deep.equal([
-      { phase: "baseline", bytes: 2500, kbitPerSec: 10 },
-      { phase: "chaos", bytes: 2500, kbitPerSec: 5 },
-      { phase: "recovery", bytes: 1000, kbitPerSec: 2 },
+      { phase: "baseline", bytes: 2500, kbitPerSec: 10, arrivedBytes: 1005, goodputKbitPerSec: 4 },
+      { phase: "chaos", bytes: 2500, kbitPerSec: 5, arrivedBytes: 3500, goodputKbitPerSec: 7 },
+      { phase: "recovery", bytes: 1000, kbitPerSec: 2, arrivedBytes: 500, goodputKbitPerSec: 1 },
     ]);
   });
 
@@ -54,5 +56,85 @@ describe("probe/phases: tcpPhases", () => {
       { t: 100, bytes: 0 },
       { t: 200, bytes: 3 },
     ]);
+  });
+});
+
+describe("probe/phases: RTT, duplicates, reorder and the loss pattern per phase", () => {
+  const window: PhaseWindow[] = [{ name: "chaos", start: 0, end: 100_000 }];
+
+  /**
+   * A synthetic run through a netem-like hop: probe i sent at 20 i ms (50/s), `delayMs` each way in all,
+   * `picked` sent at once (netem reorder: no delay), `dup` echoed twice, `lost` never echoed.
+   */
+  function run(n: number, o: { delayMs: number; picked?: Set<number>; dup?: Set<number>; lost?: Set<number> }): ProbeRecord {
+    const sent = Array.from({ length: n }, (_, i) => i * 20);
+    const received = sent.map((t, i) => (o.lost?.has(i) ? null : t + 1 + (o.picked?.has(i) ? 0 : o.delayMs)));
+    const arrivals = received
+      .map((t, seq) => ({ t, seq }))
+      .filter((x): x is { t: number; seq: number } => x.t !== null)
+      .sort((a, b) => a.t - b.t || a.seq - b.seq)
+      .map((x) => x.seq);
+    const echoes: number[] = received.map((t, i) => (t === null ? 0 : o.dup?.has(i) ? 2 : 1));
+    return { sent, received, duplicates: echoes.reduce((a, e) => a + Math.max(0, e - 1), 0), sendErrors: 0, echoes, arrivals };
+  }
+
+  it("displaced: in order 0, one packet jumped ahead of five 1 (not 5), one held back behind five 1, a swap 1", () => {
+    expect(displaced([0, 1, 2, 3, 4])).to.equal(0);
+    expect(displaced([6, 1, 2, 3, 4, 5, 7])).to.equal(1);
+    expect(displaced([1, 2, 3, 4, 5, 0, 6])).to.equal(1);
+    expect(displaced([1, 0, 2])).to.equal(1);
+    expect(displaced([])).to.equal(0);
+  });
+
+  it("displaced is the size of a smallest set whose removal leaves an ascending order (property, against brute force)", () => {
+    const brute = (xs: number[]): number => {
+      let best = xs.length;
+      for (let mask = 0; mask < 1 << xs.length; mask++) {
+        const kept = xs.filter((_, i) => !(mask & (1 << i)));
+        if (kept.every((x, i) => i === 0 || kept[i - 1] < x)) best = Math.min(best, xs.length - kept.length);
+      }
+      return best;
+    };
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 50 }), { maxLength: 10 }), (xs) => displaced(xs) === brute(xs)),
+    );
+  });
+
+  it("netem-style reorder (10 % of 1000 sent at once, 100 ms delay, 50/s): the measured rate is the fraction picked, not the overtaken", () => {
+    const picked = new Set(Array.from({ length: 100 }, (_, k) => k * 10 + 3)); // every tenth: each overtakes the 4–5 still waiting
+    const [p] = phaseDelivery(run(1000, { delayMs: 100, picked }), window, 1000);
+    expect(p.reordered).to.equal(100);
+    expect(p.reorderRate).to.equal(0.1);
+    expect(p.duplicates).to.equal(0);
+    // the picked ones come back ~100 ms early: p50 is the delayed path, the mean below it by a tenth of the delay
+    expect([p.rttMsP50, p.rttMsMax, p.rttMsMean, p.rttMsP95]).to.deep.equal([101, 101, 91, 101]);
+  });
+
+  it("a picked packet with nothing in the queue to overtake is not counted (nothing arrived out of order)", () => {
+    // 10 ms delay at 50/s: the queue is empty when a packet is sent at once
+    const [p] = phaseDelivery(run(100, { delayMs: 10, picked: new Set([5, 50]) }), window, 1000);
+    expect(p.reordered).to.equal(0);
+  });
+
+  it("duplicates: echoes beyond the first per seq, their rate per delivered probe; lost seqs listed in order", () => {
+    const dup = new Set([0, 7, 8, 40]);
+    const lost = new Set([3, 9, 42]);
+    const [p] = phaseDelivery(run(50, { delayMs: 0, dup, lost }), window, 1000);
+    expect([p.sent, p.delivered, p.duplicates]).to.deep.equal([50, 47, 4]);
+    expect(p.duplicateRate).to.equal(4 / 47);
+    expect(p.lostSeqs).to.deep.equal([3, 9, 42]);
+    expect(p.reordered).to.equal(0);
+  });
+
+  it("per phase: each phase counts the probes sent in it; a late echo is lost; an old record without echoes/arrivals leaves those counters out", () => {
+    const r = run(100, { delayMs: 100, picked: new Set([10, 60, 61]), dup: new Set([70]) });
+    r.received[80] = r.sent[80] + 5000; // late
+    const [a, b] = phaseDelivery(r, [{ name: "baseline", start: 0, end: 1000 }, { name: "chaos", start: 1000, end: 2000 }], 1000);
+    expect([a.sent, a.reordered, a.duplicates, a.lostSeqs]).to.deep.equal([50, 1, 0, []]);
+    expect([b.sent, b.reordered, b.duplicates, b.lostSeqs]).to.deep.equal([50, 2, 1, [80]]);
+    const old: ProbeRecord = { sent: r.sent, received: r.received, duplicates: 0, sendErrors: 0 };
+    const [c] = phaseDelivery(old, window, 1000);
+    expect(c).to.not.have.any.keys("duplicates", "duplicateRate", "reordered", "reorderRate");
+    expect(c.lostSeqs).to.deep.equal([80]);
   });
 });

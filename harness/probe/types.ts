@@ -12,6 +12,10 @@ export interface ProbeRecord {
   received: (number | null)[]; // received[seq] = time the echo came back, null if it never did
   duplicates: number;
   sendErrors: number;
+  /** echoes[seq] = echoes that came back for seq (a datagram duplicated on the way is echoed twice). Absent in older records. */
+  echoes?: number[];
+  /** The seqs of the first echoes, in the order they arrived (reorder: timestamps alone tie within a millisecond). */
+  arrivals?: number[];
 }
 
 /** The TCP stream flow (probe flow tcp-stream). */

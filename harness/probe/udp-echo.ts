@@ -42,7 +42,7 @@ export class EchoResponder {
 export class ProbeSender {
   private sock = dgram.createSocket("udp4");
   private timer?: NodeJS.Timeout;
-  private readonly record: ProbeRecord = { sent: [], received: [], duplicates: 0, sendErrors: 0 };
+  private readonly record: ProbeRecord & { echoes: number[]; arrivals: number[] } = { sent: [], received: [], duplicates: 0, sendErrors: 0, echoes: [], arrivals: [] };
 
   constructor(private readonly cfg: ProbeConfig) {}
 
@@ -50,8 +50,12 @@ export class ProbeSender {
     this.sock.on("message", (msg) => {
       const p = decodeProbe(msg);
       if (!p || p.seq >= this.record.sent.length) return;
+      this.record.echoes[p.seq]++;
       if (this.record.received[p.seq] !== null) this.record.duplicates++;
-      else this.record.received[p.seq] = Date.now();
+      else {
+        this.record.received[p.seq] = Date.now();
+        this.record.arrivals.push(p.seq);
+      }
     });
     this.sock.on("error", () => this.record.sendErrors++);
     await new Promise<void>((resolve) => this.sock.bind(0, () => resolve()));
@@ -70,6 +74,7 @@ export class ProbeSender {
     const seq = this.record.sent.length;
     this.record.sent.push(Date.now());
     this.record.received.push(null);
+    this.record.echoes.push(0);
     this.sock.send(encodeProbe(seq, this.cfg.payloadBytes), this.cfg.port, this.cfg.to, (err) => {
       if (err) this.record.sendErrors++;
     });

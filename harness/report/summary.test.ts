@@ -24,6 +24,20 @@ describe("report/summary", () => {
     expect(lines).to.include("  recovery  2/8 delivered (25.0%)");
   });
 
+  it("a phase's probe counters follow when measured: RTT spread, duplicates, reorder and the lost seqs (the first 20)", () => {
+    const chaos = { ...phase("chaos", 50, 40, 101), rttMsMean: 98.5, rttMsP95: 120, rttMsMax: 130, duplicates: 8, duplicateRate: 0.2, reordered: 4, reorderRate: 0.1, lostSeqs: Array.from({ length: 25 }, (_, i) => 100 + i) };
+    const quiet = { ...phase("baseline", 50, 50, 1), rttMsMean: 1.2, rttMsP95: 2, rttMsMax: 3, duplicates: 0, duplicateRate: 0, reordered: 0, reorderRate: 0, lostSeqs: [] };
+    const lines = linesOf(summarize(scenarioResult({ phases: [quiet, chaos] })));
+    expect(lines).to.include("  baseline  50/50 delivered (100.0%), rtt p50 1 ms, mean 1.2 ms, p95 2 ms, max 3 ms");
+    const lost = Array.from({ length: 20 }, (_, i) => 100 + i).join(",");
+    expect(lines).to.include(`  chaos     40/50 delivered (80.0%), rtt p50 101 ms, mean 98.5 ms, p95 120 ms, max 130 ms, 8 duplicated (20.0%), 4 reordered (10.0%), lost seqs ${lost},… (25)`);
+  });
+
+  it("the tcp-stream line: bytes by send time per phase, with the goodput by arrival when measured", () => {
+    const tcp = { phases: [{ phase: "chaos" as const, bytes: 500000, kbitPerSec: 1000, arrivedBytes: 600000, goodputKbitPerSec: 960 }], bytesWritten: 0, bytesReceived: 0, connections: 1, connected: true, lasted: true, survived: true };
+    expect(summarize(scenarioResult({ tcp }))).to.contain("\n  tcp-stream: chaos 500000 B (1000 kbit/s, goodput 960 kbit/s); the connection lasted");
+  });
+
   it("the tunnel line says 'never' for a side that did not go down, and the chaos steps with their backend", () => {
     const text = summarize(scenarioResult({ tunnel: { inner: "172.29.0.2", headendDownAtMs: 3100 } }));
     expect(text).to.contain("\n  tunnel: up as 172.29.0.2; client DPD down never ms; headend DPD down 3100 ms");

@@ -1,5 +1,6 @@
 // What a failing assertion prints: the measured numbers of one scenario.
 import { measureProxy, type ProxyMechanism } from "../firewall/mechanism";
+import type { PhaseDelivery, TcpPhase } from "../probe/phases";
 import type { ScenarioResult } from "../scenario";
 
 const pct = (d: number) => (Number.isNaN(d) ? "-" : `${(d * 100).toFixed(1)}%`);
@@ -9,15 +10,29 @@ export function proxyEvidence(r: ScenarioResult): ProxyMechanism {
   return r.evidence.proxy?.atEnd ?? measureProxy(undefined);
 }
 
+const LOST_SHOWN = 20;
+
+/** The UDP echo's other counters of a phase, where measured and not nothing: RTT spread, duplicates, reorder, lost seqs. */
+function probeCounters(p: PhaseDelivery): string {
+  const parts: string[] = [];
+  if (p.rttMsMean !== undefined) parts.push(`mean ${p.rttMsMean} ms, p95 ${p.rttMsP95} ms, max ${p.rttMsMax} ms`);
+  if (p.duplicates) parts.push(`${p.duplicates} duplicated (${pct(p.duplicateRate ?? NaN)})`);
+  if (p.reordered) parts.push(`${p.reordered} reordered (${pct(p.reorderRate ?? NaN)})`);
+  const lost = p.lostSeqs ?? [];
+  if (lost.length) parts.push(`lost seqs ${lost.slice(0, LOST_SHOWN).join(",")}${lost.length > LOST_SHOWN ? `,… (${lost.length})` : ""}`);
+  return parts.map((x) => `, ${x}`).join("");
+}
+
 export function summarize(r: ScenarioResult): string {
   const lines = [
     `${r.topology}/${r.variant}: ${r.transport} via ${r.firewallMode}${r.proxy ? `/${r.proxy}` : ""} — expected ${r.expect}, got ${r.verdict ?? r.outcome}`,
     ...r.reasons.map((x) => `  because ${x}`),
   ];
   if (r.error) lines.push(`  error: ${r.error}`);
-  for (const p of r.phases) lines.push(`  ${p.phase.padEnd(9)} ${p.delivered}/${p.sent} delivered (${pct(p.delivery)})${p.rttMsP50 !== undefined ? `, rtt p50 ${p.rttMsP50} ms` : ""}`);
+  for (const p of r.phases) lines.push(`  ${p.phase.padEnd(9)} ${p.delivered}/${p.sent} delivered (${pct(p.delivery)})${p.rttMsP50 !== undefined ? `, rtt p50 ${p.rttMsP50} ms` : ""}${probeCounters(p)}`);
   if (r.tcp) {
-    lines.push(`  tcp-stream: ${r.tcp.phases.map((p) => `${p.phase} ${p.bytes} B (${p.kbitPerSec} kbit/s)`).join(", ")}; ${r.tcp.survived ? "the connection lasted" : `the connection did not last${r.tcp.error ? `: ${r.tcp.error}` : ""}`}`);
+    const goodput = (p: TcpPhase) => (p.goodputKbitPerSec === undefined ? "" : `, goodput ${p.goodputKbitPerSec} kbit/s`);
+    lines.push(`  tcp-stream: ${r.tcp.phases.map((p) => `${p.phase} ${p.bytes} B (${p.kbitPerSec} kbit/s${goodput(p)})`).join(", ")}; ${r.tcp.survived ? "the connection lasted" : `the connection did not last${r.tcp.error ? `: ${r.tcp.error}` : ""}`}`);
   }
   lines.push(`  tunnel: up as ${r.tunnel.inner ?? "-"}; client DPD down ${r.tunnel.clientDownAtMs ?? "never"} ms; headend DPD down ${r.tunnel.headendDownAtMs ?? "never"} ms`);
   if (r.fault) lines.push(`  harness fault: ${r.fault.piece} ${r.fault.why}${r.fault.atMs === undefined ? "" : ` at ${r.fault.atMs} ms`} (${r.fault.phase})`);
