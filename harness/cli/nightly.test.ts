@@ -4,7 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { dispatch } from "../cli";
 import { scenarioResult } from "../report/testkit";
-import { defaultTopologyDir, nightlyPaths, nightlySummary, topologyFiles, verdictLine } from "./nightly";
+import { spawnSync } from "node:child_process";
+import { PACKAGE_ROOT } from "./command";
+import { NIGHTLY_EXIT, defaultTopologyDir, nightlyExit, nightlyPaths, nightlySummary, topologyFiles, verdictLine } from "./nightly";
 
 describe("cli/nightly", () => {
   it("one line per topology and runtime, then each mismatch and lab error by name", () => {
@@ -55,6 +57,29 @@ describe("cli/nightly", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("exit: a lab error 2; else a report that failed 2, a mismatch or not; else a mismatch 1; else 0", () => {
+    const table: string[] = [];
+    for (const labErrors of [0, 1]) for (const reportFailed of [false, true]) for (const mismatches of [0, 2]) table.push(`${labErrors} ${reportFailed} ${mismatches} → ${nightlyExit({ labErrors, mismatches, reportFailed })}`);
+    expect(table).to.deep.equal([
+      "0 false 0 → 0",
+      "0 false 2 → 1",
+      "0 true 0 → 2",
+      "0 true 2 → 2",
+      "1 false 0 → 2",
+      "1 false 2 → 2",
+      "1 true 0 → 2",
+      "1 true 2 → 2",
+    ]);
+  });
+
+  it("nightly --help states the exit rule", () => {
+    const r = spawnSync(process.execPath, [path.join(PACKAGE_ROOT, "bin", "vpnlab"), "nightly", "--help"], { encoding: "utf8", timeout: 30_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    // yargs wraps the epilog to the terminal's width: compare the words
+    const words = (t: string) => t.replace(/\s+/g, " ").trim();
+    expect(words(r.stdout)).to.contain(words(NIGHTLY_EXIT));
   });
 
   it("an unknown --runtime is refused with the known ones", async () => {

@@ -3,8 +3,8 @@
 // every topology given (default: all of topologies/) on every runtime this
 // host offers, Allure results written, the last report's history carried on,
 // the HTML report generated and a summary printed.
-// Exit: 0 every verdict equals its expect, 1 a verdict differs, 2 a lab error
-// (or no report could be generated: a nightly nobody can read has failed).
+// Exit: see NIGHTLY_EXIT (a report that could not be generated is 2, but the
+// summary still names every mismatch: it never hides one, nor passes).
 import type { HostConfig } from "../config";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -54,6 +54,17 @@ export function nightlySummary(results: readonly ScenarioResult[]): string[] {
   return lines;
 }
 
+/** The exit rule, as --help and the README say it. */
+export const NIGHTLY_EXIT =
+  "Exit: 2 on a lab error; else 2 when the report could not be generated (Java missing, allure failed) — the summary still names every mismatch; else 1 when a verdict differs from its expect; else 0.";
+
+/** Nightly's exit code (NIGHTLY_EXIT): a lab error, then a missing report (a nightly nobody can read has failed), then a mismatch. */
+export function nightlyExit(o: { labErrors: number; mismatches: number; reportFailed: boolean }): number {
+  if (o.labErrors > 0) return 2;
+  if (o.reportFailed) return 2;
+  return o.mismatches > 0 ? 1 : 0;
+}
+
 /** How a finished scenario reads on its own line. */
 export function verdictLine(r: ScenarioResult): string {
   if (r.outcome === "lab-error") return `LAB ERROR: ${r.error ?? r.reasons.join("; ")}`;
@@ -99,6 +110,7 @@ export const nightly = {
         if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > MAX_JOBS)) throw new Error(`--jobs needs a whole number from 1 to ${MAX_JOBS}, not ${a.jobs}`);
         return true;
       })
+      .epilog(NIGHTLY_EXIT)
       .example("$0 nightly", "every topology on every runtime here; the report in reports/nightly/allure-report")
       .example("$0 nightly topologies/asa-ips.yaml -j 3 --out /srv/vpnlab", "one topology, three labs at a time, published from /srv/vpnlab/allure-report"),
   run: async (a) => {
@@ -148,7 +160,7 @@ export const nightly = {
     }
     const s = runSummary(results);
     fs.writeFileSync(paths.json, JSON.stringify({ startedAt: new Date(t0).toISOString(), files, runtimes: kinds, results, summary: s.counts }, null, 2));
-    let reportCode = 0;
+    let reportFailed = false;
     let where = `no report (results in ${paths.results})`;
     const { generateReport, JavaMissing } = await import("../report/generate");
     try {
@@ -156,13 +168,16 @@ export const nightly = {
       where = `${g.index} (trend of ${g.trend} run(s); generated in ${(g.ms / 1000).toFixed(1)} s)`;
     } catch (e) {
       err(`vpnlab: ${e instanceof JavaMissing ? e.message : `the report could not be generated: ${(e as Error).message}`}`);
-      reportCode = 2;
+      reportFailed = true;
     }
     for (const line of nightlySummary(results)) out(line);
     out(`${s.line} in ${Math.round((Date.now() - t0) / 1000)} s`);
     out(`report: ${where}`);
     out(`results: ${paths.json}`);
-    return Math.max(s.exitCode, reportCode);
+    const code = nightlyExit({ ...s.counts, reportFailed });
+    // exit 2 says "no report"; the mismatches must not drown in it
+    if (reportFailed && s.counts.mismatches > 0 && s.counts.labErrors === 0) out(`exit 2: no report — and ${s.counts.mismatches} verdict(s) differ from their expect (MISMATCH above)`);
+    return code;
   },
 } satisfies Command<{ files: string[] | undefined; out: string; jobs: number | undefined; runtime: RuntimeKind[] | undefined; config: string | undefined }>;
 
