@@ -7,42 +7,19 @@
 // and failed tests as the result files hold, a scenario page its steps and its
 // timeline chart; screenshots of both go to reports/screenshots/ (kept by CI).
 import { expect } from "chai";
-import type { Context } from "mocha";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type * as http from "node:http";
 import * as path from "node:path";
 import type { TestResult } from "allure-js-commons";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { run } from "../harness/exec";
-import { findJava } from "../harness/report/generate";
 import { suiteTmp } from "./host";
+import { SCREENSHOTS, closeServer, expandTree, missingCapability, openBrowser, serve, skipWithout, treeNode } from "./browser";
 import { requireRuntime } from "./runtimes";
 
 const ROOT = path.join(__dirname, "..", "..");
 const FILE = path.join(ROOT, "topologies", "asa-ips.yaml");
 const VPNLAB = path.join(ROOT, "bin", "vpnlab");
-const CHROMIUM = "/usr/bin/chromium";
-const SCREENSHOTS = path.join(ROOT, "reports", "screenshots");
-
-/** What this host lacks to generate and view the report, in words; undefined when nothing. */
-function missingCapability(): string | undefined {
-  try {
-    fs.accessSync(CHROMIUM, fs.constants.X_OK);
-  } catch {
-    return `no chromium at ${CHROMIUM} (apt-get install chromium)`;
-  }
-  // the java vpnlab report (allure's launcher) would use
-  if (!findJava()) return "no Java for allure-commandline (neither $JAVA_HOME/bin/java nor java on PATH)";
-  return undefined;
-}
-
-/** Skip the suite naming what is missing — except in CI, whose image installs chromium and Java: there it fails. */
-function skipWithout(ctx: Context, why: string): never {
-  if (process.env.CI === "true") throw new Error(`CI needs chromium and Java for the report test: ${why}`);
-  for (const t of ctx.test?.parent?.tests ?? []) t.title += ` (skipped: ${why})`;
-  ctx.skip();
-}
 
 /** What one Allure result file in the results directory says: the test, its status, its top-level steps and attachments. */
 type Written = { name: string; status: string; steps: string[]; attachments: string[]; suites: string[] };
@@ -60,26 +37,6 @@ function readResults(dir: string): Written[] {
       // where the Suites tree files it: parentSuite > suite > subSuite
       suites: ["parentSuite", "suite", "subSuite"].flatMap((k) => t.labels.filter((l) => l.name === k).map((l) => l.value)),
     }));
-}
-
-/** A static server of `root` on 127.0.0.1 (ephemeral port); files only, nothing outside root. */
-async function serve(root: string): Promise<{ url: string; server: http.Server }> {
-  const types: Record<string, string> = {
-    ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".svg": "image/svg+xml",
-    ".png": "image/png", ".ico": "image/x-icon", ".txt": "text/plain", ".csv": "text/csv", ".woff": "font/woff", ".woff2": "font/woff2",
-  };
-  const server = http.createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const file = path.join(root, rel.endsWith("/") ? `${rel}index.html` : rel);
-    if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
 /** The counts the overview's widgets show per status, as the page renders them. */
@@ -134,20 +91,13 @@ describe("report in a browser: the Allure report of real scenarios, opened in he
     ({ url, server } = await serve(reportDir));
 
     t = Date.now();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // no sandbox: CI runs as root; no network beyond our own server
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    // playwright launches on a new temporary user-data-dir (removed on close): no profile of anyone's
-    page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    ({ browser, page } = await openBrowser());
     timing.launchMs = Date.now() - t;
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
   });
 
   after(async function () {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeServer(server);
     if (Object.keys(timing).length) console.log(`      report-browser timing (ms): ${JSON.stringify(timing)}`);
   });
 
@@ -171,13 +121,8 @@ describe("report in a browser: the Allure report of real scenarios, opened in he
     const w = written.find((x) => x.status === "failed") ?? written[0];
     await page.goto(`${url}#suites`);
     // open the groups down to the test, as a reader would
-    const title = (name: string) => page.locator(".node__title").filter({ has: page.locator(".node__name", { hasText: new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`) }) }).first();
-    for (const group of w.suites) {
-      const t = title(group);
-      await t.waitFor({ timeout: 30000 });
-      if (!(await t.evaluate((el) => el.parentElement?.classList.contains("node__expanded") ?? false))) await t.click();
-    }
-    await title(w.name).click();
+    await expandTree(page, w.suites);
+    await treeNode(page, w.name).click();
     const steps = page.locator(".step__name");
     await steps.first().waitFor({ timeout: 30000 });
     const shown = (await steps.allInnerTexts()).map((s) => s.trim());
