@@ -8,6 +8,7 @@ import type { HarnessProgram } from "./runtime";
 const ENTRY: Record<Exclude<HarnessProgram, "node">, string> = {
   agent: "dist/harness/agent/main.js",
   proxy: "dist/harness/firewall/proxy-main.js",
+  wire: "dist/harness/impair/backends/wire/main.js",
 };
 
 /** This checkout's package root (this file is dist/harness/runtime/programs.js). */

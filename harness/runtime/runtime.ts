@@ -11,7 +11,7 @@ import type { LabState } from "./state";
 export type { RuntimeKind } from "../topology/model";
 
 /** The harness's own programs that run on nodes (the process that starts them is the runtime's business). */
-export type HarnessProgram = "agent" | "proxy" | "node";
+export type HarnessProgram = "agent" | "proxy" | "wire" | "node";
 
 /** Run a program inside one node: what firewall and impairment code need. */
 export interface NodeExec {

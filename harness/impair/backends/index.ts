@@ -4,8 +4,9 @@
 import type { ImpairBackend, ImpairBackendImpl } from "./types";
 import { netemBackend } from "./netem";
 import { nftablesBackend } from "./nftables";
+import { wireBackend } from "./wire";
 
-export const BACKENDS: readonly ImpairBackendImpl[] = [netemBackend, nftablesBackend];
+export const BACKENDS: readonly ImpairBackendImpl[] = [netemBackend, nftablesBackend, wireBackend];
 
 export function backendNamed(name: ImpairBackend): ImpairBackendImpl {
   const b = BACKENDS.find((x) => x.name === name);
