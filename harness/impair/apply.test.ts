@@ -165,7 +165,7 @@ describe("impair/apply: Impairer", () => {
       const k = new FakeKernel(true);
       const imp = new Impairer(k);
       const r1 = await imp.apply("wan", "edge", { impairment: { delayMs: 100, jitterMs: 10 } });
-      expect(r1).to.deep.equal({ backend: "netem", argv: ["tc", "qdisc", "replace", "dev", "edge", "root", "netem", "delay", "100ms", "10ms"] });
+      expect(r1).to.deep.equal({ backend: "netem", argv: ["tc", "qdisc", "replace", "dev", "edge", "root", "handle", "564c:", "netem", "delay", "100ms", "10ms"] });
       expect(k.roots.get("wan/edge")).to.equal("netem");
 
       const r2 = await imp.apply("wan", "edge", { impairment: { everyNth: 10 } }); // netem cannot: nftables, and the netem goes
@@ -174,7 +174,7 @@ describe("impair/apply: Impairer", () => {
       expect(k.tables.has("wan/vpnlab_impair_edge")).to.equal(true);
 
       const r3 = await imp.apply("wan", "edge", { impairment: { loss: { kind: "gemodel", p: 1, r: 30 } } }); // back to netem, the table goes
-      expect(r3.argv?.slice(7)).to.deep.equal(["loss", "gemodel", "1%", "30%"]);
+      expect(r3.argv?.slice(9)).to.deep.equal(["loss", "gemodel", "1%", "30%"]);
       expect(k.roots.get("wan/edge")).to.equal("netem");
       expect(k.tables.has("wan/vpnlab_impair_edge")).to.equal(false);
 

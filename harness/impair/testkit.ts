@@ -4,6 +4,7 @@
 // touches the host namespace's interfaces or firewall.
 import { spawn } from "node:child_process";
 import { nftListTableArgv, parseNftDrops } from "./counters";
+import { netemShowOptions } from "./tcfake";
 import { randomBytes } from "node:crypto";
 import { CommandError, run, type ExecOptions, type ExecResult } from "../exec";
 import type { NodeExec } from "../runtime/runtime";
@@ -181,6 +182,9 @@ export class FakeKernel implements NodeExec {
   readonly calls: { node: string; argv: string[]; input?: string }[] = [];
   /** "node/dev" → the explicit root qdisc kind (absent: the kernel default). */
   readonly roots = new Map<string, string>();
+  /** "node/dev" → the root's handle and netem options (from the argv that installed it). */
+  readonly rootHandles = new Map<string, string>();
+  readonly rootParams = new Map<string, string[]>();
   /** "node/table" → the last ruleset text loaded for it. */
   readonly tables = new Map<string, string>();
   /** "node/table" → packets its drop rules have dropped (what `nft -j list table` reports). */
@@ -208,15 +212,19 @@ export class FakeKernel implements NodeExec {
     const fail = (stderr: string): ExecResult => ({ stdout: "", stderr, code: 2 });
     const a = argv.join(" ");
     let m: RegExpMatchArray | null;
-    if ((m = a.match(/^tc -j qdisc show dev (\S+) root$/))) {
-      const kind = this.roots.get(`${node}/${m[1]}`);
-      return ok(JSON.stringify([kind ? { kind, handle: "8001:", root: true, options: {} } : { kind: "noqueue", handle: "0:", root: true, options: {} }]));
+    if ((m = a.match(/^tc -j qdisc show dev (\S+)(?: root)?$/))) {
+      const k = `${node}/${m[1]}`;
+      const kind = this.roots.get(k);
+      const options = kind === "netem" ? netemShowOptions(this.rootParams.get(k) ?? []) : {};
+      return ok(JSON.stringify([kind ? { kind, handle: this.rootHandles.get(k) ?? "8001:", root: true, options } : { kind: "noqueue", handle: "0:", root: true, options: {} }]));
     }
-    if ((m = a.match(/^tc qdisc (add|replace) dev (\S+) root (\S+)/))) {
+    if ((m = a.match(/^tc qdisc (add|replace) dev (\S+) root (?:handle (\S+) )?(\S+)(.*)$/))) {
       const k = `${node}/${m[2]}`;
-      if (m[3] === "netem" && !this.netem) return fail("Error: Specified qdisc kind is unknown.\n");
+      if (m[4] === "netem" && !this.netem) return fail("Error: Specified qdisc kind is unknown.\n");
       if (m[1] === "add" && this.roots.has(k)) return fail("Error: Exclusivity flag on, cannot modify.\n");
-      this.roots.set(k, m[3]);
+      this.roots.set(k, m[4]);
+      this.rootHandles.set(k, m[3] ?? "8001:");
+      this.rootParams.set(k, m[5].trim() === "" ? [] : m[5].trim().split(" "));
       return ok();
     }
     if ((m = a.match(/^tc qdisc del dev (\S+) root$/))) {
