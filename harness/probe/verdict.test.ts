@@ -30,6 +30,14 @@ describe("verdict", () => {
     expect(decideVerdict({ tunnelUp: true, phases: phases(0.98, 1) })).to.include({ kind: "lab-error" });
     expect(decideVerdict({ tunnelUp: false, phases: phases(1, 1) })).to.include({ kind: "lab-error" });
   });
+  it("with a fault in place from the start (a step at 0 s) a lossy baseline is the fault's, not a broken lab; an empty one still is", () => {
+    expect(decideVerdict({ tunnelUp: true, faultFromStart: true, phases: phases(0.9, 1) })).to.include({ kind: "verdict", verdict: "survives" });
+    expect(decideVerdict({ tunnelUp: true, faultFromStart: true, phases: phases(0, 1) })).to.deep.equal({
+      kind: "lab-error",
+      reason: "baseline delivery 0/100 under the fault in place from the start: the tunnel carried nothing",
+    });
+    expect(decideVerdict({ tunnelUp: true, faultFromStart: false, phases: phases(0.9, 1) })).to.include({ kind: "lab-error" });
+  });
 });
 
 describe("probe/verdict: the tcp-stream flow counts too", () => {

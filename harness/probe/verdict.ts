@@ -17,6 +17,11 @@ export interface VerdictInput {
   tunnelDownAtMs?: number; // when DPD first declared it down (either end), ms from the start of the baseline
   downBy?: string; // which end did
   phases: PhaseDelivery[];
+  /**
+   * A fault was in place before the probe's first packet (a step at 0 s): the baseline cannot prove a fault-free
+   * lab, so it only has to show the tunnel carried the probe at all.
+   */
+  faultFromStart?: boolean;
   /** The tcp-stream flow, when the probe runs it: bytes the sink received during recovery, and a connection error. */
   tcp?: {
     recoveryBytes: number;
@@ -42,7 +47,10 @@ export function decideVerdict(input: VerdictInput): Outcome {
   if (!baseline || !recovery || baseline.sent === 0 || recovery.sent === 0) {
     return { kind: "lab-error", reason: "the probe sent nothing in the baseline or recovery phase" };
   }
-  if (baseline.delivery < BASELINE_MIN) {
+  if (input.faultFromStart && baseline.delivered === 0) {
+    return { kind: "lab-error", reason: `baseline delivery 0/${baseline.sent} under the fault in place from the start: the tunnel carried nothing` };
+  }
+  if (!input.faultFromStart && baseline.delivery < BASELINE_MIN) {
     return {
       kind: "lab-error",
       reason: `baseline delivery ${pct(baseline.delivery)} (${baseline.delivered}/${baseline.sent}) is below ${pct(BASELINE_MIN)}: the lab is broken before any fault`,
