@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { chooseBackend, forgetNetemProbe, probeNetem } from "./backend";
 import type { Availability } from "./backends/types";
 
-/** netem available or not (with the kernel's reason); nftables (and the others) always. */
+/** netem available or not (with the kernel's reason); the wire not (no lab runtime: what these choices are about is netem and nftables); nftables always. */
 const netemAvail = (netem: boolean, reason?: string) => (b: string): Availability =>
-  b === "netem" ? { available: netem, ...(reason ? { reason } : {}) } : { available: true };
+  b === "netem" ? { available: netem, ...(reason ? { reason } : {}) } : b === "wire" ? { available: false, reason: "no lab runtime" } : { available: true };
 import { InvalidImpairment } from "./impairment";
 import { createNetnsPair, FakeKernel, isRoot, type NetnsPair } from "./testkit";
 

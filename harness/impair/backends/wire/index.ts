@@ -13,7 +13,7 @@ import { randomInt } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { describeSelection, type Direction, type Fault } from "../../fault";
-import { describeImpairment } from "../../impairment";
+import { describeImpairment, ImpairmentUnsupported } from "../../impairment";
 import { nftDeleteTable, nftReplaceScript } from "../../nftables";
 import type { NodeExec } from "../../../runtime/runtime";
 import { processStart } from "../../../runtime/state";
@@ -213,8 +213,12 @@ function names(ctx: BackendContext, node: string, dev: string, direction: Direct
 
 export const wireBackend: ImpairBackendImpl = {
   name: "wire",
-  unsupported() {
-    return [];
+  unsupported(fault) {
+    // everything else: the wire serves the whole model
+    const imp = fault.impairment;
+    return imp.reorder !== undefined && !(imp.delayMs && imp.delayMs > 0)
+      ? [new ImpairmentUnsupported("reorder", "wire", "reorder sends packets ahead of delayed ones: it needs delayMs > 0")]
+      : [];
   },
   async available(ctx, node) {
     if (!ctx.runtime || !ctx.dir) return { available: false, reason: "the wire runs a program on the node: it needs the lab's runtime and run directory, not a bare NodeExec" };

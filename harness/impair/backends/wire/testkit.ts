@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "../../../exec";
 import { hostHarnessArgv } from "../../../runtime/programs";
-import type { Runtime, SpawnOptions } from "../../../runtime/runtime";
+import type { NodeExec, Runtime, SpawnOptions } from "../../../runtime/runtime";
 import { processStart } from "../../../runtime/state";
 import { Netns } from "../../../testkit/netns";
 import type { BackendContext } from "../types";
@@ -82,31 +82,36 @@ export async function createChain(): Promise<Chain> {
   }
 }
 
+// ends once nothing arrived for QUIET ms after the first datagram (or after LIMIT ms)
 const RECEIVER = `
 const dgram = require("node:dgram");
-const [host, port] = process.argv.slice(1);
+const [host, port, quiet, limit] = process.argv.slice(1);
 const arrivals = [];
+let last = 0;
 const s = dgram.createSocket("udp4");
 s.on("message", (m) => {
   const now = process.hrtime.bigint();
   const [seq, sent] = m.toString().split(":");
   arrivals.push([Number(seq), Number(now - BigInt(sent)) / 1e6]);
+  last = Date.now();
 });
-s.bind(Number(port), host, () => process.stdout.write(JSON.stringify({ event: "ready" }) + "\\n"));
-process.stdin.resume();
-process.stdin.on("end", () => setTimeout(() => {
-  process.stdout.write(JSON.stringify({ event: "result", arrivals }) + "\\n");
-  process.exit(0);
-}, 100));
+const started = Date.now();
+s.bind(Number(port), host);
+setInterval(() => {
+  if ((last && Date.now() - last > Number(quiet)) || Date.now() - started > Number(limit)) {
+    process.stdout.write(JSON.stringify({ arrivals }) + "\\n");
+    process.exit(0);
+  }
+}, 50);
 `;
 
-// one datagram per tick: seq:monotonic-ns (padded to a steady size)
+// after WAIT ms (the receiver binds meanwhile), one datagram per tick: seq:monotonic-ns (padded to SIZE bytes)
 const SENDER = `
 const dgram = require("node:dgram");
-const [host, port, count, gapMs, size, sport] = process.argv.slice(1);
+const [host, port, count, gapMs, size, sport, wait] = process.argv.slice(1);
 const s = dgram.createSocket("udp4");
 let seq = 0, errors = 0, pending = 0;
-s.bind(Number(sport) || 0, () => {
+s.bind(Number(sport) || 0, () => setTimeout(() => {
   const tick = () => {
     const body = seq + ":" + process.hrtime.bigint();
     const m = Buffer.alloc(Math.max(Number(size), body.length), 32); m.write(body);
@@ -115,7 +120,7 @@ s.bind(Number(sport) || 0, () => {
     if (++seq < Number(count)) setTimeout(tick, Number(gapMs));
   };
   tick();
-});
+}, Number(wait)));
 `;
 
 export interface UdpRun {
@@ -132,24 +137,27 @@ export interface UdpRun {
   meanDelayMs: number;
 }
 
-/** Send COUNT datagrams from `from` to ip:port in `to`, one every gapMs, and see what arrived. */
-export async function udpRun(from: Netns, to: Netns, ip: string, count: number, opts: { gapMs?: number; port?: number; sport?: number; size?: number } = {}): Promise<UdpRun> {
+export interface UdpOptions {
+  gapMs?: number;
+  port?: number;
+  sport?: number;
+  size?: number;
+}
+
+/**
+ * Send COUNT datagrams from node `from` to ip:port on node `to` (through `exec`: namespaces or a lab's runtime),
+ * one every gapMs, and see what arrived, when, and in which order.
+ */
+export async function udpRun(exec: NodeExec, from: string, to: string, ip: string, count: number, opts: UdpOptions = {}): Promise<UdpRun> {
   const port = opts.port ?? 30000 + Math.floor(Math.random() * 20000);
-  const { child } = await to.node(RECEIVER, [ip, String(port)]);
-  let out = "";
-  child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
-  const result = new Promise<[number, number][]>((resolve, reject) => {
-    child.on("exit", () => {
-      const line = out.split("\n").find((l) => l.includes('"result"'));
-      if (!line) return reject(new Error(`receiver gave no result: ${out.slice(0, 200)}`));
-      resolve((JSON.parse(line) as { arrivals: [number, number][] }).arrivals);
-    });
-  });
-  await from.exec([process.execPath, "-e", SENDER, "--", ip, String(port), String(count), String(opts.gapMs ?? 1), String(opts.size ?? 64), String(opts.sport ?? 0)], { timeoutMs: 120_000 });
-  // the last datagrams may still wait in a delay queue
-  await new Promise((r) => setTimeout(r, 600));
-  child.stdin?.end();
-  const arrivals = await result;
+  const gap = opts.gapMs ?? 1;
+  const receiving = exec.exec(to, [process.execPath, "-e", RECEIVER, "--", ip, String(port), "1500", String(20_000 + count * gap * 5)], { timeoutMs: 180_000 });
+  await exec.exec(from, [process.execPath, "-e", SENDER, "--", ip, String(port), String(count), String(gap), String(opts.size ?? 64), String(opts.sport ?? 0), "700"], { timeoutMs: 180_000 });
+  const arrivals = (JSON.parse((await receiving).stdout.trim()) as { arrivals: [number, number][] }).arrivals;
+  return summarize(count, arrivals);
+}
+
+export function summarize(count: number, arrivals: [number, number][]): UdpRun {
   const seen = new Set(arrivals.map((a) => a[0]));
   const missing: number[] = [];
   for (let i = 0; i < count; i++) if (!seen.has(i)) missing.push(i);

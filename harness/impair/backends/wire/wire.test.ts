@@ -4,7 +4,7 @@
 // what they name, and a clear leaves nothing behind.
 import { expect } from "chai";
 import type { Fault } from "../../fault";
-import { isRoot } from "../../testkit";
+import { isRoot, netnsExec } from "../../testkit";
 import { wireBackend, wireStats } from "./index";
 import { createChain, udpRun, wireLeftovers, type Chain } from "./testkit";
 
@@ -40,7 +40,7 @@ describe("impair/backends/wire (namespaces)", function () {
   it("egress, forwarded: delay + loss + duplicate as configured", async () => {
     const detail = await apply(c.r.name, "ry", { impairment: { delayMs: 100, loss: { kind: "random", percent: 10 }, duplicate: 10 }, seed: 7 });
     expect(detail).to.match(/seed 7/);
-    const m = await udpRun(c.x, c.y, c.ipY, 2000);
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 2000);
     const s = await wireStats(c.dir, c.r.name, "ry");
     const d = m.arrivals.map((a) => a[1]).sort((a, b) => a - b);
     const nums = `loss ${m.lossPercent.toFixed(2)}%, duplicate ${m.duplicatePercent.toFixed(2)}%, mean delay ${m.meanDelayMs.toFixed(2)} ms (p10/p50/p90 ${[0.1, 0.5, 0.9].map((q) => d[Math.floor(q * (d.length - 1))].toFixed(2)).join("/")}); wire ${JSON.stringify({ ...s, dropList: s?.dropList.length })}`;
