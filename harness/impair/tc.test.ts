@@ -5,11 +5,23 @@ import {
   classifyTcError,
   explicitRoot,
   firstLines,
+  ingressQdisc,
+  ourRoot,
+  parseFilterJson,
   parseQdiscJson,
   showExplicitRoot,
+  tcFilterAddArgv,
+  tcFilterDelArgv,
+  tcFilterShowArgv,
+  tcIngressAddArgv,
+  tcIngressDelArgv,
   tcQdiscArgv,
   tcQdiscDelRootArgv,
+  tcQdiscReplaceArgv,
+  tcQdiscShowArgv,
   tcQdiscShowRootArgv,
+  tcQdiscStatsArgv,
+  u32Selectors,
 } from "./tc";
 
 describe("impair/tc", () => {
@@ -65,5 +77,64 @@ describe("impair/tc", () => {
     };
     expect((await showExplicitRoot(exec, "wan", "edge"))?.kind).to.equal("netem");
     expect(calls).to.deep.equal([{ node: "wan", argv: ["tc", "-j", "qdisc", "show", "dev", "edge", "root"] }]);
+  });
+
+  describe("vpnlab's own objects", () => {
+    it("qdiscs under a handle, at the root or under a class; ingress; show", () => {
+      expect(tcQdiscReplaceArgv("eth0", { root: true }, "564c:", "netem", ["delay", "1ms"]).join(" ")).to.equal("tc qdisc replace dev eth0 root handle 564c: netem delay 1ms");
+      expect(tcQdiscReplaceArgv("eth0", { parent: "564c:2" }, "564d:", "netem").join(" ")).to.equal("tc qdisc replace dev eth0 parent 564c:2 handle 564d: netem");
+      expect(() => tcQdiscReplaceArgv("eth0", { root: true }, "564c", "netem")).to.throw(/invalid tc handle/);
+      expect(() => tcQdiscReplaceArgv("eth0", { parent: "1:2 x" }, "564c:", "netem")).to.throw(/invalid tc handle/);
+      expect(tcIngressAddArgv("eth0").join(" ")).to.equal("tc qdisc add dev eth0 handle ffff: ingress");
+      expect(tcIngressDelArgv("eth0").join(" ")).to.equal("tc qdisc del dev eth0 ingress");
+      expect(tcQdiscShowArgv("eth0").join(" ")).to.equal("tc -j qdisc show dev eth0");
+      expect(tcQdiscStatsArgv("eth0").join(" ")).to.equal("tc -s -j qdisc show dev eth0");
+    });
+
+    it("u32 selectors: every packet, or each field of a flow match", () => {
+      expect(u32Selectors(undefined).join(" ")).to.equal("protocol all pref 22092 u32 match u32 0 0");
+      expect(u32Selectors({}).join(" ")).to.equal("protocol all pref 22092 u32 match u32 0 0");
+      expect(u32Selectors({ proto: "tcp", src: "10.1.0.2", dst: "10.2.0.0/16", sport: 1234, dport: 10000 }).join(" ")).to.equal(
+        "protocol ip pref 22092 u32 match ip protocol 6 0xff match ip src 10.1.0.2/32 match ip dst 10.2.0.0/16 match ip sport 1234 0xffff match ip dport 10000 0xffff",
+      );
+      expect(u32Selectors({ proto: "udp" }).slice(-5)).to.deep.equal(["match", "ip", "protocol", "17", "0xff"]);
+      expect(u32Selectors({ proto: "icmp" }).slice(-2)).to.deep.equal(["1", "0xff"]);
+      expect(u32Selectors({ proto: "esp" }).slice(-2)).to.deep.equal(["50", "0xff"]);
+    });
+
+    it("filters: add (steer to a class or redirect to a device), delete ours by preference, show", () => {
+      expect(tcFilterAddArgv("eth0", "564c:", { dport: 80, proto: "tcp" }, { flowid: "564c:2" }).join(" ")).to.equal(
+        "tc filter add dev eth0 parent 564c: protocol ip pref 22092 u32 match ip protocol 6 0xff match ip dport 80 0xffff flowid 564c:2",
+      );
+      expect(tcFilterAddArgv("eth0", "ffff:", undefined, { redirectTo: "vli-eth0" }).join(" ")).to.equal(
+        "tc filter add dev eth0 parent ffff: protocol all pref 22092 u32 match u32 0 0 action mirred egress redirect dev vli-eth0",
+      );
+      expect(() => tcFilterAddArgv("eth0", "ffff:", undefined, { redirectTo: "x y" })).to.throw(/invalid interface name/);
+      expect(tcFilterDelArgv("eth0", "ffff:").join(" ")).to.equal("tc filter del dev eth0 parent ffff: pref 22092");
+      expect(tcFilterShowArgv("eth0", "ffff:").join(" ")).to.equal("tc -j filter show dev eth0 parent ffff:");
+    });
+
+    it("parses `tc -j filter show` (real output of this iproute2 6.1 for vpnlab's redirect)", () => {
+      const real =
+        '[{"parent":"ffff:","protocol":"all","pref":22092,"kind":"u32","chain":0},{"parent":"ffff:","protocol":"all","pref":22092,"kind":"u32","chain":0,"options":{"fh":"800:","ht_divisor":1}},' +
+        '{"parent":"ffff:","protocol":"all","pref":22092,"kind":"u32","chain":0,"options":{"fh":"800::800","order":2048,"key_ht":"800","bkt":"0","not_in_hw":true,"match":{"value":"0","mask":"0","offmask":"","off":0},' +
+        '"actions":[{"order":1,"kind":"mirred","mirred_action":"redirect","direction":"egress","to_dev":"vli-d0","control_action":{"type":"stolen"},"index":1,"ref":1,"bind":1}]}}]';
+      const f = parseFilterJson(real);
+      expect(f).to.have.length(3);
+      expect(f.every((x) => x.pref === 22092 && x.kind === "u32" && x.protocol === "all")).to.equal(true);
+      expect(f.map((x) => x.redirectTo)).to.deep.equal([undefined, undefined, "vli-d0"]);
+      expect(parseFilterJson("")).to.deep.equal([]);
+      expect(parseFilterJson("[]")).to.deep.equal([]);
+      expect(() => parseFilterJson("{}")).to.throw(/expected a JSON array/);
+    });
+
+    it("finds vpnlab's root and the ingress qdisc (real output with an ingress qdisc), and statistics' drops", () => {
+      const q = parseQdiscJson('[{"kind":"noqueue","handle":"0:","root":true,"refcnt":2,"options":{}},{"kind":"ingress","handle":"ffff:","parent":"ffff:fff1","options":{}}]');
+      expect(ourRoot(q)).to.equal(undefined);
+      expect(ingressQdisc(q)?.handle).to.equal("ffff:");
+      const s = parseQdiscJson('[{"kind":"netem","handle":"564c:","root":true,"refcnt":2,"options":{"limit":1000},"bytes":1200,"packets":12,"drops":3,"overlimits":0,"requeues":0,"backlog":0,"qlen":0}]');
+      expect(ourRoot(s)?.drops).to.equal(3);
+      expect(ingressQdisc(s)).to.equal(undefined);
+    });
   });
 });
