@@ -178,6 +178,45 @@ export function summarize(count: number, arrivals: [number, number][]): UdpRun {
   };
 }
 
+// counts bytes from 1 s after the first one (past slow start) until the sender closes
+const TCP_SINK = `
+const net = require("node:net");
+const [host, port] = process.argv.slice(1);
+let first = 0, counted = 0, from = 0, last = 0;
+const srv = net.createServer((c) => {
+  c.on("data", (d) => {
+    const now = Date.now();
+    if (!first) { first = now; from = now + 1000; }
+    if (now >= from) { counted += d.length; last = now; }
+  });
+  c.on("end", () => { process.stdout.write(JSON.stringify({ bytes: counted, ms: last - from }) + "\\n"); process.exit(0); });
+});
+srv.listen(Number(port), host);
+setTimeout(() => process.exit(3), 120000);
+`;
+
+const TCP_SOURCE = `
+const net = require("node:net");
+const [host, port, ms] = process.argv.slice(1);
+setTimeout(() => {
+  const c = net.connect(Number(port), host, () => {
+    const buf = Buffer.alloc(65536, 120);
+    const end = Date.now() + Number(ms);
+    const pump = () => { while (Date.now() < end) { if (!c.write(buf)) return c.once("drain", pump); } c.end(); };
+    pump();
+  });
+}, 700);
+`;
+
+/** Bulk TCP from `from` to ip on `to` for ms milliseconds; the goodput the receiver saw after its first second. */
+export async function tcpGoodput(exec: NodeExec, from: string, to: string, ip: string, ms: number): Promise<{ kbit: number; bytes: number; ms: number }> {
+  const port = String(30000 + Math.floor(Math.random() * 20000));
+  const sink = exec.exec(to, [process.execPath, "-e", TCP_SINK, "--", ip, port], { timeoutMs: 180_000 });
+  await exec.exec(from, [process.execPath, "-e", TCP_SOURCE, "--", ip, port, String(ms)], { timeoutMs: 180_000 });
+  const r = JSON.parse((await sink).stdout.trim()) as { bytes: number; ms: number };
+  return { ...r, kbit: (r.bytes * 8) / r.ms };
+}
+
 /** What of the wire is left in a namespace: TUN devices, nftables tables, fwmark rules, a moved `local` rule. */
 export async function wireLeftovers(ns: Netns): Promise<string[]> {
   const left: string[] = [];

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import type { Fault } from "../../fault";
 import { isRoot, netnsExec } from "../../testkit";
 import { wireBackend, wireStats } from "./index";
-import { createChain, udpRun, wireLeftovers, type Chain } from "./testkit";
+import { createChain, tcpGoodput, udpRun, wireLeftovers, type Chain } from "./testkit";
 
 const within = (got: number, want: number, tol: number): boolean => Math.abs(got - want) <= tol;
 
@@ -49,6 +49,91 @@ describe("impair/backends/wire (namespaces)", function () {
     expect(within(m.meanDelayMs, 100, 10), nums).to.equal(true);
     expect(s?.seen, nums).to.equal(2000);
     expect(s?.dropped, nums).to.equal(m.missing.length);
+    await clearAndCheck(c.r.name, "ry", "egress");
+  });
+
+  it("ingress, delivered locally on a host (forwarding off): loss as configured; clear restores its sysctls", async () => {
+    const before = (await c.y.exec(["sysctl", "-n", "net.ipv4.conf.y.forwarding"])).stdout.trim();
+    await apply(c.y.name, "y", { impairment: { loss: { kind: "random", percent: 20 } }, direction: "ingress", seed: 3 });
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 2000);
+    const s = await wireStats(c.dir, c.y.name, "y", "ingress");
+    const nums = `loss ${m.lossPercent.toFixed(2)}%; wire ${JSON.stringify({ ...s, dropList: s?.dropList.length })}`;
+    expect(within(m.lossPercent, 20, 3), nums).to.equal(true);
+    expect(s?.dropped, nums).to.equal(m.missing.length);
+    await clearAndCheck(c.y.name, "y", "ingress");
+    expect((await c.y.exec(["sysctl", "-n", "net.ipv4.conf.y.forwarding"])).stdout.trim(), "y's forwarding after clear").to.equal(before);
+  });
+
+  it("egress, sent by the node itself, and ingress, forwarded: each measured on its own path", async () => {
+    await apply(c.r.name, "ry", { impairment: { delayMs: 100 } });
+    const local = await udpRun(netnsExec, c.r.name, c.y.name, c.ipY, 500, { gapMs: 2 });
+    expect(within(local.meanDelayMs, 100, 10), `r → y mean one-way ${local.meanDelayMs.toFixed(2)} ms, loss ${local.lossPercent}%`).to.equal(true);
+    await clearAndCheck(c.r.name, "ry", "egress");
+    await apply(c.r.name, "rx", { impairment: { delayMs: 100 }, direction: "ingress" });
+    const fwd = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 500, { gapMs: 2 });
+    expect(within(fwd.meanDelayMs, 100, 10), `x → y (ingress on r's rx) mean one-way ${fwd.meanDelayMs.toFixed(2)} ms, loss ${fwd.lossPercent}%`).to.equal(true);
+    // the other way is not on rx's ingress: no delay
+    const back = await udpRun(netnsExec, c.y.name, c.x.name, c.ipX, 300, { gapMs: 2 });
+    expect(back.meanDelayMs, `y → x mean one-way ${back.meanDelayMs.toFixed(2)} ms`).to.be.below(20);
+    await clearAndCheck(c.r.name, "rx", "ingress");
+  });
+
+  it("the same seed drops the same datagrams on two runs; another seed others", async () => {
+    const port = 41000;
+    const match = { proto: "udp" as const, dport: port };
+    const pattern = async (seed: number): Promise<number[]> => {
+      await apply(c.r.name, "ry", { impairment: { loss: { kind: "random", percent: 30 } }, match, seed });
+      const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 400, { port });
+      await clearAndCheck(c.r.name, "ry", "egress");
+      return m.missing;
+    };
+    const a = await pattern(1234);
+    const b = await pattern(1234);
+    const other = await pattern(1235);
+    expect(b, `seed 1234: run 1 lost ${a.length} (${a.slice(0, 10).join(",")}…), run 2 lost ${b.length} (${b.slice(0, 10).join(",")}…)`).to.deep.equal(a);
+    expect(within((100 * a.length) / 400, 30, 8), `seed 1234 lost ${a.length} of 400`).to.equal(true);
+    expect(other, `seed 1235 lost ${other.length} (${other.slice(0, 10).join(",")}…)`).to.not.deep.equal(a);
+  });
+
+  it("drops exactly the chosen datagrams of the matched flow, and nothing of another flow", async () => {
+    const port = 41001;
+    await apply(c.r.name, "ry", { impairment: { dropPackets: [5, 17] }, match: { proto: "udp", dport: port } });
+    const other = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 200, { port: port + 1 });
+    const hit = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 200, { port });
+    expect(hit.missing, `matched flow lost ${JSON.stringify(hit.missing)}`).to.deep.equal([4, 16]);
+    expect(other.missing, `other flow lost ${JSON.stringify(other.missing)}`).to.deep.equal([]);
+    const s = await wireStats(c.dir, c.r.name, "ry");
+    expect(s?.seen, JSON.stringify(s)).to.equal(200);
+    await clearAndCheck(c.r.name, "ry", "egress");
+  });
+
+  it("reorder: its share goes at once, overtaking the delayed datagrams", async () => {
+    await apply(c.r.name, "ry", { impairment: { delayMs: 30, reorder: 25 }, seed: 5 });
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 2000, { gapMs: 2 });
+    const early = (100 * m.arrivals.filter((a) => a[1] < 15).length) / m.arrivals.length;
+    const nums = `sent at once ${early.toFixed(2)}%, out of order ${m.outOfOrderPercent.toFixed(2)}%, loss ${m.lossPercent}%`;
+    expect(within(early, 25, 3), nums).to.equal(true);
+    expect(m.outOfOrderPercent, nums).to.be.above(0);
+    await clearAndCheck(c.r.name, "ry", "egress");
+  });
+
+  it("corrupt: the receiver's UDP checksum drops its share", async () => {
+    await apply(c.r.name, "ry", { impairment: { corrupt: 30 }, seed: 8 });
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 2000);
+    const s = await wireStats(c.dir, c.r.name, "ry");
+    const nums = `lost ${m.lossPercent.toFixed(2)}%, wire corrupted ${s?.corrupted} of ${s?.seen}`;
+    expect(within(m.lossPercent, 30, 3), nums).to.equal(true);
+    expect(s?.corrupted, nums).to.equal(m.missing.length);
+    await clearAndCheck(c.r.name, "ry", "egress");
+  });
+
+  it("rate: TCP goodput through 2 mbit/s is the rate (less the headers)", async () => {
+    await apply(c.r.name, "ry", { impairment: { rateKbit: 2000, limit: 100 } });
+    const g = await tcpGoodput(netnsExec, c.x.name, c.y.name, c.ipY, 6000);
+    const s = await wireStats(c.dir, c.r.name, "ry");
+    const nums = `goodput ${g.kbit.toFixed(0)} kbit/s over ${g.ms} ms (${g.bytes} bytes); wire ${JSON.stringify({ ...s, dropList: s?.dropList.length })}`;
+    // 1448 payload bytes in each 1500-byte packet
+    expect(within(g.kbit, 2000 * (1448 / 1500), 0.15 * 2000), nums).to.equal(true);
     await clearAndCheck(c.r.name, "ry", "egress");
   });
 });
