@@ -158,6 +158,18 @@ export class Impairer {
     });
   }
 
+  /**
+   * Take over a fault another process put in place (a held lab's record, `vpnlab impair`): a later apply here
+   * harvests and replaces it, a clear harvests it and removes it with the backend that served it.
+   */
+  adopt(node: string, dev: string, fault: Fault, backend: ImpairBackend): void {
+    checkDeviceName(dev);
+    const direction = fault.direction ?? "egress";
+    const state = this.state(node, dev, direction);
+    state.backends.add(backend);
+    state.fault = structuredClone({ ...fault, direction });
+  }
+
   /** Clear every (node, device, direction) this Impairer has impaired; tries them all, then throws if any failed. */
   async clearAll(): Promise<void> {
     const targets = [...this.active.values()];

@@ -3,6 +3,8 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { ImpairBackend } from "../impair/backends/types";
+import type { Direction, Fault } from "../impair/fault";
 import type { RuntimeKind } from "./runtime";
 
 export const STATE_ROOT = process.env.VPNLAB_STATE_DIR ?? "/run/vpnlab";
@@ -25,6 +27,20 @@ export interface LabState {
   pids: number[]; // processes the lab started (agents, proxies, daemons)
   /** Whose namespace each link under /run/netns names (docker runtime), so a link left by a dead container is never used. */
   links?: Record<string, LinkOwner>;
+  /** Faults `vpnlab impair` put in place on this lab (held by `vpnlab up`), one per (node, dev, direction): what `ls` shows and `heal` clears. */
+  faults?: HeldFault[];
+}
+
+/** One fault in place on a held lab, as `vpnlab impair` applied it (possibly from another process than the lab's owner). */
+export interface HeldFault {
+  /** As the user wrote it: NODE.NET or NODE (a NODE target has one entry per interface). */
+  target: string;
+  node: string;
+  dev: string;
+  direction: Direction;
+  fault: Fault;
+  backend: ImpairBackend;
+  at: string; // ISO time of the apply
 }
 
 /** The process a namespace link points at (/proc/<pid>/ns/net), as it was when the link was made. */
