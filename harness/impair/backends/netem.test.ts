@@ -2,6 +2,7 @@
 // for egress, a flow match and ingress through an IFB, the readback, the
 // refusals and what clear removes (only vpnlab's own objects).
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import type { Fault } from "../fault";
 import { FakeTc } from "../tcfake";
 import { createNetemBackend, egressPlan, netemDropsByHandle, PRIO_PARAMS } from "./netem";
@@ -19,6 +20,13 @@ function kernel(caps: ConstructorParameters<typeof FakeTc>[0] = { netem: true, p
 const PRIOMAP = PRIO_PARAMS.join(" ");
 
 describe("impair/backends/netem", () => {
+  it("loading this module first still fills the registry (no import cycle through ../backend)", () => {
+    const js = `require(${JSON.stringify(require.resolve("./netem"))}); console.log(JSON.stringify(require(${JSON.stringify(require.resolve("./index"))}).BACKENDS.map((b) => b && b.name)))`;
+    const names = JSON.parse(execFileSync(process.execPath, ["-e", js], { encoding: "utf8" })) as (string | null)[];
+    expect(names).to.include("netem");
+    expect(names).to.not.include(null);
+  });
+
   describe("unsupported", () => {
     const b61 = createNetemBackend({ tcVersion: TC_61 });
     const b66 = createNetemBackend({ tcVersion: TC_66 });
@@ -69,7 +77,11 @@ describe("impair/backends/netem", () => {
       } catch (e) {
         err = e;
       }
-      expect((err as Error).message).to.equal("wan/edge: netem 564c: does not hold what was asked: seed asked 43, tc shows nothing (this kernel's netem has no seeded generator)");
+      expect((err as Error).message).to.equal(
+        "wan/edge: netem 564c: does not hold what was asked: seed asked 43, tc shows nothing (this kernel's netem has no seeded generator); vpnlab's netem there was removed",
+      );
+      // an unseeded netem does not stay in place of the seeded one asked for
+      expect(k.qdiscs.get("wan/edge") ?? []).to.deep.equal([]);
     });
 
     it("will not replace a root qdisc it did not install", async () => {

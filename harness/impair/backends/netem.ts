@@ -6,7 +6,6 @@
 // the kernel has no netem (probed by trying).
 import { execFileSync } from "node:child_process";
 import type { NodeExec } from "../../runtime/runtime";
-import { probeNetem } from "../backend";
 import type { DropCount } from "../counters";
 import type { Fault, FlowMatch } from "../fault";
 import { assertIngressRedirect, ifbName, installIngress, removeIngress } from "../ifb";
@@ -100,7 +99,7 @@ export interface NetemBackendOptions {
 
 export function createNetemBackend(options: NetemBackendOptions = {}): ImpairBackendImpl {
   const tcVersion = options.tcVersion ?? hostTcVersion;
-  return {
+  const backend: ImpairBackendImpl = {
     name: "netem",
     unsupported(fault) {
       const out = netemUnsupported(fault.impairment);
@@ -110,7 +109,9 @@ export function createNetemBackend(options: NetemBackendOptions = {}): ImpairBac
       }
       return out;
     },
-    available(ctx, node, dev) {
+    async available(ctx, node, dev) {
+      // loaded when asked: ../backend imports the registry, which imports this module
+      const { probeNetem } = await import("../backend");
       return probeNetem(ctx.exec, node, dev);
     },
     async apply(ctx, node, dev, fault) {
@@ -128,13 +129,18 @@ export function createNetemBackend(options: NetemBackendOptions = {}): ImpairBac
         plan = egressPlan(dev, params, fault.match, { devQdiscs, ourFilter });
         for (const argv of plan) await exec.exec(node, argv);
       }
-      // what the kernel holds now, not only what tc accepted
-      const shown = parseQdiscJson((await exec.exec(node, tcQdiscShowArgv(at.dev))).stdout);
-      const where = `${node}/${at.dev}${at.dev !== dev ? ` (ingress of ${dev})` : ""}`;
-      assertNetemReadback(where, shown.find((q) => q.handle === at.handle), at.handle, fault.impairment, opts);
-      if (fault.direction === "ingress") await assertIngressRedirect(exec, node, dev);
-      else if (fault.match !== undefined && !(await ourFilterUnder(exec, node, dev, VPNLAB_ROOT_HANDLE))) {
-        throw new Error(`${node}/${dev}: asked for a u32 filter (pref ${VPNLAB_FILTER_PREF}) steering the match to ${VPNLAB_IMPAIRED_CLASS}, tc shows none`);
+      // what the kernel holds now, not only what tc accepted; a netem that is not what was asked does not stay
+      try {
+        const shown = parseQdiscJson((await exec.exec(node, tcQdiscShowArgv(at.dev))).stdout);
+        const where = `${node}/${at.dev}${at.dev !== dev ? ` (ingress of ${dev})` : ""}`;
+        assertNetemReadback(where, shown.find((q) => q.handle === at.handle), at.handle, fault.impairment, opts);
+        if (fault.direction === "ingress") await assertIngressRedirect(exec, node, dev);
+        else if (fault.match !== undefined && !(await ourFilterUnder(exec, node, dev, VPNLAB_ROOT_HANDLE))) {
+          throw new Error(`${node}/${dev}: asked for a u32 filter (pref ${VPNLAB_FILTER_PREF}) steering the match to ${VPNLAB_IMPAIRED_CLASS}, tc shows none`);
+        }
+      } catch (e) {
+        await backend.clear(ctx, node, dev, fault.direction);
+        throw new Error(`${(e as Error).message}; vpnlab's netem there was removed`);
       }
       const argv = plan.find((a) => a.includes(NETEM)) ?? plan[plan.length - 1];
       return { argv, ...(plan.length > 1 ? { detail: plan.map((a) => a.join(" ")).join("\n") } : {}) };
@@ -163,6 +169,7 @@ export function createNetemBackend(options: NetemBackendOptions = {}): ImpairBac
       if (root?.handle === VPNLAB_ROOT_HANDLE && (root.kind === NETEM || root.kind === "prio")) await ctx.exec.exec(node, tcQdiscDelRootArgv(dev));
     },
   };
+  return backend;
 }
 
 export const netemBackend: ImpairBackendImpl = createNetemBackend();
