@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { run } from "../../../exec";
 import { hostHarnessArgv } from "../../../runtime/programs";
 import type { NodeExec, Runtime, SpawnOptions } from "../../../runtime/runtime";
+import { namespacePids } from "../../../runtime/namespaces";
 import { processStart } from "../../../runtime/state";
 import { Netns } from "../../../testkit/netns";
 import type { BackendContext } from "../types";
@@ -42,6 +43,8 @@ export async function createChain(): Promise<Chain> {
       // only our own children, by PID, while they are still the same process
       if (c.pid !== undefined && processStart(c.pid) !== undefined) process.kill(c.pid, "SIGKILL");
     }
+    // a wire another process started (a test of exactly that) lives in r: every process there is the test's
+    for (const n of made) for (const pid of await namespacePids(n.name)) process.kill(pid, "SIGKILL");
     for (const n of made.splice(0)) await n.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -63,23 +66,30 @@ export async function createChain(): Promise<Chain> {
     await x.exec(["ip", "route", "add", "default", "via", "10.201.1.254"]);
     await y.exec(["ip", "route", "add", "default", "via", "10.201.2.254"]);
     await r.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
-    const runtime = {
-      spawn(node: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-        const err = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
-        const c = spawn("ip", ["netns", "exec", node, ...argv], { stdio: ["pipe", "pipe", err] });
-        if (typeof err === "number") fs.closeSync(err);
-        started.push(c);
-        return c;
-      },
-      harnessArgv: hostHarnessArgv,
-    };
-    // the wire uses only spawn and harnessArgv of the lab's runtime
-    const ctx: BackendContext = { exec: netnsExec, runtime: runtime as unknown as Runtime, dir };
+    const ctx = namespaceContext(dir, started);
     return { x, r, y, ipX: "10.201.1.1", ipRX: "10.201.1.254", ipRY: "10.201.2.254", ipY: "10.201.2.1", ctx, started, dir, destroy };
   } catch (e) {
     await destroy();
     throw e;
   }
+}
+
+/**
+ * A wire's context on throwaway namespaces (node names are namespace names): a stand-in for the
+ * lab's runtime that starts programs with `ip netns exec` (the wire uses only spawn and harnessArgv).
+ */
+export function namespaceContext(dir: string, started: ChildProcess[] = []): BackendContext {
+  const runtime = {
+    spawn(node: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+      const err = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
+      const c = spawn("ip", ["netns", "exec", node, ...argv], { stdio: ["pipe", "pipe", err] });
+      if (typeof err === "number") fs.closeSync(err);
+      started.push(c);
+      return c;
+    },
+    harnessArgv: hostHarnessArgv,
+  };
+  return { exec: netnsExec, runtime: runtime as unknown as Runtime, dir };
 }
 
 // ends once nothing arrived for QUIET ms after the first datagram (or after LIMIT ms)

@@ -3,9 +3,13 @@
 // rate), the same seed drops the same packets, matches and directions hit
 // what they name, and a clear leaves nothing behind.
 import { expect } from "chai";
+import * as fs from "node:fs";
+import { run } from "../../../exec";
+import { processStart } from "../../../runtime/state";
 import type { Fault } from "../../fault";
 import { isRoot, netnsExec } from "../../testkit";
 import { wireBackend, wireStats } from "./index";
+import { wireNames, type WireState } from "./plan";
 import { createChain, tcpGoodput, udpRun, wireLeftovers, type Chain } from "./testkit";
 
 const within = (got: number, want: number, tol: number): boolean => Math.abs(got - want) <= tol;
@@ -135,5 +139,56 @@ describe("impair/backends/wire (namespaces)", function () {
     // 1448 payload bytes in each 1500-byte packet
     expect(within(g.kbit, 2000 * (1448 / 1500), 0.15 * 2000), nums).to.equal(true);
     await clearAndCheck(c.r.name, "ry", "egress");
+  });
+
+  it("outlives the process that started it: another process reads, reconfigures and clears it", async () => {
+    // what `vpnlab impair` then `vpnlab heal` do: the first process applies and exits
+    const script = `
+      const { wireBackend } = require(${JSON.stringify(require.resolve("./index"))});
+      const { namespaceContext } = require(${JSON.stringify(require.resolve("./testkit"))});
+      wireBackend.apply(namespaceContext(process.argv[1]), process.argv[2], "ry", { impairment: { delayMs: 100 } })
+        .then((r) => process.stdout.write(r.detail + "\\n"), (e) => { process.stderr.write(String(e.stack) + "\\n"); process.exit(1); });
+    `;
+    const t0 = Date.now();
+    const r = await run([process.execPath, "-e", script, c.dir, c.r.name], { timeoutMs: 30_000 });
+    expect(r.stdout, r.stderr).to.match(/seed \d+/);
+    expect(Date.now() - t0, "the starting process exits once the wire is set").to.be.below(15_000);
+    const state = JSON.parse(fs.readFileSync(wireNames(c.dir, c.r.name, "ry").stateFile, "utf8")) as WireState;
+    expect(processStart(state.hostPid!), "the wire runs on after its starter exited").to.not.equal(undefined);
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 300, { gapMs: 2 });
+    expect(within(m.meanDelayMs, 100, 10), `mean one-way ${m.meanDelayMs.toFixed(2)} ms`).to.equal(true);
+    // reconfigured in place: the same process, the new delay
+    await apply(c.r.name, "ry", { impairment: { delayMs: 40 } });
+    const again = JSON.parse(fs.readFileSync(wireNames(c.dir, c.r.name, "ry").stateFile, "utf8")) as WireState;
+    expect(again.hostPid).to.equal(state.hostPid);
+    const m2 = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 300, { gapMs: 2 });
+    expect(within(m2.meanDelayMs, 40, 4), `after the change to 40 ms: mean one-way ${m2.meanDelayMs.toFixed(2)} ms`).to.equal(true);
+    await clearAndCheck(c.r.name, "ry", "egress");
+    expect(processStart(state.hostPid!), `wire ${state.hostPid} after clear`).to.equal(undefined);
+  });
+
+  it("an unseeded fault reports the seed it drew, and that seed replays its drops", async () => {
+    const port = 41002;
+    const match = { proto: "udp" as const, dport: port };
+    const detail = await apply(c.r.name, "ry", { impairment: { loss: { kind: "random", percent: 25 } }, match });
+    const first = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 300, { port });
+    await clearAndCheck(c.r.name, "ry", "egress");
+    const seed = Number(/seed (\d+)/.exec(detail)?.[1]);
+    expect(Number.isInteger(seed), detail).to.equal(true);
+    await apply(c.r.name, "ry", { impairment: { loss: { kind: "random", percent: 25 } }, match, seed });
+    const replay = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 300, { port });
+    await clearAndCheck(c.r.name, "ry", "egress");
+    expect(replay.missing, `drew seed ${seed}: lost ${first.missing.length}, replay lost ${replay.missing.length}`).to.deep.equal(first.missing);
+  });
+
+  it("two ingress wires on one node: the local rule stays behind them until the last is cleared", async () => {
+    await apply(c.r.name, "rx", { impairment: { delayMs: 10 }, direction: "ingress" });
+    await apply(c.r.name, "ry", { impairment: { delayMs: 10 }, direction: "ingress" });
+    await wireBackend.clear(c.ctx, c.r.name, "rx", "ingress");
+    const rules = JSON.parse((await c.r.exec(["ip", "-j", "-4", "rule", "show"])).stdout) as { priority: number; table: string }[];
+    expect(rules.some((r) => r.table === "local" && r.priority === 0), JSON.stringify(rules)).to.equal(false);
+    const m = await udpRun(netnsExec, c.y.name, c.r.name, c.ipRY, 200, { gapMs: 2 });
+    expect(within(m.meanDelayMs, 10, 3), `y → r (local, ingress on ry): mean one-way ${m.meanDelayMs.toFixed(2)} ms, loss ${m.lossPercent}%`).to.equal(true);
+    await clearAndCheck(c.r.name, "ry", "ingress");
   });
 });
