@@ -1,6 +1,4 @@
 import { expect } from "chai";
-import type { ExecOptions, ExecResult } from "../exec";
-import type { NodeExec } from "../runtime/runtime";
 import {
   classifyTcError,
   explicitRoot,
@@ -9,7 +7,6 @@ import {
   ourRoot,
   parseFilterJson,
   parseQdiscJson,
-  showExplicitRoot,
   tcFilterAddArgv,
   tcFilterDelArgv,
   tcFilterShowArgv,
@@ -65,18 +62,6 @@ describe("impair/tc", () => {
   it("firstLines keeps a short, one-line reason", () => {
     expect(firstLines({ stdout: "", stderr: "a\n\nb\nc\nd\n", code: 2 })).to.equal("a / b / c");
     expect(firstLines({ stdout: "out\n", stderr: "", code: 1 })).to.equal("out");
-  });
-
-  it("showExplicitRoot runs tc inside the node", async () => {
-    const calls: { node: string; argv: readonly string[] }[] = [];
-    const exec: NodeExec = {
-      exec(node: string, argv: readonly string[], _opts?: ExecOptions): Promise<ExecResult> {
-        calls.push({ node, argv });
-        return Promise.resolve({ stdout: '[{"kind":"netem","handle":"8002:","root":true,"options":{}}]', stderr: "", code: 0 });
-      },
-    };
-    expect((await showExplicitRoot(exec, "wan", "edge"))?.kind).to.equal("netem");
-    expect(calls).to.deep.equal([{ node: "wan", argv: ["tc", "-j", "qdisc", "show", "dev", "edge", "root"] }]);
   });
 
   describe("vpnlab's own objects", () => {

@@ -1,8 +1,7 @@
 // The project's own typed wrapper around iproute2's `tc` (no usable npm
-// package exists). Pure argv builders and parsers; the only code that runs
-// anything takes a NodeExec, so every runtime backend is served alike.
+// package exists). Pure argv builders and parsers; the code that runs them
+// (ifb.ts, backends/netem.ts) takes a NodeExec, so every runtime is served alike.
 import type { ExecResult } from "../exec";
-import type { NodeExec } from "../runtime/runtime";
 import type { FlowMatch, MatchProto } from "./fault";
 import { checkDeviceName } from "./impairment";
 
@@ -81,12 +80,6 @@ export function classifyTcError(stderr: string): TcFailure {
 /** First meaningful line(s) of a tool's answer, for reasons and messages. */
 export function firstLines(r: ExecResult, n = 3): string {
   return (r.stderr || r.stdout).trim().split("\n").filter(Boolean).slice(0, n).join(" / ");
-}
-
-/** The root qdisc of DEV inside NODE (the explicit one, or undefined when the kernel default is in place). */
-export async function showExplicitRoot(exec: NodeExec, node: string, dev: string): Promise<Qdisc | undefined> {
-  const r = await exec.exec(node, tcQdiscShowRootArgv(dev));
-  return explicitRoot(parseQdiscJson(r.stdout));
 }
 
 // ---- vpnlab's own objects: what it installs carries these, and only these are removed ----
