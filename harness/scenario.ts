@@ -2,7 +2,8 @@
 // (scheduled steps) → recovery (all faults cleared) → verdict → lab down.
 import type { ProbeRecord } from "./probe/types";
 import type { TunnelCounters } from "./vpn/impl";
-import type { Impairment } from "./impair/impairment";
+import type { Direction, FlowMatch } from "./impair/fault";
+import { stepAction, stepDescription } from "./topology/chaos";
 import type { CaptureRecord } from "./capture";
 import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
@@ -17,9 +18,20 @@ import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model
 
 export interface ChaosRecord {
   atMs: number; // planned, from the start of the baseline
-  appliedAtMs: number; // measured
+  /** Measured, from the start of the baseline (a step at 0 went in before the probe started: negative). */
+  appliedAtMs: number;
   on: string;
+  /** In a few words: "loss 5%", "clear", "partition (drop everything)". */
   action: string;
+  /** The whole fault: the impairment, then [selection] with the seed (describeImpairment + describeSelection). */
+  description?: string;
+  /** Which packets: egress unless said (a clear's direction too). */
+  direction?: Direction;
+  match?: FlowMatch;
+  /** The seed the fault's random decisions started from. */
+  seed?: number;
+  /** The schedule the step was expanded from ("flap 2/3: down"). */
+  schedule?: string;
   backend?: string; // which impairment backend served the step
   detail?: string[]; // tc argv or nftables ruleset
   /** Packets the kernel counted as dropped by the impairment this step replaced or cleared. */
@@ -63,6 +75,8 @@ export interface ScenarioResult {
   /** The tcp-stream flow, when the probe ran it: bytes the sink received per phase, and whether the one connection lasted. */
   tcp?: { phases: TcpPhase[]; buckets?: TcpBucket[]; bytesWritten: number; bytesReceived: number; connections: number; connected: boolean; error?: string; lasted: boolean; survived: boolean };
   chaos: ChaosRecord[];
+  /** The scenario seed (`seed:` or --seed): replay the run with `vpnlab run --seed N`. */
+  seed?: number;
   /** The pcap files written (scenario.capture), one per NODE.NET. */
   captures: CaptureRecord[];
   evidence: {
@@ -84,10 +98,6 @@ export interface ScenarioResult {
 }
 
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
-
-export function stepImpairment(step: ChaosStep): Impairment {
-  return { loss: { kind: "random", percent: step.loss ?? 0 } };
-}
 
 export function targetName(t: FaultTarget): string {
   return t.net ? `${t.node}.${t.net}` : t.node;
@@ -116,9 +126,19 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     phases: [],
     buckets: [],
     chaos: [],
+    ...(scenario.seed !== undefined ? { seed: scenario.seed } : {}),
     captures: [],
     evidence: {},
   };
+  // what no backend on this host can serve is refused before any lab is built, never mid-run
+  const { chaosRefusal } = await import("./impair/preflight");
+  const refused = await chaosRefusal(scenario);
+  if (refused) {
+    result.error = refused;
+    result.reasons = [refused];
+    result.timing.totalMs = Date.now() - t0;
+    return result;
+  }
   let lab: Lab | undefined;
   const clock: Clock = { phase: "setup" };
   try {
@@ -198,12 +218,56 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
 
   const g = <T>(p: Promise<T>): Promise<T> => lab.guard(p);
   clock.phase = "baseline";
+  const active = new Map<string, string>(); // target and direction → target
+  // the kernel's drop counts of what a step replaced or cleared
+  const droppedSince = (from: number): number | undefined => {
+    const got = lab.impairer.applied.slice(from).filter((a) => a.dropped);
+    return got.length ? got.reduce((n, a) => n + (a.dropped?.packets ?? 0), 0) : undefined;
+  };
+  const play = async (step: ChaosStep): Promise<ChaosRecord> => {
+    const f = step.fault;
+    const direction = f?.direction ?? step.direction;
+    const rec: ChaosRecord = {
+      atMs: step.atMs,
+      appliedAtMs: 0,
+      on: targetName(step.on),
+      action: stepAction(step),
+      description: stepDescription(step),
+      ...(direction ? { direction } : {}),
+      ...(f?.match ? { match: f.match } : {}),
+      ...(f?.seed !== undefined ? { seed: f.seed } : {}),
+      ...(step.schedule ? { schedule: step.schedule } : {}),
+    };
+    const from = lab.impairer.applied.length;
+    const key = `${rec.on} ${direction ?? "egress"}`;
+    if (!f) {
+      await g(lab.clear(step.on, step.direction));
+      active.delete(key);
+    } else {
+      const applied = await g(lab.impair(step.on, f));
+      active.set(key, rec.on);
+      rec.backend = applied.map((a) => a.backend).join(",");
+      rec.detail = applied.map((a) => (a.argv ? a.argv.join(" ") : (a.ruleset ?? a.detail ?? "")));
+    }
+    const dropped = droppedSince(from);
+    if (dropped !== undefined) rec.dropped = dropped;
+    return rec;
+  };
+  const steps = [...scenario.chaos].sort((a, b) => a.atMs - b.atMs);
+  // steps at 0 are in place before the probe's first packet: packet #1 a fault sees is the probe's first on that path
+  const early: { rec: ChaosRecord; at: number }[] = [];
+  for (const step of steps.filter((x) => x.atMs === 0)) {
+    const at = Date.now();
+    early.push({ rec: await play(step), at });
+  }
+
   // the clock starts once the flows run: on an overloaded host starting them can outlast the baseline, which
   // would then hold no probe ("the probe sent nothing in the baseline") instead of a measurement
   await g(lab.startProbe());
   const start = Date.now();
   clock.start = start;
   result.timing.baselineAt = start;
+  for (const e of early) result.chaos.push({ ...e.rec, appliedAtMs: e.at - start });
   await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
   // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
   harnessLoop.enable();
@@ -214,31 +278,11 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const states = new PhaseStates(tunnel.state ? () => tunnel.state!() : undefined, start);
   states.at("baseline", chaosStart);
 
-  const active = new Set<string>();
-  // the kernel's drop counts of what a step replaced or cleared
-  const droppedSince = (from: number): number | undefined => {
-    const got = lab.impairer.applied.slice(from).filter((a) => a.dropped);
-    return got.length ? got.reduce((n, a) => n + (a.dropped?.packets ?? 0), 0) : undefined;
-  };
-  for (const step of [...scenario.chaos].sort((a, b) => a.atMs - b.atMs)) {
+  for (const step of steps.filter((x) => x.atMs > 0)) {
     await g(sleepUntil(start + step.atMs));
     clock.phase = "chaos";
-    const rec: ChaosRecord = { atMs: step.atMs, appliedAtMs: Date.now() - start, on: targetName(step.on), action: "" };
-    const from = lab.impairer.applied.length;
-    if (step.clear) {
-      await g(lab.clear(step.on));
-      active.delete(targetName(step.on));
-      rec.action = "clear";
-    } else {
-      const applied = await g(lab.impair(step.on, { impairment: stepImpairment(step) }));
-      active.add(targetName(step.on));
-      rec.action = `loss ${step.loss}%`;
-      rec.backend = applied.map((a) => a.backend).join(",");
-      rec.detail = applied.map((a) => (a.argv ? a.argv.join(" ") : (a.ruleset ?? "")));
-    }
-    const dropped = droppedSince(from);
-    if (dropped !== undefined) rec.dropped = dropped;
-    result.chaos.push(rec);
+    const appliedAtMs = Date.now() - start;
+    result.chaos.push({ ...(await play(step)), appliedAtMs });
   }
   await g(sleepUntil(recoveryStart));
   states.now("chaos"); // before the faults are cleared
@@ -249,7 +293,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     const clearedAt = Date.now() - start; // when the clear began: its own nft/tc work is no stall
     await g(lab.impairer.clearAll());
     const dropped = droppedSince(from);
-    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, on: [...active].join(","), action: "clear (end of chaos phase)", ...(dropped === undefined ? {} : { dropped }) });
+    const on = [...new Set(active.values())].join(",");
+    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, on, action: "clear (end of chaos phase)", description: "every fault still in place cleared", ...(dropped === undefined ? {} : { dropped }) });
   }
   const drops = lab.impairer.dropTotals();
   result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };

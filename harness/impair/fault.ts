@@ -82,3 +82,19 @@ export function describeSelection(f: Fault): string {
   if (f.seed !== undefined) parts.push(`seed ${f.seed}`);
   return parts.join(" ");
 }
+
+/**
+ * The seed of step `index` (0-based, in the scenario's expanded timeline) of a
+ * scenario seeded with `seed`: a fixed 32-bit mix (murmur3's finaliser over
+ * the seed and the index), so steps get unrelated seeds and a scenario seed
+ * replays every step's. Both arguments are integers 0..2^32-1.
+ */
+export function mixSeed(seed: number, index: number): number {
+  let h = (seed ^ Math.imul(index + 1, 0x9e3779b9)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

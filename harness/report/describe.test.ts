@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { parseTopology } from "../topology/load";
+import { mixSeed } from "../impair/fault";
 import { describeScenario, formatDescription } from "./describe";
 
 // Three nodes on one net (a bridge), a firewall that both inspects and bypasses
@@ -68,12 +69,33 @@ describe("describe: a resolved scenario as data and text", () => {
 
   it("the chaos timeline in time order, with the clear the harness adds at recovery for a fault left active", () => {
     expect(base.chaos).to.deep.equal([
-      { at: "1s", atMs: 1000, target: "fw.dmz", action: "loss 7.5%" },
-      { at: "1.5s", atMs: 1500, target: "fw", action: "loss 1%" },
-      { at: "2s", atMs: 2000, target: "fw", action: "clear" },
-      { at: "3s", atMs: 3000, target: "fw.dmz", action: "clear (end of chaos phase)", implicit: true },
+      { at: "1s", atMs: 1000, target: "fw.dmz", action: "loss 7.5%", description: "loss 7.5% (random)" },
+      { at: "1.5s", atMs: 1500, target: "fw", action: "loss 1%", description: "loss 1% (random)" },
+      { at: "2s", atMs: 2000, target: "fw", action: "clear", description: "clear" },
+      { at: "3s", atMs: 3000, target: "fw.dmz", action: "clear (end of chaos phase)", description: "every fault still in place is cleared", implicit: true },
     ]);
     expect(natt.chaos).to.deep.equal([]);
+  });
+
+  it("the expanded timeline: each step's schedule, selection and seed (from the scenario seed, or its own)", () => {
+    const text = TOPOLOGY.replace(
+      /^chaos: .*$/m,
+      "seed: 5\nchaos:    [{ at: 0s, on: fw.dmz, drop: [2], match: { proto: tcp, dport: 10000, from: client } }, { at: 1s, on: fw, flap: { down: 500ms, up: 500ms, cycles: 2 }, direction: ingress, seed: 9 }]",
+    );
+    const d = describeScenario(parseTopology(text, "seeded.yaml").base);
+    expect(d.seed).to.equal(5);
+    expect(d.chaos.map((c) => [c.at, c.action, c.selection ?? "", c.seed ?? "-", c.schedule ?? ""])).to.deep.equal([
+      ["0s", "drop packet #2", "tcp from 203.0.113.10 dport 10000", mixSeed(5, 0), ""],
+      ["1s", "partition (drop everything)", "ingress", 9, "flap 1/2: down"],
+      ["1.5s", "clear (ingress)", "", "-", "flap 1/2: up"],
+      ["2s", "partition (drop everything)", "ingress", 9, "flap 2/2: down"],
+      ["2.5s", "clear (ingress)", "", "-", "flap 2/2: up"],
+      ["3s", "clear (end of chaos phase)", "", "-", ""],
+    ]);
+    const out = formatDescription(d);
+    expect(out.split("\n")[0]).to.equal("desc/base: expect survives, seed 5");
+    expect(out).to.match(/^ {4}1s +fw +partition \(drop everything\)  \[ingress\]  seed 9  \(flap 1\/2: down\)$/m);
+    expect(out).to.contain(`    0s    fw.dmz  drop packet #2  [tcp from 203.0.113.10 dport 10000]  seed ${mixSeed(5, 0)}\n`);
   });
 
   it("the text form carries the same facts, one block per scenario", () => {

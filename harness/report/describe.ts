@@ -3,6 +3,7 @@
 // topology model only, so `check` runs without root and creates nothing.
 import type { ChaosStep, FlowMatch, Scenario } from "../topology/model";
 import { cidrText, msText } from "../topology/units";
+import { stepAction, stepDescription, stepSelection } from "../topology/chaos";
 
 export interface NodeDescription {
   name: string;
@@ -23,6 +24,14 @@ export interface ChaosDescription {
   atMs: number;
   target: string;
   action: string;
+  /** The whole fault in words (impairment, then [selection] with the seed). */
+  description: string;
+  /** Which packets ("tcp dport 10000 ingress"), when not every packet egress. */
+  selection?: string;
+  /** The seed of the fault's random decisions (its own `seed:`, else mixed from the scenario seed). */
+  seed?: number;
+  /** The schedule the step was expanded from ("flap 2/3: down"). */
+  schedule?: string;
   /** Not written in the file: every fault still active is cleared when recovery starts (scenario.ts). */
   implicit?: boolean;
 }
@@ -33,6 +42,8 @@ export interface ScenarioDescription {
   expect: string;
   /** Where its nodes would run (when decided: `check` decides it as `run` does). */
   runtime?: string;
+  /** The scenario seed (`seed:`, or --seed): each fault's seed derives from it. */
+  seed?: number;
   nodes: NodeDescription[];
   nets: NetDescription[];
   vpn: { client: string; headend: string; transport: string; impl: string; port: number; pool: string; dpd: { interval: string; retries: number } | "off"; dtls?: boolean };
@@ -56,6 +67,7 @@ export function describeScenario(s: Scenario): ScenarioDescription {
     variant: s.variant,
     expect: s.expect,
     ...(s.runtime ? { runtime: s.runtime } : {}),
+    ...(s.seed !== undefined ? { seed: s.seed } : {}),
     nodes: s.nodes.map((n) => ({
       name: n.name,
       role: n.role,
@@ -109,16 +121,29 @@ export function describeScenario(s: Scenario): ScenarioDescription {
 /** The steps in the order they run, then the clear the harness adds at recovery start for faults still active. */
 function chaosTimeline(s: Scenario): ChaosDescription[] {
   const steps = [...s.chaos].sort((a, b) => a.atMs - b.atMs);
-  const active = new Set<string>();
+  const active = new Map<string, string>(); // target and direction → target
   const out: ChaosDescription[] = steps.map((step) => {
     const target = targetText(step);
-    if (step.clear) active.delete(target);
-    else active.add(target);
-    return { at: msText(step.atMs), atMs: step.atMs, target, action: step.clear ? "clear" : `loss ${step.loss}%` };
+    const key = `${target} ${step.fault?.direction ?? step.direction ?? "egress"}`;
+    if (step.clear) active.delete(key);
+    else active.set(key, target);
+    const selection = stepSelection(step);
+    const seed = step.fault?.seed;
+    return {
+      at: msText(step.atMs),
+      atMs: step.atMs,
+      target,
+      action: stepAction(step),
+      description: stepDescription(step),
+      ...(selection ? { selection } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(step.schedule ? { schedule: step.schedule } : {}),
+    };
   });
   if (active.size > 0) {
     const at = s.phases.baselineMs + s.phases.chaosMs;
-    out.push({ at: msText(at), atMs: at, target: [...active].join(","), action: "clear (end of chaos phase)", implicit: true });
+    const targets = [...new Set(active.values())].join(",");
+    out.push({ at: msText(at), atMs: at, target: targets, action: "clear (end of chaos phase)", description: "every fault still in place is cleared", implicit: true });
   }
   return out;
 }
@@ -127,7 +152,7 @@ const list = (xs: string[]) => (xs.length ? xs.join(", ") : "nothing");
 
 /** The human form: one block per scenario, aligned, every fact on a line a reader can grep. */
 export function formatDescription(d: ScenarioDescription): string {
-  const lines: string[] = [`${d.topology}/${d.variant}: expect ${d.expect}${d.runtime ? `, on ${d.runtime}` : ""}`];
+  const lines: string[] = [`${d.topology}/${d.variant}: expect ${d.expect}${d.runtime ? `, on ${d.runtime}` : ""}${d.seed !== undefined ? `, seed ${d.seed}` : ""}`];
   const nameW = Math.max(...d.nodes.map((n) => n.name.length), ...d.nets.map((n) => n.name.length));
   lines.push("  nodes:");
   for (const n of d.nodes) {
@@ -155,7 +180,10 @@ export function formatDescription(d: ScenarioDescription): string {
     lines.push("  chaos:");
     const atW = Math.max(...d.chaos.map((c) => c.at.length));
     const targetW = Math.max(...d.chaos.map((c) => c.target.length));
-    for (const c of d.chaos) lines.push(`    ${c.at.padEnd(atW)}  ${c.target.padEnd(targetW)}  ${c.action}`);
+    for (const c of d.chaos) {
+      const extra = [c.selection ? `[${c.selection}]` : "", c.seed !== undefined ? `seed ${c.seed}` : "", c.schedule ? `(${c.schedule})` : ""].filter(Boolean);
+      lines.push(`    ${c.at.padEnd(atW)}  ${c.target.padEnd(targetW)}  ${c.action}${extra.length ? `  ${extra.join("  ")}` : ""}`);
+    }
   }
   lines.push(`  expect:   ${d.expect}`);
   return lines.join("\n");

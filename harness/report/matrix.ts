@@ -5,7 +5,7 @@ import type { ScenarioResult } from "../scenario";
 import type { Scenario } from "../topology/model";
 
 /** A cell has loss when its chaos applies any. */
-export const hasLoss = (s: Scenario): boolean => s.chaos.some((c) => c.loss !== undefined);
+export const hasLoss = (s: Scenario): boolean => s.chaos.some((c) => c.fault?.impairment.loss !== undefined);
 /** TCP stream bytes the sink received during recovery. */
 export const recoveryBytes = (r: ScenarioResult): number => r.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
 

@@ -86,7 +86,7 @@ describe("topology loader: topologies/asa-ips.yaml", () => {
     expect(b.probe).to.deep.equal({ from: "client", to: "server", flows: ["udp-echo", "tcp-stream"], ratePerSec: 50, port: 7, timeoutMs: 1000 });
     expect(b.phases).to.deep.equal({ baselineMs: 2000, chaosMs: 4000, recoveryMs: 4000 });
     expect(b.chaos.map(({ line: _line, ...s }) => s)).to.deep.equal([
-      { atMs: 2000, on: { node: "wan", net: "edge" }, loss: 5 },
+      { atMs: 2000, on: { node: "wan", net: "edge" }, fault: { impairment: { loss: { kind: "random", percent: 5 } } } },
       { atMs: 6000, on: { node: "wan", net: "edge" }, clear: true },
     ]);
     expect(b.chaos[0].line).to.be.greaterThan(1);
@@ -198,7 +198,7 @@ firewall: { node: headend, mode: route, idle-timeout: 2m }
     expect(s.probe).to.include({ ratePerSec: 7, timeoutMs: 250, port: 7007 });
     expect(s.phases).to.deep.equal({ baselineMs: 1500, chaosMs: 60000, recoveryMs: 3000 });
     // sorted by time (stable); `on: NODE` has no net
-    expect(s.chaos.map((c) => [c.atMs, c.on, c.loss ?? "clear"])).to.deep.equal([
+    expect(s.chaos.map((c) => [c.atMs, c.on, c.fault?.impairment.loss?.kind === "random" ? c.fault.impairment.loss.percent : "clear"])).to.deep.equal([
       [1500, { node: "headend", net: "corp" }, 0.5],
       [2000, { node: "headend" }, 100],
       [61500, { node: "client" }, "clear"],
@@ -258,7 +258,7 @@ variants:
     expect(more?.nodes[2]).to.deep.equal({ name: "server", role: "host", links: [{ net: "corp", ip: { addr: "10.1.0.9", prefix: 24 }, gw: "10.1.0.1" }], routes: [] });
     expect(more?.nets[1].members.map((m) => m.node)).to.deep.equal(["headend", "server", "extra"]);
     expect(more?.chaos).to.have.length(1);
-    expect(more?.chaos[0]).to.include({ atMs: 3000, loss: 1, line: 16 });
+    expect(more?.chaos[0]).to.deep.include({ atMs: 3000, fault: { impairment: { loss: { kind: "random", percent: 1 } } }, line: 16 });
     expect(t.base.nodes).to.have.length(3);
   });
 

@@ -1,6 +1,7 @@
 // The validated, variant-expanded lab description. Everything downstream
 // (runtime, firewall, impair, vpn, probe) works from these types only; the
 // YAML loader is the single place that turns text into them.
+import type { Direction, Fault } from "../impair/fault";
 
 /** The runtimes a lab can be built on (harness/runtime/index.ts maps each to its module). */
 export type RuntimeKind = "netns" | "docker";
@@ -99,11 +100,19 @@ export interface CaptureTarget {
 }
 
 export interface ChaosStep {
-  atMs: number; // from the start of the baseline phase
+  /** From the start of the baseline; 0: in place before the probe's first packet. */
+  atMs: number;
   on: FaultTarget;
-  loss?: number; // percent, 0..100 (exclusive of 0 when set)
+  /** What to do (absent for a clear). */
+  fault?: Fault;
   clear?: boolean;
-  line: number; // where the step was written (for messages)
+  /** A clear's direction (default egress). */
+  direction?: Direction;
+  /** The schedule this step was expanded from, e.g. "flap 2/3: down". */
+  schedule?: string;
+  /** The step wrote its own `seed:` (a scenario seed, the file's or --seed, does not replace it). */
+  ownSeed?: boolean;
+  line: number; // where the step (or its schedule) was written (for messages)
 }
 
 export interface Phases {
@@ -135,6 +144,8 @@ export interface Scenario {
   capture?: CaptureTarget[]; // interfaces to capture (`capture:` in the file, plus `vpnlab run --capture`)
   expect: Verdict;
   runtime?: RuntimeKind; // `runtime:` in the file (`--runtime` on the command line wins); absent: the default
+  /** The scenario seed (`seed:` in the file, `--seed` wins): each step's fault seed is mixSeed(seed, step index) unless the step gives its own. */
+  seed?: number;
 }
 
 export interface Topology {

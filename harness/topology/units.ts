@@ -63,6 +63,19 @@ export function parseRate(v: unknown): Parsed<number> {
   return bad(`expected a rate, got ${describe(v)} — ${hint}`);
 }
 
+const KBIT: Record<string, number> = { kbit: 1, mbit: 1000, gbit: 1_000_000 };
+
+/** "500kbit", "1mbit", "2.5gbit" → kbit/s (> 0; as tc counts them, 1mbit = 1000kbit). */
+export function parseBandwidth(v: unknown): Parsed<number> {
+  const hint = 'write e.g. "500kbit", "1mbit" or "2gbit"';
+  if (typeof v !== "string") return bad(`expected a bandwidth, got ${describe(v)} — ${hint}`);
+  const m = new RegExp(`^${NUM}\\s*(kbit|mbit|gbit)$`, "i").exec(v.trim());
+  if (!m) return bad(`"${v}" is not a bandwidth — ${hint}`);
+  const kbit = Number(m[1]) * KBIT[m[2].toLowerCase()];
+  if (!(kbit > 0)) return bad(`bandwidth "${v}" is 0 — a rate limit must be more than 0; ${hint}`);
+  return ok(kbit);
+}
+
 /** A dotted quad → 32-bit unsigned integer. `shown` is what messages quote (default: v). */
 export function parseAddr(v: unknown, shown?: string): Parsed<number> {
   if (typeof v !== "string") return bad(`expected an IPv4 address, got ${describe(v)} — write four numbers 0–255 separated by dots, e.g. 192.0.2.1`);

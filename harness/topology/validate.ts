@@ -4,8 +4,9 @@
 // what is wrong and what to do instead. The first problem found is reported.
 import { IMPLEMENTATIONS, implSpec } from "../vpn/impls";
 import { TRANSPORT_OPTION_NAMES, TRANSPORT_SPECS } from "../vpn/impls/transports";
+import { MAX_EXPANDED, STEP_KEYS, expandStep, expandedCount, planOf, scheduleKey, seedSteps } from "./chaos";
 import { TopologyError, didYouMean, nearest } from "./errors";
-import { childPath, itemPath, type PEntry, type PMap, type PNode, type PSeq, type Pos } from "./merge";
+import { childPath, type PEntry, type PMap, type PNode, type PSeq, type Pos } from "./merge";
 import {
   FIREWALL_MODES,
   FLOWS,
@@ -52,7 +53,6 @@ import {
   parseAddr,
   parseCidr,
   parseDuration,
-  parsePercent,
   parseRate,
   unicastProblem,
   type Parsed,
@@ -80,7 +80,7 @@ export const RESERVED_IFNAMES: ReadonlyMap<string, string> = new Map([
   ["default", "is refused by the kernel as an interface name (`default` is the net.ipv4.conf.default sysctl directory; ip link add fails with \"Invalid argument\")"],
 ]);
 
-export const ROOT_KEYS = ["name", "runtime", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "capture", "expect", "variants"] as const;
+export const ROOT_KEYS = ["name", "runtime", "nodes", "vpn", "firewall", "probe", "phases", "chaos", "seed", "capture", "expect", "variants"] as const;
 const SCENARIO_KEYS = ROOT_KEYS.filter((k) => k !== "variants");
 const NODE_KEYS = ["role", "links", "routes"] as const;
 const LINK_KEYS = ["net", "ip", "gw"] as const;
@@ -92,7 +92,6 @@ const FIREWALL_KEYS = ["node", "mode", "proxy", "inspect", "bypass", "idle-timeo
 const FLOW_MATCH_KEYS = ["proto", "port"] as const;
 const PROBE_KEYS = ["from", "to", "flows", "rate", "port", "timeout"] as const;
 const PHASE_KEYS = ["baseline", "chaos", "recovery"] as const;
-const STEP_KEYS = ["at", "on", "loss", "clear"] as const;
 
 const PROXIES: readonly ProxyImpl[] = ["builtin", "haproxy"];
 const PROTOS = ["tcp", "udp"] as const;
@@ -276,7 +275,9 @@ export function buildScenario(root: PMap, ck: Checker): Scenario {
   const firewall = checkFirewall(root, ck, byName);
   const probe = checkProbe(root, ck, byName, vpn);
   const phases = checkPhases(root, ck);
-  const chaos = checkChaos(root, ck, nodes, nets, phases);
+  const seedN = ck.opt(root, "seed");
+  const seed = seedN ? ck.int(seedN, 0, 0xffffffff, "seed") : undefined;
+  const chaos = seedSteps(checkChaos(root, ck, nodes, nets, phases), seed);
   const capture = checkCapture(root, ck, nodes, nets);
   const expect = ck.oneOf<Verdict>(ck.req(root, "expect", "expect: survives"), VERDICTS, "expect");
   const runtimeN = ck.opt(root, "runtime");
@@ -296,6 +297,7 @@ export function buildScenario(root: PMap, ck: Checker): Scenario {
     capture,
     expect,
     ...(runtime ? { runtime } : {}),
+    ...(seed !== undefined ? { seed } : {}),
   };
 }
 
@@ -717,38 +719,38 @@ function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], p
   const netNames = new Set(nets.map((x) => x.spec.name));
   const start = phases.baselineMs;
   const end = phases.baselineMs + phases.chaosMs;
-  const steps = ck.seq(n, "chaos").items.map((item, i): ChaosStep => {
+  // a step at 0 is in place before the probe's first packet; every other one belongs to the chaos phase
+  const inTime = (t: number) => t === 0 || (t >= start && t <= end);
+  let total = 0;
+  const steps = ck.seq(n, "chaos").items.flatMap((item): ChaosStep[] => {
     const m = ck.map(item, "a chaos step", STEP_KEYS);
     const atN = ck.req(m, "at", `at: ${msText(start)}`);
     const atMs = ck.duration(atN, "at", "zero");
-    if (atMs < start) {
-      ck.at(atN, `at ${msText(atMs)} is before the chaos phase, which starts when the baseline ends at ${msText(start)} — faults belong to the chaos phase: use at ≥ ${msText(start)} (or shorten phases.baseline)`);
+    if (atMs > 0 && atMs < start) {
+      ck.at(atN, `at ${msText(atMs)} is before the chaos phase, which starts when the baseline ends at ${msText(start)} — faults belong to the chaos phase: use at ≥ ${msText(start)} (or shorten phases.baseline), or at: 0s for a fault in place before the probe starts`);
     }
     if (atMs > end) {
       ck.at(atN, `at ${msText(atMs)} is after the chaos phase, which ends at ${msText(end)} (baseline + chaos) — use at ≤ ${msText(end)} or lengthen phases.chaos (the recovery phase clears all faults by itself)`);
     }
     const onN = ck.req(m, "on", "on: wan.edge");
     const target = checkTarget(onN, "on", ck, byName, netNames, false);
-    const lossN = ck.opt(m, "loss");
-    const clearN = ck.opt(m, "clear");
-    const step: ChaosStep = { atMs, on: target, line: m.pos.line };
-    if (lossN && clearN) ck.fail(m.pos, itemPath(n.path, i), "a step has both loss and clear — give exactly one action per step (split it into two steps)");
-    if (!lossN && !clearN) ck.fail(m.pos, itemPath(n.path, i), "a step needs exactly one action — add loss: 5% or clear: true");
-    if (lossN) {
-      const loss = ck.parsed(lossN, parsePercent(raw(lossN)));
-      if (!(loss > 0 && loss <= 100)) {
-        // 0 % is inside 0–100 yet refused: say what is allowed, not a range it seems to satisfy
-        const why = loss === 0 ? "loss 0% drops nothing" : `loss ${loss}% is out of range`;
-        ck.at(lossN, `${why} — loss must be more than 0 % and at most 100 % (to remove a fault, use clear: true)`);
-      }
-      step.loss = loss;
+    const plan = planOf(ck, m, byName);
+    const sk = scheduleKey(m);
+    total += expandedCount(plan);
+    if (total > MAX_EXPANDED) ck.atKey(m.entries.get(sk ?? "at")!, `the chaos timeline expands to more than ${MAX_EXPANDED} steps — use fewer cycles, windows or values`);
+    const expanded = expandStep(atMs, target, m.pos.line, plan);
+    // a schedule is never cut short silently: a step of it outside the chaos phase is an error at the schedule
+    const late = expanded.find((s) => !inTime(s.atMs));
+    if (late && sk) {
+      const lastAt = expanded[expanded.length - 1].atMs;
+      const where =
+        late.atMs > end
+          ? `after the chaos phase ends at ${msText(end)} (baseline + chaos) — start it earlier, use fewer cycles, windows or values, or lengthen phases.chaos`
+          : `inside the baseline (the chaos phase starts at ${msText(start)}) — start it at ${msText(start)} or later (only single steps may be at 0s)`;
+      ck.atKey(m.entries.get(sk)!, `${sk} expands to steps from ${msText(atMs)} to ${msText(lastAt)}; its step "${late.schedule}" at ${msText(late.atMs)} falls ${where}; a schedule is never cut short`);
     }
-    if (clearN) {
-      if (!ck.bool(clearN, "clear")) ck.at(clearN, "clear: false does nothing — write clear: true, or remove the step");
-      step.clear = true;
-    }
-    return step;
+    return expanded;
   });
-  // Stable: steps at the same instant keep their written order.
+  // Stable: steps at the same instant keep their written (and expanded) order.
   return steps.map((s, i) => ({ s, i })).sort((a, b) => a.s.atMs - b.s.atMs || a.i - b.i).map((x) => x.s);
 }
