@@ -109,7 +109,15 @@ export async function doctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const haproxy = await version(["haproxy", "-v"]);
   add({ name: "haproxy", ok: !!haproxy, detail: haproxy ?? "haproxy not found", fix: "apt-get install haproxy (for `proxy: haproxy`)", required: false });
   const netem = uid === 0 && ip ? await probeNetemHere() : { ok: false, detail: "not probed (needs root and iproute2)" };
-  add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it loss comes from nftables and delay/reorder/duplicate are refused", required: false });
+  add({ name: "netem", ok: netem.ok, detail: netem.detail, fix: "a kernel with sch_netem; without it nftables serves drops and vpnlab's userspace wire (TUN) serves everything else", required: false });
+  // the wire needs a TUN device in the node and the native addon (both checked above) and nft marks + policy routing
+  add({
+    name: "impairment backends",
+    ok: nft !== undefined && tun && raw.ok,
+    detail: [netem.ok ? "netem" : "", nft ? "nftables (drops)" : "", tun && raw.ok && nft ? "wire (userspace, every impairment)" : ""].filter(Boolean).join(", ") || "none",
+    fix: "nftables, /dev/net/tun and the native addon give the wire; sch_netem adds netem",
+    required: false,
+  });
   // what each runtime needs here, at each location the host is configured with (docker: every engine)
   const { allRuntimeModules } = await import("./runtime");
   for (const mod of await allRuntimeModules()) for (const c of await mod.doctorChecks(opts.config)) add(c);

@@ -114,11 +114,13 @@ export function vpnlabVersion(): string {
   return "unknown";
 }
 
-/** The impairment backends this host offers: nftables when nft is installed, netem when its module is there. */
+/** The impairment backends this host offers: netem when its module is there, nftables when nft is installed, the wire when TUN is there too. */
 export function impairBackends(): string {
   const b: string[] = [];
   if (fs.existsSync("/sys/module/sch_netem")) b.push("netem");
-  if (findProgram("nft")) b.push("nftables");
+  const nft = !!findProgram("nft");
+  if (nft) b.push("nftables");
+  if (nft && fs.existsSync("/dev/net/tun")) b.push("wire");
   return b.length ? b.join(", ") : "none (nft missing, no sch_netem)";
 }
 
