@@ -330,8 +330,9 @@ describe("vpnlab check: validate and describe, as a normal user", function () {
     expect(loaded, "the check command and the loader were loaded").to.include.members(["cli/check.js", "topology/load.js", "report/describe.js"]);
     // what this build runs is pure declaration (vpn/support.js, the registry, the transports' and each implementation's spec.js): check reads it
     // the runtime registry too: it decides a scenario's runtime and loads no backend until one is asked for
+    // and the impairment model (impair/fault.js, impair/impairment.js): the types and checks the chaos steps are read into
     const declarations = (f: string): boolean =>
-      f === "runtime/index.js" || f === "vpn/support.js" || f === "vpn/impls/index.js" || f === "vpn/impls/transports.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
+      f === "impair/fault.js" || f === "impair/impairment.js" || f === "runtime/index.js" || f === "vpn/support.js" || f === "vpn/impls/index.js" || f === "vpn/impls/transports.js" || /^vpn\/impls\/[a-z]+\/spec\.js$/.test(f);
     const system = loaded.filter((f) => !declarations(f) && /^(lab|scenario|native|gc|doctor|exec)\.js$|^(runtime|firewall|impair|vpn|agent|probe)\//.test(f));
     expect(system, `modules loaded by check: ${loaded.join(", ")}`).to.deep.equal([]);
   });

@@ -4,7 +4,7 @@
 import { describeScenario, formatDescription } from "../report/describe";
 import { loadTopology } from "../topology/load";
 import { notRunnable } from "../vpn/support";
-import { selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
+import { seeded, selectCells, withRuntime, withSeedOption, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import { err, out } from "./output";
 
@@ -12,7 +12,7 @@ export const check = {
   command: "check <file>",
   describe: "validate a topology and print its resolved scenarios (needs no root, creates nothing)",
   builder: (y) =>
-    withRuntime(withSelectors(withTopology(y, 'describe only this scenario ("base" names the base); repeat it or give a comma list')))
+    withSeedOption(withRuntime(withSelectors(withTopology(y, 'describe only this scenario ("base" names the base); repeat it or give a comma list'))))
       .option("json", { type: "boolean", default: false, describe: "print one JSON document { topology, file, scenarios } instead of text" })
       .option("config", { type: "string", requiresArg: true, describe: "the host's settings file (its runtime: decides where scenarios would run); default VPNLAB_CONFIG" })
       .example("$0 check topologies/asa-ips.yaml -v natt", "the NAT-T variant as it will run"),
@@ -23,7 +23,7 @@ export const check = {
     const { withRuntimes } = await import("../runtime");
     const cfgFile = a.config ?? (process.env.VPNLAB_CONFIG || undefined);
     const cfg = cfgFile ? (await import("../config")).loadConfig(cfgFile) : undefined;
-    const selected = withRuntimes(selectCells(t, a), a.runtime, cfg?.runtime);
+    const selected = seeded(withRuntimes(selectCells(t, a), a.runtime, cfg?.runtime), a.seed);
     const scenarios = selected.map(describeScenario);
     // valid as a file, but `run` would refuse it here: a lint that passes must mean the run can start
     const refused = selected.flatMap((s) => {
@@ -39,4 +39,4 @@ export const check = {
     for (const r of refused) err(`vpnlab: ${a.file}: ${r.variant}: ${r.why} — \`vpnlab run\` would report a lab error`);
     return refused.length > 0 ? 2 : 0;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; runtime: RuntimeKind | undefined; config: string | undefined; json: boolean }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; runtime: RuntimeKind | undefined; config: string | undefined; json: boolean; seed: number | undefined }>;

@@ -8,6 +8,7 @@ import { didYouMean } from "../topology/errors";
 import { selectScenarios } from "../topology/load";
 import { FIREWALL_MODES, IMPLS, RUNTIME_KINDS, TRANSPORTS, type FirewallMode, type Impl, type RuntimeKind, type Scenario, type Topology, type Transport } from "../topology/model";
 import { describeFilter, filterScenarios, parseShard, shardScenarios, type Shard } from "../topology/select";
+import { withSeed } from "../topology/chaos";
 
 /** Bad usage: exit 2 with the message (yargs' own validation failures end the same way). */
 export class UsageError extends Error {}
@@ -100,4 +101,25 @@ export function selectCells(t: Topology, a: { variant?: string[]; transport?: Tr
     throw new UsageError(`no scenario of ${t.file} matches${v} ${describeFilter(f)}`);
   }
   return picked;
+}
+
+/** `--seed N` (run, check, nightly, sweep): the scenario seed, over the file's `seed:` — a failing run replays with it. */
+export function withSeedOption<A>(y: Argv<A>) {
+  return y.option("seed", {
+    type: "string",
+    requiresArg: true,
+    describe: "seed every chaos step's random decisions from N (0..4294967295; wins over the file's seed:, a step's own seed: stays); the summary line names the seed a run used",
+    coerce: parseSeedOption,
+  });
+}
+
+export function parseSeedOption(v: string | string[]): number {
+  const s = String(Array.isArray(v) ? v[v.length - 1] : v).trim();
+  if (!/^\d{1,10}$/.test(s) || Number(s) > 0xffffffff) throw new UsageError(`--seed needs a whole number from 0 to 4294967295, not ${JSON.stringify(s)}`);
+  return Number(s);
+}
+
+/** The scenarios with --seed applied (unchanged without it). */
+export function seeded(scenarios: Scenario[], seed: number | undefined): Scenario[] {
+  return seed === undefined ? scenarios : scenarios.map((s) => withSeed(s, seed));
 }

@@ -11,9 +11,9 @@ import * as path from "node:path";
 import type { ScenarioResult } from "../scenario";
 import type { RuntimeKind, Scenario } from "../topology/model";
 import { RUNTIME_KINDS } from "../topology/model";
-import { PACKAGE_ROOT, UsageError, knownList, selectCells, type Command } from "./command";
+import { PACKAGE_ROOT, UsageError, knownList, seeded, selectCells, withSeedOption, type Command } from "./command";
 import { err, out } from "./output";
-import { runSummary } from "./summary";
+import { runSummary, seedText } from "./summary";
 
 export const DEFAULT_NIGHTLY_OUT = "reports/nightly";
 const MAX_JOBS = 16;
@@ -95,7 +95,7 @@ export const nightly = {
   command: "nightly [files..]",
   describe: "run every topology (default: all of topologies/) on every runtime this host offers, write Allure results, carry the history, generate the report, print a summary",
   builder: (y) =>
-    y
+    withSeedOption(y)
       .positional("files", { type: "string", array: true, describe: "topology files (default: every *.yaml of topologies/)" })
       .option("out", { type: "string", requiresArg: true, default: DEFAULT_NIGHTLY_OUT, describe: "where the run goes: allure-results/ (fresh each run), allure-report/ (kept: its history is the trend), results.json" })
       .option("jobs", { alias: "j", type: "number", requiresArg: true, describe: `labs side by side (1..${MAX_JOBS}); default: the config file's jobs:, else 1` })
@@ -124,7 +124,7 @@ export const nightly = {
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
     const kinds = await offeredRuntimes(a.runtime, cfg);
     const { placement, withRuntimes } = await import("../runtime");
-    const scenarios: Scenario[] = kinds.flatMap((k) => topologies.flatMap((t) => withRuntimes(selectCells(t, {}), k, undefined)));
+    const scenarios: Scenario[] = kinds.flatMap((k) => topologies.flatMap((t) => seeded(withRuntimes(selectCells(t, {}), k, undefined), a.seed)));
     const jobs = a.jobs ?? cfg?.jobs ?? 1;
     const place = await placement(scenarios, cfg, undefined).catch((e: Error) => {
       throw new UsageError(e.message);
@@ -171,7 +171,7 @@ export const nightly = {
       reportFailed = true;
     }
     for (const line of nightlySummary(results)) out(line);
-    out(`${s.line} in ${Math.round((Date.now() - t0) / 1000)} s`);
+    out(`${s.line} in ${Math.round((Date.now() - t0) / 1000)} s${seedText(results)}`);
     out(`report: ${where}`);
     out(`results: ${paths.json}`);
     const code = nightlyExit({ ...s.counts, reportFailed });
@@ -179,7 +179,7 @@ export const nightly = {
     if (reportFailed && s.counts.mismatches > 0 && s.counts.labErrors === 0) out(`exit 2: no report — and ${s.counts.mismatches} verdict(s) differ from their expect (MISMATCH above)`);
     return code;
   },
-} satisfies Command<{ files: string[] | undefined; out: string; jobs: number | undefined; runtime: RuntimeKind[] | undefined; config: string | undefined }>;
+} satisfies Command<{ files: string[] | undefined; out: string; jobs: number | undefined; runtime: RuntimeKind[] | undefined; config: string | undefined; seed: number | undefined }>;
 
 /**
  * What each finished scenario leaves in the Allure results directory (its result, steps and attachments), and the

@@ -3,11 +3,11 @@
 import type { ScenarioResult } from "../scenario";
 import { mapPool } from "../pool";
 import { loadTopology } from "../topology/load";
-import { UsageError, selectCells, withRuntime, withSelectors, withTopology, type Command } from "./command";
+import { UsageError, seeded, selectCells, withRuntime, withSeedOption, withSelectors, withTopology, type Command } from "./command";
 import type { FirewallMode, Impl, RuntimeKind, Transport } from "../topology/model";
 import type { Shard } from "../topology/select";
 import { err, out } from "./output";
-import { runSummary } from "./summary";
+import { runSummary, seedText } from "./summary";
 
 export const MAX_JOBS = 16;
 
@@ -15,7 +15,7 @@ export const run = {
   command: "run <file>",
   describe: "run the base scenario and every variant (or the named ones) and print a verdict for each",
   builder: (y) =>
-    withRuntime(withSelectors(withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list')))
+    withSeedOption(withRuntime(withSelectors(withTopology(y, 'run only this scenario ("base" names the base); repeat it or give a comma list'))))
       .option("json", { type: "boolean", default: false, describe: "print one JSON document { topology, file, results, summary } instead of the table" })
       .option("jobs", { alias: "j", type: "number", requiresArg: true, describe: `labs side by side (1..${MAX_JOBS}); default: the config file's jobs:, else 1` })
       .check((a) => {
@@ -46,7 +46,13 @@ export const run = {
     const { placement, withRuntimes } = await import("../runtime");
     const cfgFile = configPath(a.config);
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
-    const scenarios = withRuntimes(selectCells(topology, a), a.runtime, cfg?.runtime);
+    const scenarios = seeded(withRuntimes(selectCells(topology, a), a.runtime, cfg?.runtime), a.seed);
+    // a fault no backend here can serve is refused before any lab is built
+    const { chaosRefusal } = await import("../impair/preflight");
+    for (const sc of scenarios) {
+      const why = await chaosRefusal(sc);
+      if (why) throw new UsageError(`${sc.name}/${sc.variant}: ${why}`);
+    }
     const jobs = a.jobs ?? cfg?.jobs ?? 1;
     // each lab goes whole to one location of its runtime (docker: an engine), the least busy one
     const place = await placement(scenarios, cfg, a.engine).catch((e: Error) => {
@@ -99,8 +105,8 @@ export const run = {
       out(JSON.stringify({ topology: topology.name, file: a.file, ...(a.shard ? { shard: a.shard } : {}), results, summary: s.counts }, null, 2));
     } else {
       out(formatTable(results.map(resultRow)));
-      out(s.line);
+      out(s.line + seedText(results));
     }
     return s.exitCode;
   },
-} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; allure: string | undefined; "allure-clean": boolean; json: boolean; jobs: number | undefined }>;
+} satisfies Command<{ file: string; variant: string[] | undefined; transport: Transport[] | undefined; mode: FirewallMode[] | undefined; impl: Impl[] | undefined; shard: Shard | undefined; runtime: RuntimeKind | undefined; engine: string[] | undefined; config: string | undefined; allure: string | undefined; "allure-clean": boolean; json: boolean; jobs: number | undefined; seed: number | undefined }>;

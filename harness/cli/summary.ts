@@ -18,3 +18,12 @@ export function runSummary(results: readonly Pick<ScenarioResult, "outcome" | "p
     exitCode: labErrors > 0 ? 2 : mismatches > 0 ? 1 : 0,
   };
 }
+
+/** "; seed 7 — replay with --seed 7" (each variant's when they differ) when the results were seeded, else "". */
+export function seedText(results: readonly Pick<ScenarioResult, "seed" | "variant">[]): string {
+  const seeded = results.filter((r) => r.seed !== undefined);
+  const seeds = [...new Set(seeded.map((r) => r.seed))];
+  if (seeds.length === 0) return "";
+  if (seeds.length === 1) return `; seed ${seeds[0]} — replay with --seed ${seeds[0]}`;
+  return `; seeds ${seeded.map((r) => `${r.variant} ${r.seed}`).join(", ")} — replay one with --variant NAME --seed N`;
+}
