@@ -3,6 +3,7 @@
 //   vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]
 //   vpnlab check FILE [--variant NAME ...] [--json]
 //   vpnlab up FILE [--variant NAME] | ls | down LAB|TOPOLOGY|--all | gc | doctor | schema | completion
+//   vpnlab impair LAB TARGET <impairment> | heal LAB [TARGET]
 // Exit codes: 0 every verdict equals its expect; 1 some verdict differs;
 // 2 bad input (topology, variant, usage) or a lab error.
 import * as fs from "node:fs";
@@ -13,7 +14,9 @@ import { teardownOnCrash } from "./cleanup";
 import { check } from "./cli/check";
 import { PACKAGE_ROOT, UsageError, type Command } from "./cli/command";
 import { doctor } from "./cli/doctor";
+import { heal } from "./cli/heal";
 import { image } from "./cli/image";
+import { impair } from "./cli/impair";
 import { down, gc, ls } from "./cli/labs";
 import { merge } from "./cli/merge";
 import { nightly } from "./cli/nightly";
@@ -60,7 +63,7 @@ function completionWords(argv: string[]): string[] {
   return i < 0 ? [] : argv.slice(i + 1);
 }
 
-const COMMANDS = [run, check, up, ls, down, gc, merge, doctor, schema, image, report, nightly].map((c) => c.command.split(" ")[0]).concat("completion");
+const COMMANDS = [run, check, up, ls, down, impair, heal, gc, merge, doctor, schema, image, report, nightly].map((c) => c.command.split(" ")[0]).concat("completion");
 
 const TAKES_VALUE = new Set(["--variant", "-v", "--jobs", "-j"]);
 
@@ -98,6 +101,8 @@ function parser(argv: string[], outcome: Outcome): Argv {
   y = register(y, up, outcome);
   y = register(y, ls, outcome);
   y = register(y, down, outcome);
+  y = register(y, impair, outcome);
+  y = register(y, heal, outcome);
   y = register(y, gc, outcome);
   y = register(y, merge, outcome);
   y = register(y, doctor, outcome);

@@ -21,8 +21,11 @@ export const ls = {
       out("no labs");
       return 0;
     }
-    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", l.state?.runtime ?? l.runtimes.join(","), engineColumn(l), String(l.objects.length), l.state?.created ?? "-"]);
-    out(formatTable(rows, ["lab", "topology", "variant", "owner", "runtime", "engine", "objects", "created"]));
+    const rows = labs.map((l) => [l.labId, l.state?.topology ?? "?", l.state?.variant ?? "?", l.alive ? `pid ${l.state?.ownerPid}` : "orphaned (vpnlab gc)", l.state?.runtime ?? l.runtimes.join(","), engineColumn(l), String(l.objects.length), String(l.state?.faults?.length ?? 0), l.state?.created ?? "-"]);
+    out(formatTable(rows, ["lab", "topology", "variant", "owner", "runtime", "engine", "objects", "faults", "created"]));
+    // a line per active fault (`vpnlab impair`), under the table: what `vpnlab heal` would clear
+    const { faultPlace, faultText } = await import("./held");
+    for (const l of labs) for (const f of l.state?.faults ?? []) out(`fault ${l.labId} ${faultPlace(f)}: ${faultText(f)} (${f.backend}, since ${f.at})`);
     return 0;
   },
 } satisfies Command<{ config: string | undefined }>;
@@ -61,6 +64,11 @@ export const down = {
         err(`lab ${l.labId} belongs to a running \`vpnlab run\` or test (pid ${l.state.ownerPid}): stop that run (Ctrl-C, or kill -TERM ${l.state.ownerPid}); it tears its labs down`);
         refused++;
         continue;
+      }
+      if (l.state?.faults?.length) {
+        // the namespaces go anyway, but a fault's own program (the wire's) is cleared by its backend, harvested, and said
+        const { clearFaults, withHeldLab } = await import("./held");
+        await withHeldLab(l.labId, false, (lab) => clearFaults(lab, lab.state.faults ?? [], out, err)).catch((e: Error) => err(`lab ${l.labId}: its faults could not be cleared (${e.message}); the teardown removes them with the lab`));
       }
       if (l.alive && l.state) {
         // the owner holds the agents and tears the lab down itself; we only ask, by the PID it recorded

@@ -1,0 +1,179 @@
+// `vpnlab impair`, `heal` and `ls` on a lab held by `vpnlab up`, each a
+// separate process as a user runs them: a fault put on wan.edge stops what
+// crosses it (measured with ping between the lab's nodes), `ls` shows it, the
+// record keeps it, `heal` removes it and says what it dropped, traffic passes
+// again; bad input is refused with exit 2 before anything changes; `down`
+// clears the faults and leaves nothing of the lab.
+import { expect } from "chai";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BACKENDS } from "../harness/impair/backends";
+import { readState, STATE_ROOT } from "../harness/runtime/state";
+import { endChild, exited, labNamespaces, waitForLine } from "./host";
+
+const ROOT = path.join(__dirname, "..", "..");
+const BIN = path.join(ROOT, "bin", "vpnlab");
+const TOPO = path.join(ROOT, "topologies", "asa-ips.yaml");
+const FIREWALL_EDGE = "198.51.100.1"; // client → firewall crosses wan's egress to net edge
+
+function vpnlab(args: string[]): { code: number; stdout: string; stderr: string; all: string } {
+  const r = spawnSync(BIN, args, { encoding: "utf8", timeout: 60000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, all: `exit ${r.status}\n${r.stdout}${r.stderr}` };
+}
+
+/** ping from a node: how many of `count` echoes came back, and their mean RTT (ms; NaN with none). */
+function ping(labId: string, node: string, to: string, count: number): { received: number; avgMs: number; out: string } {
+  const r = spawnSync("ip", ["netns", "exec", `vl-${labId}-${node}`, "ping", "-n", "-q", "-c", String(count), "-i", "0.2", "-W", "1", to], { encoding: "utf8", timeout: 60000 });
+  const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? NaN);
+  const avgMs = Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? NaN);
+  return { received, avgMs, out: r.stdout.trim() };
+}
+
+describe("vpnlab impair / heal / ls on a lab held by vpnlab up", function () {
+  this.timeout(180000);
+  let up: ChildProcess | undefined;
+  let labId = "";
+
+  before(async function () {
+    up = spawn(BIN, ["up", TOPO, "--variant", "natt", "--runtime", "netns"], { stdio: ["ignore", "pipe", "pipe"] });
+    const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/natt\) is up/, 90000);
+    labId = line.match(/lab ([0-9a-f]{5})/)![1];
+  });
+
+  after(async () => {
+    await endChild(up);
+  });
+
+  it("loss 100% on wan.edge stops the traffic through it; ls shows it; heal says what it dropped and traffic passes again", () => {
+    const before = ping(labId, "client", FIREWALL_EDGE, 10);
+    expect(before.received, `before any fault: ${before.out}`).to.be.at.least(9);
+
+    const imp = vpnlab(["impair", labId, "wan.edge", "--loss", "100%"]);
+    expect(imp.code, imp.all).to.equal(0);
+    expect(imp.stdout).to.contain(`lab ${labId}: wan.edge egress: loss 100% (random) — served by nftables`);
+    const during = ping(labId, "client", FIREWALL_EDGE, 10);
+    expect(during.received, `with loss 100% on wan.edge: ${during.out}`).to.equal(0);
+
+    const ls = vpnlab(["ls"]);
+    expect(ls.code, ls.all).to.equal(0);
+    const row = ls.stdout.split("\n").find((l) => l.startsWith(labId));
+    expect(row, ls.stdout).to.match(/ 1 +\d{4}-/); // the faults column, before created
+    expect(ls.stdout).to.match(new RegExp(`fault ${labId} wan\\.edge egress: loss 100% \\(random\\) \\(nftables, since \\d{4}-`));
+    expect(readState(labId)?.faults?.map((f) => [f.target, f.dev, f.direction, f.backend])).to.deep.equal([["wan.edge", "edge", "egress", "nftables"]]);
+
+    const heal = vpnlab(["heal", labId]);
+    expect(heal.code, heal.all).to.equal(0);
+    const dropped = Number(/cleared loss 100% \(random\) \(nftables, since [^)]+\): (\d+) packets? dropped/.exec(heal.stdout)?.[1] ?? NaN);
+    // at least our ten echo requests; the tunnel's own packets cross there too
+    expect(dropped, heal.all).to.be.at.least(10);
+    expect(readState(labId)?.faults, "the record lost the fault").to.equal(undefined);
+    const afterHeal = ping(labId, "client", FIREWALL_EDGE, 10);
+    expect(afterHeal.received, `after heal: ${afterHeal.out}`).to.be.at.least(9);
+
+    const again = vpnlab(["heal", labId]);
+    expect(again.code, again.all).to.equal(0);
+    expect(again.stdout).to.contain(`lab ${labId}: no active faults`);
+  });
+
+  it("each impair replaces the fault on that interface and direction; heal TARGET --direction clears only that one", () => {
+    expect(vpnlab(["impair", labId, "wan.edge", "--loss", "100%"]).code).to.equal(0);
+    const repl = vpnlab(["impair", labId, "wan.edge", "--every", "1000"]);
+    expect(repl.code, repl.all).to.equal(0);
+    expect(repl.stdout).to.match(/wan\.edge egress: drop every 1000th packet — served by nftables; replaced loss 100% \(random\) \(nftables: \d+ packets? dropped\)/);
+    const ing = vpnlab(["impair", labId, "wan", "--partition", "--direction", "ingress", "--match", "proto=udp,from=client,dport=9"]);
+    expect(ing.code, ing.all).to.equal(0);
+    expect(readState(labId)?.faults?.map((f) => `${f.node}.${f.dev} ${f.direction}`).sort()).to.deep.equal(["wan.edge egress", "wan.edge ingress", "wan.home ingress"]);
+    const passing = ping(labId, "client", FIREWALL_EDGE, 10);
+    expect(passing.received, `every 1000th and a UDP-only partition let pings through: ${passing.out}`).to.be.at.least(9);
+
+    const one = vpnlab(["heal", labId, "wan.edge", "--direction", "ingress"]);
+    expect(one.code, one.all).to.equal(0);
+    expect(one.stdout).to.contain("wan.edge ingress: cleared partition (drop everything) [udp from 203.0.113.10 dport 9 ingress]");
+    expect(readState(labId)?.faults?.map((f) => `${f.node}.${f.dev} ${f.direction}`).sort()).to.deep.equal(["wan.edge egress", "wan.home ingress"]);
+    const rest = vpnlab(["heal", labId]);
+    expect(rest.code, rest.all).to.equal(0);
+    expect(rest.stdout.trim().split("\n").length, rest.all).to.equal(2);
+    expect(readState(labId)?.faults).to.equal(undefined);
+  });
+
+  it("bad values, an unknown lab or target: exit 2 with the reason, nothing recorded", () => {
+    const cases: [string[], RegExp][] = [
+      [["impair", labId, "wan.edge", "--loss", "150%"], /--loss 150%: must be a percent in 0\.\.100/],
+      [["impair", labId, "wan.edge", "--rate", "fast"], /--rate fast: "fast" is not a bandwidth/],
+      [["impair", labId, "wan.edge", "--delay", "-1ms"], /--delay -1ms: duration "-1ms" is negative/],
+      [["impair", labId, "wan.edge"], /give an impairment/],
+      [["impair", labId, "wan.edge", "--partition", "--loss", "5%"], /invalid impairment \(--partition\)/],
+      [["impair", labId, "wan.edge", "--loss", "5%", "--match", "from=nobody"], /from nobody is neither an IPv4 address nor a node of the lab/],
+      [["impair", labId, "nope.edge", "--loss", "5%"], /target nope\.edge: no node nope in asa-ips\/natt — the nodes are: client, wan, firewall, headend, server/],
+      [["impair", labId, "wan.dmz", "--loss", "5%"], /target wan\.dmz: node wan is not on net dmz — its nets are: home, edge/],
+      [["impair", "fffff", "wan.edge", "--loss", "5%"], /no lab named fffff; see `vpnlab ls`/],
+      [["heal", "fffff"], /no lab named fffff/],
+      [["heal", labId, "nope"], /target nope: no node nope/],
+    ];
+    for (const [args, re] of cases) {
+      const r = vpnlab(args);
+      expect(r.code, `${args.join(" ")}: ${r.all}`).to.equal(2);
+      expect(r.stderr, args.join(" ")).to.match(re);
+    }
+    expect(readState(labId)?.faults, "nothing recorded").to.equal(undefined);
+  });
+
+  it("--delay 100ms: served by a backend that can hold packets (the wire without netem) — measured as added RTT; or refused naming why", function () {
+    const base = ping(labId, "client", FIREWALL_EDGE, 10);
+    const imp = vpnlab(["impair", labId, "wan.edge", "--delay", "100ms"]);
+    if (!BACKENDS.some((b) => b.name === "wire") && !fs.existsSync("/sys/module/sch_netem")) {
+      // nothing here can hold a packet back: the refusal names each backend's reason
+      expect(imp.code, imp.all).to.equal(2);
+      expect(imp.stderr).to.match(/no backend can apply "delay 100ms": netem is not available here .*; nftables cannot express delayMs/);
+      return;
+    }
+    expect(imp.code, imp.all).to.equal(0);
+    const served = /served by (\w+)/.exec(imp.stdout)?.[1];
+    const delayed = ping(labId, "client", FIREWALL_EDGE, 20);
+    const heal = vpnlab(["heal", labId, "wan.edge"]);
+    const added = delayed.avgMs - base.avgMs;
+    const msg = `served by ${served}: RTT ${base.avgMs} ms before, ${delayed.avgMs} ms with delay 100ms on wan.edge egress (added ${added.toFixed(1)} ms; ${delayed.received}/20 replies)\n${heal.all}`;
+    console.log(`      ${msg.split("\n")[0]}`);
+    expect(delayed.received, msg).to.be.at.least(18);
+    // one way delayed: the requests; a delay not applied, or applied twice, is far outside this
+    expect(added, msg).to.be.within(90, 190);
+    expect(heal.code, msg).to.equal(0);
+    const after = ping(labId, "client", FIREWALL_EDGE, 10);
+    expect(after.avgMs - base.avgMs, `after heal: ${after.out}`).to.be.below(50);
+  });
+
+  it("down with active faults clears them (said), ends the owner and leaves nothing of the lab — no wire program either", async () => {
+    expect(vpnlab(["impair", labId, "wan.edge", "--loss", "100%"]).code).to.equal(0);
+    const wire = BACKENDS.some((b) => b.name === "wire");
+    if (wire) {
+      const d = vpnlab(["impair", labId, "wan.home", "--delay", "10ms"]);
+      expect(d.all).to.contain("served by wire");
+      expect(wirePrograms(labId).length, "the wire program runs in the lab").to.be.at.least(1);
+    }
+    const down = vpnlab(["down", labId]);
+    expect(down.code, down.all).to.equal(0);
+    expect(down.stdout).to.match(new RegExp(`lab ${labId}: wan\\.edge egress: cleared loss 100% \\(random\\) \\(nftables, since [^)]+\\): \\d+ packets? dropped`));
+    expect(down.stdout).to.contain(`lab ${labId} down`);
+    await exited(up!);
+    expect(labNamespaces().filter((n) => n.startsWith(`vl-${labId}-`))).to.deep.equal([]);
+    expect(fs.existsSync(path.join(STATE_ROOT, labId))).to.equal(false);
+    if (wire) {
+      expect(down.stdout).to.match(new RegExp(`lab ${labId}: wan\\.home egress: cleared delay 10ms \\(wire, since [^)]+\\)`));
+      expect(wirePrograms(labId), "no wire program of the lab is left").to.deep.equal([]);
+    }
+  });
+});
+
+/** PIDs of processes whose command line names the lab's run directory and a wire (its control socket is there). */
+function wirePrograms(labId: string): number[] {
+  const dir = path.join(STATE_ROOT, labId);
+  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      return cmd.some((a) => a.startsWith(dir)) && cmd.some((a) => /wire/.test(a));
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
