@@ -251,6 +251,14 @@ export const wireBackend: ImpairBackendImpl = {
     return s ? { packets: s.dropped, bytes: s.droppedBytes } : undefined;
   },
   async clear(ctx, node, dev, direction) {
-    await clearWire(ctx, node, names(ctx, node, dev, direction));
+    // without a run directory no wire can have been started (apply needs one)
+    if (!ctx.dir) return;
+    const n = names(ctx, node, dev, direction);
+    // cheap when there is none: no state file, no socket, no table (one command)
+    if (!fs.existsSync(n.stateFile) && !fs.existsSync(n.socket)) {
+      const t = await ctx.exec.exec(node, ["nft", "list", "table", "inet", n.table], { allowFailure: true });
+      if (t.code !== 0) return;
+    }
+    await clearWire(ctx, node, n);
   },
 };
