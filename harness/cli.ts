@@ -3,7 +3,7 @@
 //   vpnlab run FILE [--variant NAME ...] [--json] [--jobs N]
 //   vpnlab check FILE [--variant NAME ...] [--json]
 //   vpnlab up FILE [--variant NAME] | ls | down LAB|TOPOLOGY|--all | gc | doctor | schema | completion
-//   vpnlab impair LAB TARGET <impairment> | heal LAB [TARGET]
+//   vpnlab impair LAB TARGET <impairment> | heal LAB [TARGET] | sweep FILE --loss 0,1,5 ...
 // Exit codes: 0 every verdict equals its expect; 1 some verdict differs;
 // 2 bad input (topology, variant, usage) or a lab error.
 import * as fs from "node:fs";
@@ -24,6 +24,7 @@ import { report } from "./cli/report";
 import { err, flushOutput, guardStreams, outputFailed } from "./cli/output";
 import { run } from "./cli/run";
 import { schema } from "./cli/schema";
+import { sweep } from "./cli/sweep";
 import { up } from "./cli/up";
 import { TopologyError, didYouMean } from "./topology/errors";
 import { loadTopology } from "./topology/load";
@@ -63,7 +64,7 @@ function completionWords(argv: string[]): string[] {
   return i < 0 ? [] : argv.slice(i + 1);
 }
 
-const COMMANDS = [run, check, up, ls, down, impair, heal, gc, merge, doctor, schema, image, report, nightly].map((c) => c.command.split(" ")[0]).concat("completion");
+const COMMANDS = [run, check, sweep, up, ls, down, impair, heal, gc, merge, doctor, schema, image, report, nightly].map((c) => c.command.split(" ")[0]).concat("completion");
 
 const TAKES_VALUE = new Set(["--variant", "-v", "--jobs", "-j"]);
 
@@ -72,7 +73,7 @@ function variantCompletions(words: string[]): string[] | undefined {
   const current = words[words.length - 1] ?? "";
   const prev = words[words.length - 2];
   if (prev !== "--variant" && prev !== "-v") return undefined;
-  if (!["run", "up", "check"].includes(words[1])) return undefined;
+  if (!["run", "up", "check", "sweep"].includes(words[1])) return undefined;
   const file = words.slice(2, -1).find((w, i, ws) => !w.startsWith("-") && !TAKES_VALUE.has(ws[i - 1] ?? ""));
   if (!file) return [];
   try {
@@ -98,6 +99,7 @@ function parser(argv: string[], outcome: Outcome): Argv {
   // one line per command: each keeps its own argument type
   y = register(y, run, outcome);
   y = register(y, check, outcome);
+  y = register(y, sweep, outcome);
   y = register(y, up, outcome);
   y = register(y, ls, outcome);
   y = register(y, down, outcome);
