@@ -50,6 +50,24 @@ describe("report/allure-build", () => {
     expect(buildScenarioTest(full({ chaos: [] })).parameters.map((x) => x.name)).not.to.include("loss");
   });
 
+  it("a seeded run: a seed parameter, and a step per executed chaos step with its actual time, selection, seed and schedule", () => {
+    const chaos: ScenarioResult["chaos"] = [
+      { atMs: 0, appliedAtMs: -35, on: "wan.edge", action: "drop packet #1", description: "drop packet #1 [tcp dport 10000 seed 7]", match: { proto: "tcp", dport: 10000 }, seed: 7, backend: "nftables" },
+      { atMs: 3000, appliedAtMs: 3010, on: "wan.edge", action: "partition (drop everything)", direction: "ingress", seed: 9, schedule: "flap 1/2: down", backend: "nftables" },
+      { atMs: 3500, appliedAtMs: 3507, on: "wan.edge", action: "clear (ingress)", direction: "ingress", schedule: "flap 1/2: up" },
+    ];
+    const t = buildScenarioTest(full({ seed: 5, chaos }));
+    expect(t.parameters.find((x) => x.name === "seed")?.value).to.equal("5");
+    expect(buildScenarioTest(full()).parameters.map((x) => x.name), "unseeded: no seed parameter").not.to.include("seed");
+    const [baseline, chaosPhase] = t.steps.slice(2, 4);
+    expect(baseline.steps.map((s) => s.name)).to.deep.equal(["drop packet #1 [tcp dport 10000 seed 7] on wan.edge at -0.04 s [nftables]"]);
+    expect(baseline.steps[0].start).to.equal(T0 + 1300 - 35);
+    expect(chaosPhase.steps.map((s) => [s.name, s.start - (T0 + 1300)])).to.deep.equal([
+      ["partition (drop everything) [ingress seed 9] on wan.edge at 3.01 s (flap 1/2: down) [nftables]", 3010],
+      ["clear (ingress) on wan.edge at 3.51 s (flap 1/2: up)", 3507],
+    ]);
+  });
+
   it("status: passed when the verdict is the one expected, failed on another, broken on a lab error", () => {
     expect(scenarioStatus(full())).to.equal(Status.PASSED);
     const failed = buildScenarioTest(full({ expect: "survives", verdict: "fails", passed: false }));

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { Status, type Label, type Parameter, type StatusDetails } from "allure-js-commons";
 import type { ChaosRecord, ScenarioResult } from "../scenario";
 import { firstDownMs } from "../scenario";
+import { describeSelection } from "../impair/fault";
 import type { Scenario } from "../topology/model";
 import { describeScenario, formatDescription } from "./describe";
 import { SCENARIO_LABEL } from "./allure-env";
@@ -73,6 +74,14 @@ export function backendText(chaos: readonly ChaosRecord[]): string | undefined {
   return b.length ? b.join(",") : undefined;
 }
 
+/** An executed chaos step in words: "drop packet #1 [tcp dport 10000 seed 7] on wan.edge at 2.00 s (flap 1/3: down) [nftables]". */
+export function chaosStepText(c: ChaosRecord): string {
+  const sel = c.match || c.direction === "ingress" || c.seed !== undefined ? describeSelection({ impairment: {}, ...(c.match ? { match: c.match } : {}), ...(c.direction ? { direction: c.direction } : {}), ...(c.seed !== undefined ? { seed: c.seed } : {}) }) : "";
+  // a clear's action already names its direction
+  const shown = c.action.startsWith("clear") ? sel.replace(/(^| )ingress\b/, "").trim() : sel;
+  return `${c.action}${shown ? ` [${shown}]` : ""} on ${c.on} at ${sec(c.appliedAtMs)}${c.schedule ? ` (${c.schedule})` : ""}${c.backend ? ` [${c.backend}]` : ""}`;
+}
+
 export function scenarioLabels(r: ScenarioResult): Label[] {
   const tags = [r.transport, r.impl, firewallText(r), `expect-${r.expect}`, r.runtime].filter((t) => t !== "");
   return [
@@ -95,6 +104,8 @@ export function scenarioParameters(r: ScenarioResult): Parameter[] {
   return [
     { name: "variant", value: r.variant },
     ...(loss ? [{ name: "loss", value: loss }] : []),
+    // the run replays with `vpnlab run --seed N`
+    ...(r.seed !== undefined ? [{ name: "seed", value: String(r.seed) }] : []),
     { name: "runtime", value: r.runtime },
     ...(backend ? [{ name: "backend", value: backend }] : []),
     { name: "firewall", value: firewallText(r) },
@@ -108,7 +119,7 @@ export function scenarioParameters(r: ScenarioResult): Parameter[] {
 /** The scenario in words: what was built, what was done to it, what was expected and what came out. */
 export function describeInWords(r: ScenarioResult): string {
   const via = r.firewallMode === "none" ? "with no firewall in the path" : r.proxy ? `through a ${r.firewallMode} firewall (${r.proxy})` : `through a ${r.firewallMode} firewall`;
-  const steps = r.chaos.map((c) => `${c.action} on ${c.on} at ${sec(c.appliedAtMs)}${c.backend ? ` [${c.backend}]` : ""}`);
+  const steps = r.chaos.map(chaosStepText);
   const outcome =
     r.outcome === "lab-error"
       ? `The lab failed before a verdict: ${r.error ?? r.reasons.join("; ")}.`
@@ -169,7 +180,7 @@ export function scenarioSteps(r: ScenarioResult): StepSpec[] {
         const next = own[i + 1];
         const stop = next ? base + next.appliedAtMs : base + p.startMs + p.durationMs;
         const dropped = c.dropped !== undefined ? `, ${c.dropped} packets dropped` : "";
-        return step(`${c.action} on ${c.on} at ${sec(c.appliedAtMs)}${c.backend ? ` [${c.backend}]` : ""}${dropped}`, base + c.appliedAtMs, stop);
+        return step(`${chaosStepText(c)}${dropped}`, base + c.appliedAtMs, stop);
       });
       steps.push(step(name, base + p.startMs, base + p.startMs + p.durationMs, broken(p.phase) ? Status.BROKEN : Status.PASSED, sub));
     }
@@ -197,7 +208,8 @@ function inPhase(r: ScenarioResult, c: ChaosRecord, phase: string): boolean {
   const p = r.phases.find((x) => x.phase === phase);
   if (!p) return false;
   const last = r.phases[r.phases.length - 1];
-  const t = c.action.startsWith("clear (end") ? c.atMs : c.appliedAtMs;
+  // a step at 0 went in before the probe started (appliedAtMs < 0): it belongs to the baseline
+  const t = Math.max(0, c.action.startsWith("clear (end") ? c.atMs : c.appliedAtMs);
   return t >= p.startMs && (t < p.startMs + p.durationMs || p === last);
 }
 
@@ -210,7 +222,7 @@ function eventLog(r: ScenarioResult): string {
   }
   if (r.tunnel.clientDownAtMs !== undefined) lines.push(`${sec(r.tunnel.clientDownAtMs)} client: tunnel down (DPD)${r.tunnel.downReason ? `: ${r.tunnel.downReason}` : ""}`);
   if (r.tunnel.headendDownAtMs !== undefined) lines.push(`${sec(r.tunnel.headendDownAtMs)} headend: tunnel down (DPD)`);
-  for (const c of r.chaos) lines.push(`${sec(c.appliedAtMs)} ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}${c.dropped !== undefined ? ` (${c.dropped} dropped)` : ""}`);
+  for (const c of r.chaos) lines.push(`${sec(c.appliedAtMs)} ${c.on}: ${chaosStepText(c).replace(` on ${c.on} at ${sec(c.appliedAtMs)}`, "")}${c.dropped !== undefined ? ` (${c.dropped} dropped)` : ""}`);
   if (r.fault) lines.push(`${r.fault.atMs !== undefined ? sec(r.fault.atMs) : r.fault.phase} ${r.fault.piece}: ${r.fault.why}`);
   return lines.sort((a, b) => parseFloat(a) - parseFloat(b)).join("\n");
 }

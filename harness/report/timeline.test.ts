@@ -85,7 +85,7 @@ describe("report/timeline", () => {
     expect(elements(svg, "phase").map((p) => p["data-at-ms"])).to.deep.equal(["3000", "6000"]);
   });
 
-  it("a window opens at the first loss and closes when the last impaired target is cleared; one never cleared runs to the end", () => {
+  it("a window per fault: from its step to its target's clear or replacement; one never cleared runs to the end", () => {
     const two: ScenarioResult["chaos"] = [
       { atMs: 1000, appliedAtMs: 1000, on: "a", action: "loss 5%" },
       { atMs: 2000, appliedAtMs: 2000, on: "b", action: "loss 5%" },
@@ -93,13 +93,40 @@ describe("report/timeline", () => {
       { atMs: 4000, appliedAtMs: 4000, on: "b", action: "clear" },
       { atMs: 5000, appliedAtMs: 5000, on: "a", action: "loss 9%" },
     ];
-    expect(chaosWindows({ chaos: two }, 9000).map((w) => [w.fromMs, w.toMs])).to.deep.equal([
-      [1000, 4000],
-      [5000, 9000],
+    expect(chaosWindows({ chaos: two }, 9000).map((w) => [w.fromMs, w.toMs, w.what, w.lane])).to.deep.equal([
+      [1000, 3000, "loss 5% on a", 0],
+      [2000, 4000, "loss 5% on b", 1],
+      [5000, 9000, "loss 9% on a", 0],
     ]);
-    // the end-of-chaos clear names every target it cleared
-    const multi: ScenarioResult["chaos"] = [...two.slice(0, 2), { atMs: 6000, appliedAtMs: 6000, on: "a,b", action: "clear (end of chaos phase)" }];
-    expect(chaosWindows({ chaos: multi }, 9000).map((w) => [w.fromMs, w.toMs])).to.deep.equal([[1000, 6000]]);
+    // the end-of-chaos clear names every target it cleared; a later fault on a target replaces the one before
+    const multi: ScenarioResult["chaos"] = [...two.slice(0, 2), { atMs: 2500, appliedAtMs: 2500, on: "a", action: "loss 9%" }, { atMs: 6000, appliedAtMs: 6000, on: "a,b", action: "clear (end of chaos phase)" }];
+    expect(chaosWindows({ chaos: multi }, 9000).map((w) => [w.fromMs, w.toMs])).to.deep.equal([
+      [1000, 2500],
+      [2000, 6000],
+      [2500, 6000],
+    ]);
+  });
+
+  it("a schedule's windows, each labelled, with direction kept apart and a step before the probe drawn from 0", () => {
+    const flap: ScenarioResult["chaos"] = [
+      { atMs: 0, appliedAtMs: -40, on: "w", action: "drop packet #1", description: "drop packet #1 [udp dport 7 seed 3]", seed: 3, direction: "ingress" },
+      { atMs: 3000, appliedAtMs: 3001, on: "w", action: "partition (drop everything)", schedule: "flap 1/2: down" },
+      { atMs: 3500, appliedAtMs: 3502, on: "w", action: "clear", schedule: "flap 1/2: up" },
+      { atMs: 4500, appliedAtMs: 4500, on: "w", action: "partition (drop everything)", schedule: "flap 2/2: down" },
+      { atMs: 5000, appliedAtMs: 5003, on: "w", action: "clear", schedule: "flap 2/2: up" },
+      { atMs: 6000, appliedAtMs: 6000, on: "w", action: "clear (end of chaos phase)" },
+    ];
+    const w = chaosWindows({ chaos: flap }, 9000);
+    expect(w.map((x) => [x.fromMs, x.toMs, x.label, x.lane])).to.deep.equal([
+      [0, 6000, "drop packet #1", 0],
+      [3001, 3502, "flap 1/2", 1],
+      [4500, 5003, "flap 2/2", 1],
+    ]);
+    expect(w[0].what).to.equal("drop packet #1 [udp dport 7 seed 3] on w, seed 3");
+    expect(w[1].what).to.equal("partition (drop everything) on w (flap 1/2: down)");
+    const svg = renderTimeline(scenarioResult({ phases: PHASES, chaos: flap, buckets: udp(() => true), timing: { setupMs: 1, tunnelUpMs: 1, scenarioMs: 9000, totalMs: 9000 } }));
+    expect(elements(svg, "chaos").map((e) => [e["data-from-ms"], e["data-to-ms"]])).to.deep.equal([["0", "6000"], ["3001", "3502"], ["4500", "5003"]]);
+    expect([...svg.matchAll(/<text class="chaos-label"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1])).to.deep.equal(["drop packet #1", "flap 1/2", "flap 2/2"]);
   });
 
   it("escapes what it prints", () => {

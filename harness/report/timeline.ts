@@ -7,7 +7,11 @@ import { firstDownMs } from "../scenario";
 export interface ChaosWindow {
   fromMs: number; // from the start of the baseline
   toMs: number;
-  what: string; // "loss 30% on wan.edge"
+  what: string; // "loss 30% on wan.edge", "partition (drop everything) on wan.edge (flap 1/3: down)"
+  /** The short label drawn in the window. */
+  label: string;
+  /** 0 for the first window in force at its start, 1 for one overlapping it, ... (where its label goes). */
+  lane: number;
 }
 
 const W = 900;
@@ -30,29 +34,44 @@ export function timelineEndMs(r: ScenarioResult): number {
 }
 
 /**
- * When some impairment was in force: a window opens when a loss step is applied while none was,
- * and closes when the last one is cleared (a step's own clear or the end-of-chaos clear).
+ * Every fault's window, from the executed records: a fault is in force on its target (and direction) from its
+ * step until a clear there, the next fault there (which replaces it), the end-of-chaos clear, or the end.
  */
 export function chaosWindows(r: Pick<ScenarioResult, "chaos">, endMs: number): ChaosWindow[] {
   const windows: ChaosWindow[] = [];
-  const active = new Map<string, string>();
-  let open: { fromMs: number; what: string[] } | undefined;
+  const open = new Map<string, { fromMs: number; what: string; label: string; on: string }>();
+  const close = (key: string, at: number) => {
+    const w = open.get(key);
+    if (!w) return;
+    open.delete(key);
+    windows.push({ fromMs: w.fromMs, toMs: at, what: w.what, label: w.label, lane: 0 });
+  };
   for (const c of [...r.chaos].sort((a, b) => a.appliedAtMs - b.appliedAtMs)) {
-    const targets = c.on.split(",");
-    if (c.action.startsWith("clear")) {
-      for (const t of targets) active.delete(t);
-      if (open && active.size === 0) {
-        windows.push({ fromMs: open.fromMs, toMs: c.appliedAtMs, what: open.what.join("; ") });
-        open = undefined;
-      }
+    const at = Math.max(0, c.appliedAtMs); // a step at 0 went in just before the probe started
+    const key = `${c.on} ${c.direction ?? "egress"}`;
+    if (c.action.startsWith("clear (end")) {
+      // every target it names, in either direction
+      const targets = new Set(c.on.split(","));
+      for (const [k, w] of [...open]) if (targets.has(w.on)) close(k, at);
+    } else if (c.action.startsWith("clear")) {
+      close(key, at);
     } else {
-      for (const t of targets) active.set(t, c.action);
-      const what = `${c.action} on ${c.on}`;
-      if (open) open.what.push(what);
-      else open = { fromMs: c.appliedAtMs, what: [what] };
+      close(key, at);
+      const sched = c.schedule ? ` (${c.schedule})` : "";
+      const seed = c.seed !== undefined ? `, seed ${c.seed}` : "";
+      open.set(key, { fromMs: at, what: `${c.description ?? c.action} on ${c.on}${sched}${seed}`, label: c.schedule ? c.schedule.replace(/:.*$/, "") : c.action, on: c.on });
     }
   }
-  if (open) windows.push({ fromMs: open.fromMs, toMs: endMs, what: open.what.join("; ") });
+  for (const k of [...open.keys()]) close(k, endMs);
+  windows.sort((a, b) => a.fromMs - b.fromMs || a.toMs - b.toMs);
+  // lanes: the lowest one free at the window's start, so overlapping labels do not sit on each other
+  const busyUntil: number[] = [];
+  for (const w of windows) {
+    let lane = busyUntil.findIndex((t) => t <= w.fromMs);
+    if (lane < 0) lane = busyUntil.length;
+    busyUntil[lane] = w.toMs;
+    w.lane = lane;
+  }
   return windows;
 }
 
@@ -121,9 +140,16 @@ export function renderTimeline(r: ScenarioResult): string {
 
   // shading first, so the lines stay on top
   for (const w of chaosWindows(r, endMs)) {
+    const width = x(w.toMs) - x(w.fromMs);
     parts.push(
-      `<rect class="chaos" data-from-ms="${w.fromMs}" data-to-ms="${w.toMs}" x="${n1(x(w.fromMs))}" y="${TOP}" width="${n1(x(w.toMs) - x(w.fromMs))}" height="${bottom - TOP}" fill="#f4a261" fill-opacity="0.25"><title>${esc(w.what)}</title></rect>`,
+      `<rect class="chaos" data-from-ms="${w.fromMs}" data-to-ms="${w.toMs}" x="${n1(x(w.fromMs))}" y="${TOP}" width="${n1(width)}" height="${bottom - TOP}" fill="#f4a261" fill-opacity="0.25"><title>${esc(w.what)}</title></rect>`,
     );
+    // the label inside its window at the foot of the first panel, cut to the window's width (the title holds all of it)
+    const fits = Math.floor((width - 4) / 4.8); // about the width of a 9 px character
+    if (fits >= 3) {
+      const text = w.label.length > fits ? `${w.label.slice(0, fits - 1)}…` : w.label;
+      parts.push(`<text class="chaos-label" x="${n1(x(w.fromMs) + 2)}" y="${TOP + PANEL_H - 4 - w.lane * 11}" font-size="9" fill="#9c4a10">${esc(text)}</text>`);
+    }
   }
   for (const p of r.phases.slice(1)) {
     parts.push(`<line class="phase" data-at-ms="${p.startMs}" x1="${n1(x(p.startMs))}" x2="${n1(x(p.startMs))}" y1="${TOP}" y2="${bottom}" stroke="#888" stroke-dasharray="4 3"/>`);
