@@ -57,6 +57,21 @@ for (const kind of RUNTIME_KINDS) {
       expect(await wireStats(lab!.dir, "wan", "edge"), "the wire still answers after clear").to.equal(undefined);
     });
 
+    it("seeded loss (which nftables cannot replay) goes to the wire without netem; its clear record counts what it dropped", async () => {
+      // with netem, netem serves it when its tc takes a seed, else the wire
+      const allowed = fs.existsSync("/sys/module/sch_netem") ? ["netem", "wire"] : ["wire"];
+      const port = 41010;
+      const [r] = await lab!.impair({ node: "wan", net: "edge" }, { impairment: { loss: { kind: "random", percent: 20 } }, match: { proto: "udp", dport: port }, seed: 5 });
+      expect(allowed, JSON.stringify(r)).to.include(r.backend);
+      const m = await udpRun(lab!.runtime, "client", "headend", "198.51.100.1", 1000, { port });
+      await lab!.clear({ node: "wan", net: "edge" });
+      const rec = lab!.impairer.applied.filter((a) => a.node === "wan" && a.dev === "edge").at(-1);
+      const nums = `receiver lost ${m.missing.length} of 1000 (${m.lossPercent}%); clear record ${JSON.stringify(rec)}`;
+      expect(rec?.action, nums).to.equal("clear");
+      expect(rec?.dropped?.packets, nums).to.equal(m.missing.length);
+      expect(within(m.lossPercent, 20, 3), nums).to.equal(true);
+    });
+
     it("lab.impair serves delay through the wire where netem is missing, and lab.down() stops it", async () => {
       const netem = fs.existsSync("/sys/module/sch_netem");
       const [r] = await lab!.impair({ node: "headend", net: "edge" }, { impairment: { delayMs: 50 }, direction: "ingress" });

@@ -191,4 +191,27 @@ describe("impair/backends/wire (namespaces)", function () {
     expect(within(m.meanDelayMs, 10, 3), `y → r (local, ingress on ry): mean one-way ${m.meanDelayMs.toFixed(2)} ms, loss ${m.lossPercent}%`).to.equal(true);
     await clearAndCheck(c.r.name, "ry", "ingress");
   });
+
+  it("Gilbert-Elliott loss: its stationary rate, in bursts", async () => {
+    await apply(c.r.name, "ry", { impairment: { loss: { kind: "gemodel", p: 5, r: 50 } }, seed: 21 });
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 2000);
+    const runs = m.missing.filter((v, i) => i > 0 && m.missing[i - 1] === v - 1).length;
+    const nums = `loss ${m.lossPercent.toFixed(2)}% (stationary ${((100 * 5) / 55).toFixed(2)}%), ${runs} of ${m.missing.length} losses follow a loss`;
+    expect(within(m.lossPercent, (100 * 5) / 55, 3), nums).to.equal(true);
+    // independent loss at that rate would have ~9% of its losses follow a loss; the bad state holds 2 packets on average
+    expect(runs / m.missing.length, nums).to.be.above(0.3);
+    await clearAndCheck(c.r.name, "ry", "egress");
+  });
+
+  it("rate with a short queue: what exceeds the limit is dropped and counted", async () => {
+    await apply(c.r.name, "ry", { impairment: { rateKbit: 1000, limit: 20 } });
+    // 1000-byte datagrams at about one per ms: ~8 mbit/s offered to a 1 mbit/s wire
+    const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 1000, { size: 972 });
+    const s = await wireStats(c.dir, c.r.name, "ry");
+    const nums = `lost ${m.missing.length} of 1000; wire ${JSON.stringify({ ...s, dropList: s?.dropList.length })}`;
+    expect(s?.rateDropped, nums).to.equal(m.missing.length);
+    expect(s?.dropped, nums).to.equal(m.missing.length);
+    expect(m.missing.length, nums).to.be.above(300);
+    await clearAndCheck(c.r.name, "ry", "egress");
+  });
 });
