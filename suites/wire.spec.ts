@@ -9,6 +9,8 @@ import { udpRun } from "../harness/impair/backends/wire/testkit";
 import { wireNames, type WireState } from "../harness/impair/backends/wire/plan";
 import type { BackendContext } from "../harness/impair/backends/types";
 import { processStart } from "../harness/runtime/state";
+import { run } from "../harness/exec";
+import { listLabs, removeLab } from "../harness/gc";
 import { parseTopology, selectScenarios } from "../harness/topology/load";
 import * as fs from "node:fs";
 import { RUNTIME_KINDS, requireRuntime } from "./runtimes";
@@ -70,6 +72,30 @@ for (const kind of RUNTIME_KINDS) {
       expect(rec?.action, nums).to.equal("clear");
       expect(rec?.dropped?.packets, nums).to.equal(m.missing.length);
       expect(within(m.lossPercent, 20, 3), nums).to.equal(true);
+    });
+
+    it("a SIGKILLed lab's wire: what gc does for that lab stops it", async () => {
+      // a lab owner that dies without teardown, its wire running
+      const script = `
+        const { Lab } = require(${JSON.stringify(require.resolve("../harness/lab"))});
+        const { parseTopology, selectScenarios } = require(${JSON.stringify(require.resolve("../harness/topology/load"))});
+        const [scenario] = selectScenarios(parseTopology(process.argv[1], "wire-check.yaml"), ["base"]);
+        Lab.up(scenario, { runtime: process.argv[2] }).then(async (lab) => {
+          const [r] = await lab.impair({ node: "wan", net: "edge" }, { impairment: { delayMs: 20, duplicate: 1 } });
+          process.stdout.write(JSON.stringify({ labId: lab.labId, dir: lab.dir, backend: r.backend }) + "\\n", () => process.kill(process.pid, "SIGKILL"));
+        }, (e) => { process.stderr.write(String(e.stack)); process.exit(1); });
+      `;
+      const r = await run([process.execPath, "-e", script, TOPOLOGY, kind], { allowFailure: true, timeoutMs: 120_000 });
+      const got = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as { labId?: string; dir?: string; backend?: string };
+      expect(got.labId, `${r.stdout} ${r.stderr}`).to.be.a("string");
+      const st = JSON.parse(fs.readFileSync(wireNames(got.dir!, "wan", "edge").stateFile, "utf8")) as WireState;
+      expect(got.backend).to.equal("wire");
+      expect(processStart(st.hostPid!), "the wire runs on after its lab's owner was killed").to.not.equal(undefined);
+      const info = (await listLabs()).find((l) => l.labId === got.labId);
+      expect(info?.alive, JSON.stringify(info)).to.equal(false);
+      const removal = await removeLab(info!);
+      expect(removal.left, JSON.stringify(removal)).to.deep.equal([]);
+      expect(processStart(st.hostPid!), `wire ${st.hostPid} after gc of lab ${got.labId}`).to.equal(undefined);
     });
 
     it("lab.impair serves delay through the wire where netem is missing, and lab.down() stops it", async () => {
