@@ -3,8 +3,8 @@
 // timed steps, and the scenario seed spread over the steps. Parsing reports
 // through the validator's Checker (file:line:col and the key); expansion and
 // seeding are pure.
-import { DIRECTIONS, MATCH_PROTOS, describeSelection, mixSeed, type Direction, type Fault, type FlowMatch, type MatchProto } from "../impair/fault";
-import { DELAY_DISTRIBUTIONS, InvalidImpairment, describeImpairment, formatNumber, validateImpairment, type DelayDistribution, type Impairment, type ImpairmentField, type LossModel } from "../impair/impairment";
+import { DIRECTIONS, MATCH_PROTOS, describeSelection, mixSeed, validateFault, type Direction, type Fault, type FlowMatch, type MatchProto } from "../impair/fault";
+import { DELAY_DISTRIBUTIONS, InvalidImpairment, describeImpairment, formatNumber, type DelayDistribution, type Impairment, type ImpairmentField, type LossModel } from "../impair/impairment";
 import { didYouMean } from "./errors";
 import type { PMap, PNode } from "./merge";
 import type { ChaosStep, FaultTarget, NodeSpec, Scenario } from "./model";
@@ -360,10 +360,10 @@ function selectionOf(ck: Checker, m: PMap, byName: Map<string, NodeSpec>): Selec
   return sel;
 }
 
-/** validateImpairment at the step: its complaint at the key it names (else at the map). */
-function checkImpairment(ck: Checker, m: PMap, imp: Impairment): void {
+/** validateFault (the impairment, direction, match, seed) at the step: its complaint at the key it names (else at the map). */
+function checkImpairment(ck: Checker, m: PMap, imp: Impairment, sel: Selection = {}): void {
   try {
-    validateImpairment(imp);
+    validateFault(faultOf(imp, sel));
   } catch (e) {
     if (!(e instanceof InvalidImpairment)) throw e;
     const k = FIELD_KEY[e.field];
@@ -418,7 +418,7 @@ export function planOf(ck: Checker, m: PMap, byName: Map<string, NodeSpec>): Ste
     const { imp, partitionForMs } = impairmentOf(ck, b, BURST_IMPAIRMENT_KEYS);
     if (partitionForMs !== undefined) ck.at(ck.opt(b, "partition")!, "in a burst, partition is true (each window a blackhole); the window's length is burst.length");
     if (Object.keys(imp).length === 0) ck.at(b, "a burst needs an impairment for its windows — e.g. burst: { loss: 50%, length: 200ms, every: 1s, count: 3 }");
-    checkImpairment(ck, b, imp);
+    checkImpairment(ck, b, imp, sel);
     const lengthN = ck.req(b, "length", "length: 200ms");
     const lengthMs = ck.duration(lengthN, "burst.length", "positive");
     const countN = ck.opt(b, "count");
@@ -452,7 +452,7 @@ export function planOf(ck: Checker, m: PMap, byName: Map<string, NodeSpec>): Ste
     if (others.length) ck.atKey(m.entries.get("partition")!, `a partition drops every packet; it cannot be combined with ${others.join(", ")} — a partition stands alone: put the other impairment in a step of its own`);
     return { kind: "partition-for", forMs: partitionForMs, sel };
   }
-  checkImpairment(ck, m, imp);
+  checkImpairment(ck, m, imp, sel);
   return { kind: "fault", impairment: imp, sel };
 }
 

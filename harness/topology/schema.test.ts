@@ -171,6 +171,24 @@ describe("topology schema (schema/topology.schema.json)", () => {
       agree(["5%", "0.5%", "100%", "100.0%", "005%", "5 %", 1, 100, 0.01], true, set);
       agree(["0%", "0.0%", "100.5%", "101%", "-5%", "5", 0, 101, -1], false, set);
     });
+    it("chaos step values: percents 0–100, bandwidths with a unit, packet numbers ≥ 1, partition true or a duration, seeds 0–2^32-1", () => {
+      const step = (kv: Record<string, unknown>) => (d: Doc) => {
+        d.phases = { baseline: "2s", chaos: "4s", recovery: "4s" };
+        d.chaos = [{ at: "2s", on: "headend.corp", ...kv }];
+      };
+      agree(["0%", "25%", "100%", 0, 100], true, (v) => step({ duplicate: v }));
+      agree(["101%", "-1%", "5", 101, -1, true], false, (v) => step({ duplicate: v }));
+      agree(["1mbit", "500kbit", "2gbit", "1.5Mbit"], true, (v) => step({ rate: v }));
+      agree(["0kbit", "1000", 1000, "1mb", "fast"], false, (v) => step({ rate: v }));
+      agree([[1], [3, 7]], true, (v) => step({ drop: v }));
+      agree([[], [0], [1.5], ["1"], 1], false, (v) => step({ drop: v }));
+      agree([true, "2s", 1], true, (v) => step({ partition: v }));
+      agree([false, "0s", "soon"], false, (v) => step({ partition: v }));
+      agree([0, 7, 4294967295], true, (v) => step({ every: 2, seed: v }));
+      agree([-1, 4294967296, 1.5, "7"], false, (v) => step({ every: 2, seed: v }));
+      agree([{ proto: "tcp", dport: 10000, from: "client", to: "10.1.0.0/24" }, { to: "10.1.0.2" }], true, (v) => step({ drop: [1], match: v }));
+      agree([{}, { dport: 7 }, { proto: "esp", sport: 1 }, { from: "10.1.0.2/33" }, { port: 7 }], false, (v) => step({ drop: [1], match: v }));
+    });
     it("rate: 1 to 1000 per second", () => {
       const set = (v: unknown) => (d: Doc) => (d.probe.rate = v);
       agree(["50/s", "1/s", "1000/s", "7.5 / s", 1, 1000], true, set);
