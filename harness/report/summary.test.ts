@@ -47,6 +47,14 @@ describe("report/summary", () => {
     expect(noBackend).to.contain("\n  chaos @7 ms wan: clear\n");
   });
 
+  it("a seeded run: the seed with the command that replays it, and each step's seed and schedule", () => {
+    const chaos = [{ atMs: 2000, appliedAtMs: 2001, on: "wan.edge", action: "partition (drop everything)", seed: 99, schedule: "flap 1/2: down", backend: "nftables" }];
+    const text = summarize(scenarioResult({ seed: 5, chaos }));
+    expect(text).to.contain("\n  seed 5 (replay: vpnlab run topologies/asa-ips.yaml -v ctcp-builtin --seed 5)\n");
+    expect(text).to.contain("\n  chaos @2001 ms wan.edge: partition (drop everything) seed 99 (flap 1/2: down) [nftables]");
+    expect(summarize(scenarioResult({}))).not.to.contain("seed");
+  });
+
   describe("the proxy line", () => {
     const atRecoveryStart = mechanism({ clientBytesSent: 6000, proxyBytesReceived: 4000 });
     const atEnd = mechanism({ clientBytesSent: 9000, proxyBytesReceived: 4500, stalledBytes: 4500, oooPackets: 12, heldMemory: 8192, forwardedOut: 4400 });

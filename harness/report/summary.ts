@@ -36,7 +36,11 @@ export function summarize(r: ScenarioResult): string {
   }
   lines.push(`  tunnel: up as ${r.tunnel.inner ?? "-"}; client DPD down ${r.tunnel.clientDownAtMs ?? "never"} ms; headend DPD down ${r.tunnel.headendDownAtMs ?? "never"} ms`);
   if (r.fault) lines.push(`  harness fault: ${r.fault.piece} ${r.fault.why}${r.fault.atMs === undefined ? "" : ` at ${r.fault.atMs} ms`} (${r.fault.phase})`);
-  for (const c of r.chaos) lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${c.backend ? ` [${c.backend}]` : ""}${c.dropped === undefined ? "" : ` — ${c.dropped} packets dropped`}`);
+  if (r.seed !== undefined) lines.push(`  seed ${r.seed} (replay: vpnlab run ${r.file} -v ${r.variant} --seed ${r.seed})`);
+  for (const c of r.chaos) {
+    const seed = c.seed !== undefined ? ` seed ${c.seed}` : "";
+    lines.push(`  chaos @${c.appliedAtMs} ms ${c.on}: ${c.action}${seed}${c.schedule ? ` (${c.schedule})` : ""}${c.backend ? ` [${c.backend}]` : ""}${c.dropped === undefined ? "" : ` — ${c.dropped} packets dropped`}`);
+  }
   if (r.evidence.faults) lines.push(`  faults dropped ${r.evidence.faults.droppedPackets} packets in all`);
   const dirs = (r.evidence.firewall?.directions ?? []).filter((d) => d.packets > 0);
   if (r.evidence.firewall?.directions) lines.push(`  firewall counters: ${dirs.length ? dirs.map((d) => `${d.name} ${d.packets} pkt/${d.bytes} B`).join(", ") : "all 0"}`);
