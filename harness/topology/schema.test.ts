@@ -24,7 +24,10 @@ const STRUCTURAL = [
   "unknown-key-root", "unknown-key-variant", "unsupported-flow", "variant-bad-name", "variant-error-line", "variant-named-base",
   "variant-nested-variants", "variant-not-a-map", "variant-sets-name", "vpn-port-range", "zero-baseline",
   // chaos steps: the impairment keys, match, direction, seed and the schedules
-  "loss-model-two", "loss-correlation-range", "gemodel-missing-r", "delay-bad", "distribution-unknown", "rate-no-unit", "drop-zero", "drop-empty", "partition-false", "direction-unknown", "seed-negative", "scenario-seed-string", "match-port-no-proto", "match-unknown-key", "clear-with-match", "flap-missing-up", "burst-no-impairment", "ramp-two-lists", "schedule-and-fault",
+  "loss-model-two", "loss-correlation-range", "gemodel-missing-r", "delay-bad", "distribution-unknown", "rate-no-unit",
+  "drop-zero", "drop-empty", "partition-false", "direction-unknown", "seed-negative", "scenario-seed-string",
+  "match-port-no-proto", "match-unknown-key", "clear-with-match", "flap-missing-up", "burst-no-impairment", "ramp-two-lists",
+  "schedule-and-fault",
 ];
 
 /** Well-shaped but wrong: relations between values, which only the loader checks. */
@@ -38,7 +41,8 @@ const SEMANTIC = [
   "two-gateways", "two-links-one-net", "variant-inherited-error",
   "via-own-address", "vpn-unknown-node", "vpn-wrong-role",
   // chaos: what a step refers to, combinations the model refuses, and schedules that do not fit the chaos phase
-  "match-unknown-node", "match-host-bits", "reorder-correlation-alone", "correlation-no-jitter", "partition-with-loss", "flap-past-chaos", "burst-overlap", "ramp-past-chaos", "partition-for-past-chaos", "schedule-in-baseline",
+  "match-unknown-node", "match-host-bits", "reorder-correlation-alone", "correlation-no-jitter", "partition-with-loss",
+  "flap-past-chaos", "burst-overlap", "ramp-past-chaos", "partition-for-past-chaos", "schedule-in-baseline",
 ];
 
 /** Not one well-formed YAML document: the YAML parser refuses it before any schema applies. */
