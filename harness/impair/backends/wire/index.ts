@@ -234,14 +234,20 @@ export const wireBackend: ImpairBackendImpl = {
       (r) => r.ok,
       () => false,
     );
-    if (!running) {
-      await clearWire(ctx, node, n); // whatever a crashed wire left
-      await startWire(ctx, node, n);
-      await steer(ctx, node, n);
+    try {
+      if (!running) {
+        await clearWire(ctx, node, n); // whatever a crashed wire left
+        await startWire(ctx, node, n);
+        await steer(ctx, node, n);
+      }
+      const r = await wireRequest(n.socket, { op: "set", fault, seed });
+      if (!r.ok) throw new Error(`${node}: the wire for ${dev} refused its configuration: ${r.error}`);
+      await ctx.exec.exec(node, ["nft", "-f", "-"], { input: nftReplaceScript(n.table, steeringRuleset(n, fault)) });
+    } catch (e) {
+      // never half a wire: a program without steering, or steering into a TUN nobody reads
+      await clearWire(ctx, node, n).catch(() => undefined);
+      throw e;
     }
-    const r = await wireRequest(n.socket, { op: "set", fault, seed });
-    if (!r.ok) throw new Error(`${node}: the wire for ${dev} refused its configuration: ${r.error}`);
-    await ctx.exec.exec(node, ["nft", "-f", "-"], { input: nftReplaceScript(n.table, steeringRuleset(n, fault)) });
     const sel = describeSelection({ ...fault, seed: undefined });
     return { detail: wireDetail(n, fault, seed, describeImpairment(fault.impairment) + (sel ? ` [${sel}]` : "")) };
   },

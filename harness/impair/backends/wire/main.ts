@@ -71,7 +71,12 @@ const watcher = watch(
     if (head !== undefined && head <= now) flush();
     else schedule();
   },
-  (e) => log(`read from ${tunA}: ${e.message}`),
+  (e) => {
+    log(`read from ${tunA}: ${e.message}`);
+    // a read error or end of file ends the watch (TUN A deleted under us): a wire that reads nothing stops
+    const err = e as Error & { syscall?: string; code?: string };
+    if (err.syscall !== undefined || err.code === "EOF") stop();
+  },
 );
 
 function handle(req: WireRequest): WireReply {

@@ -214,4 +214,15 @@ describe("impair/backends/wire (namespaces)", function () {
     expect(m.missing.length, nums).to.be.above(300);
     await clearAndCheck(c.r.name, "ry", "egress");
   });
+
+  it("a failed apply leaves no half wire: no program, TUN, table or rule", async () => {
+    const err = await wireBackend.apply(c.ctx, c.r.name, "nosuch", { impairment: { delayMs: 10 }, direction: "ingress" }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message, "apply on a device the node does not have").to.match(/nosuch/);
+    const left = await wireLeftovers(c.r);
+    expect(left, left.join("; ")).to.deep.equal([]);
+    expect(await wireStats(c.dir, c.r.name, "nosuch", "ingress")).to.equal(undefined);
+  });
 });
