@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import type { Impairment } from "../../impairment";
-import { Correlated, WireEngine, corruptPacket, mulberry32, restoreTtl, tabledist } from "./engine";
+import { Correlated, ETHERNET_HEADER, WireEngine, corruptPacket, mulberry32, restoreTtl, tabledist } from "./engine";
 
 /** A minimal IPv4/UDP packet of `len` bytes (header checksum valid). */
 function ipPacket(len = 100, ttl = 64): Buffer {
@@ -139,8 +139,8 @@ describe("impair/backends/wire/engine", () => {
 
   it("rate: packets leave one serialization time apart; the queue limit drops the rest and counts them", () => {
     const e = new WireEngine({ rateKbit: 1000, limit: 50 }, 1);
-    for (let i = 0; i < 80; i++) e.offer(ipPacket(1250), 0);
-    // 1250 bytes at 1000 kbit/s = 10 ms each
+    for (let i = 0; i < 80; i++) e.offer(ipPacket(1250 - ETHERNET_HEADER), 0);
+    // 1250-byte frames at 1000 kbit/s = 10 ms each
     expect(e.stats.rateDropped).to.equal(30);
     expect(e.stats.dropped).to.equal(30);
     expect(e.stats.queued).to.equal(50);

@@ -182,6 +182,8 @@ export interface WireStats {
 }
 
 export const DROP_LIST_MAX = 10000;
+/** What an Ethernet frame adds to an IPv4 packet (lab interfaces are veths): netem's rate counts it. */
+export const ETHERNET_HEADER = 14;
 /** netem's default queue limit, packets. */
 export const DEFAULT_LIMIT = 1000;
 
@@ -323,8 +325,8 @@ export class WireEngine {
           delay = Math.max(0, delay - (last - now));
           from = last;
         }
-        // kbit/s is bits per ms
-        delay += (packet.length * 8) / imp.rateKbit;
+        // kbit/s is bits per ms; netem times the frame its Ethernet device sends, header included
+        delay += ((packet.length + ETHERNET_HEADER) * 8) / imp.rateKbit;
       }
       if (delay > 0) this.stats.delayed++;
       this.gapCounter++;

@@ -136,8 +136,8 @@ describe("impair/backends/wire (namespaces)", function () {
     const g = await tcpGoodput(netnsExec, c.x.name, c.y.name, c.ipY, 6000);
     const s = await wireStats(c.dir, c.r.name, "ry");
     const nums = `goodput ${g.kbit.toFixed(0)} kbit/s over ${g.ms} ms (${g.bytes} bytes); wire ${JSON.stringify({ ...s, dropList: s?.dropList.length })}`;
-    // 1448 payload bytes in each 1500-byte packet
-    expect(within(g.kbit, 2000 * (1448 / 1500), 0.15 * 2000), nums).to.equal(true);
+    // 1448 payload bytes in each 1514-byte frame
+    expect(within(g.kbit, 2000 * (1448 / 1514), 0.15 * 2000), nums).to.equal(true);
     await clearAndCheck(c.r.name, "ry", "egress");
   });
 
