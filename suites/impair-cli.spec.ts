@@ -108,6 +108,8 @@ describe("vpnlab impair / heal / ls on a lab held by vpnlab up", function () {
       [["impair", labId, "nope.edge", "--loss", "5%"], /target nope\.edge: no node nope in asa-ips\/natt — the nodes are: client, wan, firewall, headend, server/],
       [["impair", labId, "wan.dmz", "--loss", "5%"], /target wan\.dmz: node wan is not on net dmz — its nets are: home, edge/],
       [["impair", "fffff", "wan.edge", "--loss", "5%"], /no lab named fffff; see `vpnlab ls`/],
+      // a fault no backend here serves: each backend's reason
+      [["impair", labId, "wan.edge", "--reorder", "10%"], /wan\/edge: no backend can apply "reorder 10%": .*nftables cannot express reorder.*wire cannot express reorder: reorder sends packets ahead of delayed ones: it needs delayMs > 0/],
       [["heal", "fffff"], /no lab named fffff/],
       [["heal", labId, "nope"], /target nope: no node nope/],
     ];
