@@ -56,8 +56,11 @@ const WATCH_MS = 250; // how often the runtime is asked whether a namespace/cont
 export class Lab {
   readonly agents = new Map<string, AgentClient>();
   firewall?: FirewallHandle;
-  /** The tcp-stream flow's offered rate. */
-  readonly tcpStreamBytesPerSec = TCP_STREAM_BYTES_PER_SEC;
+  /** The tcp-stream flow's offered rate (probe stream-rate, else the default). */
+  get tcpStreamBytesPerSec(): number {
+    const kbit = this.scenario.probe.streamKbit;
+    return kbit === undefined ? TCP_STREAM_BYTES_PER_SEC : Math.round((kbit * 1000) / 8);
+  }
   /** The tunnel, once up (its implementation's handle). */
   tunnel?: TunnelHandle;
   readonly impairer: Impairer;
@@ -244,7 +247,7 @@ export class Lab {
     const cfg: ProbeConfig = { to, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
     const from = await this.agent(probe.from);
     await from.request({ cmd: "probe-start", config: cfg });
-    if (probe.flows.includes("tcp-stream")) await from.request({ cmd: "tcp-stream-start", config: { to, port: probe.port, bytesPerSec: TCP_STREAM_BYTES_PER_SEC } });
+    if (probe.flows.includes("tcp-stream")) await from.request({ cmd: "tcp-stream-start", config: { to, port: probe.port, bytesPerSec: this.tcpStreamBytesPerSec } });
   }
 
   /** Stop every flow; the TCP stream's record and what its sink received, when it ran. */

@@ -374,6 +374,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,
+    // a fault from before the probe's first packet (a step at 0 s) shapes the baseline too
+    faultFromStart: scenario.chaos.some((x) => x.atMs === 0 && x.fault !== undefined),
     ...(result.tcp
       ? {
           tcp: {

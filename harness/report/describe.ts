@@ -50,7 +50,7 @@ export interface ScenarioDescription {
   firewall:
     | { node: string; mode: string; proxy?: string; redirects: string[]; bypasses: string[]; idleTimeout?: string }
     | "none";
-  probe: { from: string; to: string; flows: string[]; rate: string; port: number; timeout: string };
+  probe: { from: string; to: string; flows: string[]; rate: string; port: number; timeout: string; streamRate?: string };
   phases: { name: string; from: string; to: string }[];
   chaos: ChaosDescription[];
 }
@@ -108,6 +108,7 @@ export function describeScenario(s: Scenario): ScenarioDescription {
       rate: `${s.probe.ratePerSec}/s`,
       port: s.probe.port,
       timeout: msText(s.probe.timeoutMs),
+      ...(s.probe.streamKbit !== undefined ? { streamRate: `${s.probe.streamKbit}kbit/s` } : {}),
     },
     phases: [
       { name: "baseline", from: msText(0), to: msText(baselineMs) },
@@ -173,7 +174,7 @@ export function formatDescription(d: ScenarioDescription): string {
     lines.push(`  firewall: ${f.node} ${f.mode}${proxy}; redirects ${list(f.redirects)}; bypasses ${list(f.bypasses)}`);
   }
   const p = d.probe;
-  lines.push(`  probe:    ${p.flows.join(",")} ${p.from} → ${p.to} port ${p.port}, ${p.rate}, timeout ${p.timeout}`);
+  lines.push(`  probe:    ${p.flows.join(",")} ${p.from} → ${p.to} port ${p.port}, ${p.rate}, timeout ${p.timeout}${p.streamRate ? `, tcp-stream ${p.streamRate}` : ""}`);
   lines.push(`  phases:   ${d.phases.map((ph) => `${ph.name} ${ph.from}–${ph.to}`).join(", ")}`);
   if (d.chaos.length === 0) lines.push("  chaos:    none");
   else {

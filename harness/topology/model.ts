@@ -85,6 +85,8 @@ export interface ProbeSpec {
   ratePerSec: number;
   port: number; // UDP echo port on the responder
   timeoutMs: number; // a reply later than this counts as lost
+  /** The tcp-stream flow's offered rate in kbit/s (`stream-rate: 2mbit`); absent: the default, 400 kbit/s. */
+  streamKbit?: number;
 }
 
 /** Where a fault goes: one interface (node+net) or every interface of a node. */

@@ -51,6 +51,7 @@ import {
   networkText,
   overlaps,
   parseAddr,
+  parseBandwidth,
   parseCidr,
   parseDuration,
   parseRate,
@@ -90,7 +91,7 @@ const VPN_KEYS = ["client", "headend", "transport", "impl", "port", "pool", "dpd
 const DPD_KEYS = ["interval", "retries"] as const;
 const FIREWALL_KEYS = ["node", "mode", "proxy", "inspect", "bypass", "idle-timeout"] as const;
 const FLOW_MATCH_KEYS = ["proto", "port"] as const;
-const PROBE_KEYS = ["from", "to", "flows", "rate", "port", "timeout"] as const;
+const PROBE_KEYS = ["from", "to", "flows", "rate", "port", "timeout", "stream-rate"] as const;
 const PHASE_KEYS = ["baseline", "chaos", "recovery"] as const;
 
 const PROXIES: readonly ProxyImpl[] = ["builtin", "haproxy"];
@@ -620,6 +621,9 @@ function checkFirewall(root: PMap, ck: Checker, byName: Map<string, NodeSpec>): 
   return { node, mode, proxy, inspect: inspect.map((x) => x.m), bypass: bypass.map((x) => x.m), idleTimeoutMs };
 }
 
+/** The tcp-stream flow's highest offered rate (kbit/s): a probe, not a load generator. */
+const MAX_STREAM_KBIT = 100_000;
+
 function checkProbe(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, vpn: VpnSpec): ProbeSpec {
   const m = ck.map(ck.req(root, "probe", "probe: { from: client, to: server, rate: 50/s }"), "probe", PROBE_KEYS);
   const fromN = ck.req(m, "from", `from: ${vpn.client}`);
@@ -653,7 +657,11 @@ function checkProbe(root: PMap, ck: Checker, byName: Map<string, NodeSpec>, vpn:
   const port = portN ? ck.int(portN, 1, 65535, "probe.port") : 7;
   const tN = ck.opt(m, "timeout");
   const timeoutMs = tN ? ck.duration(tN, "probe.timeout", "positive") : 1000;
-  return { from, to, flows, ratePerSec, port, timeoutMs };
+  const srN = ck.opt(m, "stream-rate");
+  const streamKbit = srN ? ck.parsed(srN, parseBandwidth(raw(srN))) : undefined;
+  if (srN && !flows.includes("tcp-stream")) ck.at(srN, "the tcp-stream flow's offered rate needs tcp-stream in flows — add it, or remove stream-rate");
+  if (streamKbit !== undefined && streamKbit > MAX_STREAM_KBIT) ck.at(srN!, `${streamKbit} kbit/s is more than a lab probe offers — use at most 100mbit`);
+  return { from, to, flows, ratePerSec, port, timeoutMs, ...(streamKbit !== undefined ? { streamKbit } : {}) };
 }
 
 function checkPhases(root: PMap, ck: Checker): Phases {
