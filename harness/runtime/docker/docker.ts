@@ -132,13 +132,28 @@ export class DockerRuntime extends RuntimeBase implements Runtime {
 
   spawn(node: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
     if (opts.fromHost) return this.startChild(["ip", "netns", "exec", this.liveLink(node), ...argv], opts);
-    const s = this.started.get(node);
+    const s = this.startedOf(node);
     if (!s) throw new Error(`lab ${this.labId}: no container for node ${node}`);
     // a recycled PID: nsenter would enter (and confine the program to) some other process's namespaces
     const now = processStart(s.pid);
     if (now !== s.start) throw new Error(`lab ${this.labId}: node ${node} is gone (its container's init, pid ${s.pid}, ${now === undefined ? "has exited" : `now started at ${now}, not ${s.start}`})`);
     const confine = { ...s.confine, caps: [...new Set([...s.confine.caps, ...(opts.capabilities ?? [])])] };
     return signalsToProgram(this.startChild(nsenterArgv(s.pid, argv, confine), opts));
+  }
+
+  /**
+   * The node's container as this process started it, or — for a lab another process built (`vpnlab impair` on a
+   * lab held by `vpnlab up`) — as its record names it, once the link is known to still name that container.
+   */
+  private startedOf(node: string): Started | undefined {
+    const known = this.started.get(node);
+    if (known) return known;
+    const link = this.state.links?.[containerName(this.labId, node)];
+    if (!link) return undefined;
+    this.liveLink(node); // throws for a stale link: never a recycled PID's namespaces or cgroups
+    const s = { pid: link.pid, start: link.start, confine: confinementOf(link.pid) };
+    this.started.set(node, s);
+    return s;
   }
 
   async vanished(): Promise<string[]> {
