@@ -376,6 +376,11 @@ function checkImpairment(ck: Checker, m: PMap, imp: Impairment, sel: Selection =
     if (at) ck.atKey(at, detail);
     ck.at(m, detail);
   }
+  // the model leaves it to the backends, and every one refuses it: say so here, at the key
+  const reorderN = m.entries.get("reorder");
+  if (reorderN && imp.reorder !== undefined && !(imp.delayMs !== undefined && imp.delayMs > 0)) {
+    ck.atKey(reorderN, "reorder needs delay > 0: it sends some packets ahead of the delayed ones — add delay (e.g. delay: 10ms)");
+  }
 }
 
 /** What step `m` says to do. Exactly one action: impairment keys, clear, flap, burst or ramp. */

@@ -41,7 +41,7 @@ const SEMANTIC = [
   "two-gateways", "two-links-one-net", "variant-inherited-error",
   "via-own-address", "vpn-unknown-node", "vpn-wrong-role",
   // chaos: what a step refers to, combinations the model refuses, and schedules that do not fit the chaos phase
-  "match-unknown-node", "match-host-bits", "reorder-correlation-alone", "correlation-no-jitter", "partition-with-loss",
+  "match-unknown-node", "match-host-bits", "reorder-correlation-alone", "reorder-no-delay", "correlation-no-jitter", "partition-with-loss",
   "flap-past-chaos", "burst-overlap", "ramp-past-chaos", "partition-for-past-chaos", "schedule-in-baseline",
 ];
 
