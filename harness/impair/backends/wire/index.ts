@@ -179,9 +179,10 @@ async function stopWire(ctx: BackendContext, node: string, n: WireNames, state: 
     /* not answering: gone, or hung */
   }
   const alive = async (): Promise<boolean> => (await ctx.exec.exec(node, ["ip", "link", "show", "dev", n.tunA], { allowFailure: true })).code === 0;
-  for (let i = 0; i < 60 && (await alive()); i++) {
+  // asked, it first delivers what it holds (up to 3 s, main.ts DRAIN_MAX_MS); not answering: SIGTERM at 1 s
+  for (let i = 0; i < 100 && (await alive()); i++) {
     if (i === 20 && !asked && state?.hostPid !== undefined && processStart(state.hostPid) === state.hostStart) process.kill(state.hostPid, "SIGTERM");
-    if (i === 40 && state?.hostPid !== undefined && processStart(state.hostPid) === state.hostStart) process.kill(state.hostPid, "SIGKILL");
+    if (i === 80 && state?.hostPid !== undefined && processStart(state.hostPid) === state.hostStart) process.kill(state.hostPid, "SIGKILL");
     await new Promise((r) => setTimeout(r, 50));
   }
   if (await alive()) throw new Error(`${node}: the wire for ${n.dev} (${n.direction}) did not stop (${n.tunA} still exists)`);

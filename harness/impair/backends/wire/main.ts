@@ -53,9 +53,17 @@ function send(p: Buffer): void {
   }
 }
 
+/** Asked to stop: the packets already held are delivered when due (a clear ends the fault, not the packets in flight). */
+let draining = false;
+/** However long the queue (a slow rate), a stop ends the wire within this. */
+const DRAIN_MAX_MS = 3000;
+
 function schedule(): void {
   const next = engine.nextDue();
-  if (next === undefined) return;
+  if (next === undefined) {
+    if (draining) stop();
+    return;
+  }
   if (timer) clearTimeout(timer);
   timer = setTimeout(flush, Math.max(0, next - performance.now()));
 }
@@ -92,8 +100,11 @@ function handle(req: WireRequest): WireReply {
     case "stats":
       return { ok: true, stats: { ...engine.stats, dropList: [...engine.stats.dropList] } };
     case "stop":
-      setImmediate(stop);
-      return { ok: true };
+      // the steering is already off (clearWire removes it first): hand on what is queued, then go
+      draining = true;
+      setTimeout(stop, DRAIN_MAX_MS).unref();
+      setImmediate(schedule);
+      return { ok: true, queued: engine.stats.queued };
     default:
       return { ok: false, error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` };
   }

@@ -126,7 +126,7 @@ export interface WireState {
 // --- control channel: one JSON object per line each way ---------------------
 
 export type WireRequest = { op: "set"; fault: Fault; seed: number } | { op: "stats" } | { op: "stop" };
-export type WireReply = { ok: true; stats?: WireStats; seed?: number } | { ok: false; error: string };
+export type WireReply = { ok: true; stats?: WireStats; seed?: number; queued?: number } | { ok: false; error: string };
 
 /** The wire's configuration as one line of evidence. */
 export function wireDetail(n: WireNames, fault: Fault, seed: number, describe: string): string {

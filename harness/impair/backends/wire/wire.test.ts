@@ -56,6 +56,27 @@ describe("impair/backends/wire (namespaces)", function () {
     await clearAndCheck(c.r.name, "ry", "egress");
   });
 
+  it("a clear under traffic ends the fault, not the packets it holds: what was queued behind a 200 ms delay is still delivered", async () => {
+    await apply(c.r.name, "ry", { impairment: { delayMs: 200 }, seed: 5 });
+    // 600 datagrams over ~1.2 s; the clear lands in the middle, with ~100 of them queued in the wire
+    const running = udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 600, { gapMs: 2 });
+    // the sender takes a while to start: clear once the wire has seen a third of them
+    let queued = 0;
+    for (let i = 0; i < 200; i++) {
+      const st = await wireStats(c.dir, c.r.name, "ry");
+      queued = st?.queued ?? 0;
+      if ((st?.seen ?? 0) >= 200) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await clearAndCheck(c.r.name, "ry", "egress");
+    const m = await running;
+    const slow = m.arrivals.filter((a) => a[1] > 150).length;
+    const nums = `queued at the clear ${queued}, lost ${m.missing.length} (${JSON.stringify(m.missing.slice(0, 20))}), delayed arrivals ${slow}, undelayed ${m.arrivals.length - slow}`;
+    expect(queued, nums).to.be.greaterThan(20);
+    expect(slow, nums).to.be.greaterThan(queued - 1);
+    expect(m.missing, nums).to.deep.equal([]);
+  });
+
   it("ingress, delivered locally on a host (forwarding off): loss as configured; clear restores its sysctls", async () => {
     const before = (await c.y.exec(["sysctl", "-n", "net.ipv4.conf.y.forwarding"])).stdout.trim();
     await apply(c.y.name, "y", { impairment: { loss: { kind: "random", percent: 20 } }, direction: "ingress", seed: 3 });
