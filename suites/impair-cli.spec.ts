@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { BACKENDS } from "../harness/impair/backends";
 import { readState, STATE_ROOT } from "../harness/runtime/state";
 import { endChild, exited, labNamespaces, waitForLine } from "./host";
+import { requireRuntime } from "./runtimes";
 
 const ROOT = path.join(__dirname, "..", "..");
 const BIN = path.join(ROOT, "bin", "vpnlab");
@@ -164,6 +165,42 @@ describe("vpnlab impair / heal / ls on a lab held by vpnlab up", function () {
       expect(down.stdout).to.match(new RegExp(`lab ${labId}: wan\\.home egress: cleared delay 10ms \\(wire, since [^)]+\\)`));
       expect(wirePrograms(labId), "no wire program of the lab is left").to.deep.equal([]);
     }
+  });
+});
+
+describe("vpnlab impair / heal on a docker lab held by vpnlab up (another process starts the wire in its container)", function () {
+  this.timeout(180000);
+  let up: ChildProcess | undefined;
+  let labId = "";
+
+  before(async function () {
+    await requireRuntime(this, "docker");
+    up = spawn(BIN, ["up", TOPO, "--variant", "natt", "--runtime", "docker"], { stdio: ["ignore", "pipe", "pipe"] });
+    const line = await waitForLine(up, /lab ([0-9a-f]{5}) \(asa-ips\/natt\) is up/, 150000);
+    labId = line.match(/lab ([0-9a-f]{5})/)![1];
+  });
+
+  after(async () => {
+    await endChild(up);
+  });
+
+  it("--delay 100ms through the wire in the wan container: added RTT measured, heal removes it, down leaves no wire", async () => {
+    const base = ping(labId, "client", FIREWALL_EDGE, 10);
+    const imp = vpnlab(["impair", labId, "wan.edge", "--delay", "100ms"]);
+    const delayed = ping(labId, "client", FIREWALL_EDGE, 20);
+    const heal = vpnlab(["heal", labId, "wan.edge"]);
+    const after = ping(labId, "client", FIREWALL_EDGE, 10);
+    const msg = `RTT ${base.avgMs} ms before, ${delayed.avgMs} ms with delay 100ms (${delayed.received}/20 replies), ${after.avgMs} ms after heal\n${imp.all}\n${heal.all}`;
+    expect(imp.code, msg).to.equal(0);
+    expect(imp.stdout, msg).to.contain("served by wire");
+    expect(delayed.received, msg).to.be.at.least(18);
+    expect(delayed.avgMs - base.avgMs, msg).to.be.within(90, 190);
+    expect(heal.code, msg).to.equal(0);
+    expect(after.avgMs - base.avgMs, msg).to.be.below(50);
+    const down = vpnlab(["down", labId]);
+    expect(down.code, down.all).to.equal(0);
+    await exited(up!);
+    expect(wirePrograms(labId), "no wire program of the lab is left").to.deep.equal([]);
   });
 });
 
