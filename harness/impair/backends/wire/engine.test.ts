@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import type { Impairment } from "../../impairment";
+import type { FlowMatch } from "../../fault";
 import { Correlated, ETHERNET_HEADER, WireEngine, corruptPacket, mulberry32, restoreTtl, tabledist } from "./engine";
 
 /** A minimal IPv4/UDP packet of `len` bytes (header checksum valid). */
@@ -193,5 +194,43 @@ describe("impair/backends/wire/engine", () => {
         expect(p.readUInt16BE(10)).to.equal(headerChecksum(p));
       }),
     );
+  });
+
+  it("counts and impairs only the packets of its match: others (an old steering's) pass at once, uncounted", () => {
+    // a flow packet: proto, addresses, ports as given
+    const flow = (proto: number, src: number, dst: number, sport: number, dport: number, fragOffset = 0): Buffer => {
+      const p = ipPacket(60);
+      p[9] = proto;
+      p.writeUInt32BE(src >>> 0, 12);
+      p.writeUInt32BE(dst >>> 0, 16);
+      p.writeUInt16BE(fragOffset, 6);
+      p.writeUInt16BE(sport, 20);
+      p.writeUInt16BE(dport, 22);
+      return p;
+    };
+    const match: FlowMatch = { proto: "udp", src: "10.1.0.0/16", dport: 4500 };
+    const e = new WireEngine({ dropPackets: [1], delayMs: 50 }, 1, match);
+    const others = [
+      flow(17, 0x0a010203, 0x0a000002, 1000, 4501), // another port
+      flow(6, 0x0a010203, 0x0a000002, 1000, 4500), // tcp
+      flow(17, 0x0a020203, 0x0a000002, 1000, 4500), // outside the prefix
+      flow(17, 0x0a010203, 0x0a000002, 1000, 4500, 100), // a later fragment: no UDP header
+    ];
+    const passed = others.map((p, i) => e.offer(p, i));
+    const out = e.due(others.length);
+    const hit = [flow(17, 0x0a01ffff, 0x0a000002, 1000, 4500), flow(17, 0x0a010001, 0x0a000002, 7, 4500)].map((p) => e.offer(p, 10));
+    const nums = `others ${JSON.stringify(passed)}, out at once ${out.length}; matched ${JSON.stringify(hit)}; stats ${JSON.stringify(e.stats)}`;
+    expect(passed.every((d) => !d.matched && !d.lost && d.delayMs === undefined), nums).to.equal(true);
+    expect(out.length, nums).to.equal(others.length);
+    // packet #1 of the fault is its first matching one, whatever passed before it
+    expect(hit.map((d) => [d.n, d.lost, d.delayMs]), nums).to.deep.equal([
+      [1, true, undefined],
+      [2, false, 50],
+    ]);
+    expect(e.stats.seen, nums).to.equal(2);
+    // a match on an address alone, and every packet without one
+    const icmp = new WireEngine({}, 1, { proto: "icmp", dst: "10.0.0.2" });
+    expect([icmp.offer(flow(1, 1, 0x0a000002, 0, 0), 0).matched, icmp.offer(flow(1, 1, 0x0a000003, 0, 0), 0).matched]).to.deep.equal([true, false]);
+    expect(new WireEngine({}, 1).offer(flow(50, 1, 2, 0, 0), 0).matched).to.equal(true);
   });
 });

@@ -9,6 +9,7 @@
 // k-th packet the fault sees gets the same loss, duplicate, corrupt, reorder
 // and jitter decisions for the same seed, whatever the timing (only a queue
 // limit drop depends on timing, as in netem).
+import { mixSeed, type FlowMatch } from "../../fault";
 import type { Impairment } from "../../impairment";
 
 /** mulberry32: a small, fast 32-bit PRNG; returns uniforms in [0, 1). */
@@ -23,12 +24,49 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** A fixed 32-bit mix (murmur3's finalizer) of a seed and a stream number, so the streams are unrelated. */
-export function streamSeed(seed: number, stream: number): number {
-  let h = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+/** The seed of one decision stream: the scenario's per-step mix, so the streams are unrelated. */
+export const streamSeed = mixSeed;
+
+const PROTO_NUMBER: Record<NonNullable<FlowMatch["proto"]>, number> = { icmp: 1, tcp: 6, udp: 17, esp: 50 };
+
+function ipv4Number(a: string): number {
+  return a.split(".").reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+}
+
+/** "a.b.c.d[/len]" as a test on a 32-bit address. */
+function prefixTest(p: string | undefined): ((addr: number) => boolean) | undefined {
+  if (p === undefined) return undefined;
+  const [a, len] = p.split("/");
+  const bits = len === undefined ? 32 : Number(len);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const net = (ipv4Number(a) & mask) >>> 0;
+  return (addr) => ((addr & mask) >>> 0) === net;
+}
+
+/**
+ * The fault's FlowMatch as a test on a raw packet, as nftFlowMatch selects: IPv4 only, addresses by prefix,
+ * the protocol, and ports from the TCP/UDP header (a fragment without that header does not match a port).
+ * The wire applies it itself: whatever the steering sends it (an old fault's, during a reconfiguration),
+ * only the fault's packets are counted and impaired.
+ */
+export function packetMatcher(m: FlowMatch | undefined): (packet: Buffer) => boolean {
+  if (!m || Object.keys(m).length === 0) return () => true;
+  const src = prefixTest(m.src);
+  const dst = prefixTest(m.dst);
+  const proto = m.proto === undefined ? undefined : PROTO_NUMBER[m.proto];
+  return (p) => {
+    if (p.length < 20 || p[0] >> 4 !== 4) return false;
+    if (proto !== undefined && p[9] !== proto) return false;
+    if (src && !src(p.readUInt32BE(12))) return false;
+    if (dst && !dst(p.readUInt32BE(16))) return false;
+    if (m.sport === undefined && m.dport === undefined) return true;
+    const ihl = (p[0] & 0x0f) * 4;
+    const fragOffset = p.readUInt16BE(6) & 0x1fff;
+    if (fragOffset !== 0 || p.length < ihl + 4) return false;
+    if (m.sport !== undefined && p.readUInt16BE(ihl) !== m.sport) return false;
+    if (m.dport !== undefined && p.readUInt16BE(ihl + 2) !== m.dport) return false;
+    return true;
+  };
 }
 
 /** netem's get_crandom: a uniform correlated with the previous one by rho (0..1). */
@@ -201,6 +239,8 @@ export interface Decision {
   reordered: boolean;
   /** The delay drawn for the packet (ms, before rate), undefined when it was not queued. */
   delayMs?: number;
+  /** false: not the fault's packet (its match): passed on at once, not counted (n is 0). */
+  matched: boolean;
 }
 
 const STREAM = { loss: 0, duplicate: 1, corrupt: 2, reorder: 3, delay: 4 } as const;
@@ -219,11 +259,14 @@ export class WireEngine {
   private gapCounter = 0;
   private readonly gap: number;
   private readonly limit: number;
+  private readonly matches: (packet: Buffer) => boolean;
 
   constructor(
     readonly imp: Impairment,
     readonly seed: number,
+    match?: FlowMatch,
   ) {
+    this.matches = packetMatcher(match);
     const r = (s: number) => mulberry32(streamSeed(seed, s));
     this.rnd = { loss: r(STREAM.loss), duplicate: r(STREAM.duplicate), corrupt: r(STREAM.corrupt), reorder: r(STREAM.reorder), delay: r(STREAM.delay) };
     this.loss = lossState(imp);
@@ -240,6 +283,12 @@ export class WireEngine {
   /** Take one packet that arrived at `now` (ms). Returns the decisions; what to send is then in due(). */
   offer(packet: Buffer, now: number): Decision {
     const imp = this.imp;
+    if (!this.matches(packet)) {
+      // not the fault's: on at once, ahead of what waits (as netem's other band), no draw taken
+      this.queue.unshift({ due: now, packet });
+      this.stats.queued = this.queue.length;
+      return { n: 0, lost: false, duplicated: false, corrupted: false, reordered: false, matched: false };
+    }
     const n = ++this.stats.seen;
     // a fixed number of draws per stream and packet, whatever is configured: the k-th packet's decisions depend on the seed only
     const [l1, l2] = [this.rnd.loss(), this.rnd.loss()];
@@ -254,7 +303,7 @@ export class WireEngine {
       this.drops.has(n) ||
       (imp.everyNth !== undefined && n % imp.everyNth === 0) ||
       lossEvent(imp, this.loss, l1, l2);
-    const decision: Decision = { n, lost, duplicated: false, corrupted: false, reordered: false };
+    const decision: Decision = { n, lost, duplicated: false, corrupted: false, reordered: false, matched: true };
     // netem: a packet both lost and duplicated goes once
     if (lost && !duplicated) {
       this.countDrop(packet.length);

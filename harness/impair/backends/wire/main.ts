@@ -90,7 +90,7 @@ const watcher = watch(
 function handle(req: WireRequest): WireReply {
   switch (req.op) {
     case "set": {
-      const next = new WireEngine(req.fault.impairment, req.seed >>> 0);
+      const next = new WireEngine(req.fault.impairment, req.seed >>> 0, req.fault.match);
       next.adopt(engine.pending());
       engine = next;
       log(`set seed ${req.seed}: ${JSON.stringify(req.fault)}`);
