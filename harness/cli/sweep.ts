@@ -12,11 +12,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Impairment } from "../impair/impairment";
+import { mixSeed } from "../impair/fault";
 import { isNoImpairment } from "../impair/impairment";
 import { mapPool } from "../pool";
+import type { Harsher } from "../report/sweep";
+import { withSeed } from "../topology/chaos";
 import { loadTopology } from "../topology/load";
 import type { RuntimeKind, Scenario } from "../topology/model";
-import { UsageError, seeded, selectCells, withRuntime, withSeedOption, withTopology, type Command } from "./command";
+import { UsageError, selectCells, withRuntime, withSeedOption, withTopology, type Command } from "./command";
 import { bandwidthOption, durationOption, impairmentOf, integerOption, percentOption, withImpairOptions, type ImpairArgs, type ValueOption } from "./impair-options";
 import { err, out } from "./output";
 import { MAX_JOBS } from "./run";
@@ -27,8 +30,18 @@ export type SweepAxis = (typeof SWEEP_AXES)[number];
 
 const UNIT: Record<SweepAxis, "%" | "ms" | "kbit" | ""> = { loss: "%", delay: "ms", jitter: "ms", duplicate: "%", reorder: "%", corrupt: "%", rate: "kbit", every: "" };
 
+/** Which way each axis gets harsher: a lower rate is harsher, and so is a smaller N of every (0 = none at all). */
+export const HARSHER: Record<SweepAxis, Harsher> = { loss: "higher", delay: "higher", jitter: "higher", duplicate: "higher", reorder: "higher", corrupt: "higher", rate: "lower", every: "lower" };
+
+/** How harsh a value is on its axis (bigger = harsher): 0 is always none; on a "lower" axis a value's inverse. */
+function severity(axis: SweepAxis, v: number): number {
+  if (v === 0) return 0;
+  return HARSHER[axis] === "higher" ? v : 1 / v;
+}
+
 /**
- * "0,1,2,5%" or "0,50,200ms": the values in the axis' unit, ascending, each once. A bare number takes
+ * "0,1,2,5%" or "0,50,200ms": the values in the axis' unit, each once, in severity order (mildest first:
+ * loss 0,1,5; rate 2000,500,100; every 0,50,5,2). A bare number takes
  * the unit of the list's last value written with one (so "0,50,200ms" is milliseconds throughout).
  */
 export function parseAxisValues(axis: SweepAxis, text: string): number[] {
@@ -44,7 +57,7 @@ export function parseAxisValues(axis: SweepAxis, text: string): number[] {
     // a rate of 0 would stop every packet: not a point on a tolerance curve
     return bandwidthOption(axis, t);
   });
-  return [...new Set(values)].sort((a, b) => a - b);
+  return [...new Set(values)].sort((a, b) => severity(axis, a) - severity(axis, b));
 }
 
 /** The impairment field one axis value sets (nothing for 0). */
@@ -67,7 +80,13 @@ export function axisImpairment(axis: SweepAxis, v: number): Impairment {
 }
 
 export function axisLabel(axis: SweepAxis, v: number): string {
+  if (axis === "every") return v === 0 ? "none" : `every ${v}`;
   return `${v}${UNIT[axis]}`;
+}
+
+/** Run r's scenario seed: the sweep's seed for the first run (so it replays as `vpnlab run --seed N`), a mix of it for the others. */
+export function runSeed(seed: number, run: number): number {
+  return run === 0 ? seed : mixSeed(seed, run);
 }
 
 /** The scenario run at one point of the sweep: its impairing steps (or the base's) doing `imp` instead. */
@@ -80,6 +99,30 @@ export function sweptScenario(s: Scenario, base: Scenario, imp: Impairment): Sce
   const chaos = isNoImpairment(imp) ? steps.filter((st) => !st.fault) : steps.map((st) => (st.fault ? { ...st, fault: { ...st.fault, impairment: structuredClone(imp) } } : st));
   return { ...s, chaos };
 }
+
+/**
+ * Every run of the sweep: variant × value × run, each its scenario. A seeded sweep (--seed, else the file's seed:)
+ * gives run r its own seed, runSeed(seed, r) — N runs of one seed would replay one run N times.
+ */
+export function sweepCells(variants: readonly Scenario[], base: Scenario, axis: SweepAxis, values: readonly number[], fixed: Impairment, runs: number, seed: number | undefined) {
+  const seedOf = (s: Scenario) => seed ?? s.seed;
+  const cells = variants.flatMap((s) =>
+    values.flatMap((value) =>
+      Array.from({ length: runs }, (_, run) => {
+        const swept = sweptScenario(s, base, { ...fixed, ...axisImpairment(axis, value) });
+        const vs = seedOf(s);
+        return { variant: s.variant, value, run, scenario: vs === undefined ? swept : withSeed(swept, runSeed(vs, run)) };
+      }),
+    ),
+  );
+  // the seeds line of the table: when one seed governs every variant (else each run's seed is in the JSON)
+  const seeds = new Set(variants.map(seedOf));
+  const one = seeds.size === 1 ? [...seeds][0] : undefined;
+  const runSeeds = one === undefined ? undefined : Array.from({ length: runs }, (_, run) => runSeed(one, run));
+  return { runSeeds, cells };
+}
+
+const atPoint = (axis: SweepAxis, v: number): string => (axis === "every" ? axisLabel(axis, v) : `${axis} ${axisLabel(axis, v)}`);
 
 interface SweepArgs extends Omit<ImpairArgs, "seed"> {
   seed: number | undefined;
@@ -141,12 +184,12 @@ export const sweep = {
     const cfg = cfgFile ? loadConfig(cfgFile) : undefined;
     const variants = withRuntimes(selectCells(topology, a), a.runtime, cfg?.runtime);
     const base = topology.base;
-    const cells = variants.flatMap((s) => values.flatMap((value) => Array.from({ length: a.runs }, (_, run) => ({ variant: s.variant, value, run, scenario: seeded([sweptScenario(s, base, { ...fixed, ...axisImpairment(axis, value) })], seed)[0] }))));
+    const { runSeeds, cells } = sweepCells(variants, base, axis, values, fixed, a.runs, seed);
     // a point no backend here can serve is refused before any lab is built
     const { chaosRefusal } = await import("../impair/preflight");
     for (const c of cells) {
       const why = await chaosRefusal(c.scenario);
-      if (why) throw new UsageError(`${c.scenario.name}/${c.variant} at ${axis} ${axisLabel(axis, c.value)}: ${why}`);
+      if (why) throw new UsageError(`${c.scenario.name}/${c.variant} at ${atPoint(axis, c.value)}: ${why}`);
     }
     const jobs = a.jobs ?? cfg?.jobs ?? 1;
     const place = await placement(cells.map((c) => c.scenario), cfg, undefined).catch((e: Error) => {
@@ -159,12 +202,16 @@ export const sweep = {
       const r = await place.on(c.scenario, (where) => runScenario(c.scenario, where.options));
       if (!a.json) {
         const what = r.outcome === "lab-error" ? `LAB ERROR: ${r.error ?? r.reasons.join("; ")}` : `${r.verdict} — ${r.reasons.join("; ")}`;
-        err(`  [${i + 1}/${cells.length}] ${c.variant} at ${axis} ${axisLabel(axis, c.value)}${a.runs > 1 ? ` (run ${c.run + 1})` : ""}: ${what}`);
+        err(`  [${i + 1}/${cells.length}] ${c.variant} at ${atPoint(axis, c.value)}${a.runs > 1 ? ` (run ${c.run + 1}${c.scenario.seed !== undefined ? `, seed ${c.scenario.seed}` : ""})` : ""}: ${what}`);
       }
       return r;
     });
     const { sweepReport } = await import("../report/sweep");
-    const report = sweepReport({ topology: topology.name, file: a.file, axis, unit: UNIT[axis], values, fixed, ...(seed !== undefined ? { seed } : {}), runs: a.runs }, variants, cells.map((c, i) => ({ variant: c.variant, value: c.value, result: results[i] })));
+    const report = sweepReport(
+      { topology: topology.name, file: a.file, axis, unit: UNIT[axis], values, harsher: HARSHER[axis], show: (v) => axisLabel(axis, v), fixed, ...(seed !== undefined ? { seed } : {}), runs: a.runs, ...(runSeeds && a.runs > 1 ? { runSeeds } : {}) },
+      variants,
+      cells.map((c, i) => ({ variant: c.variant, value: c.value, run: c.run, result: results[i] })),
+    );
     fs.mkdirSync(a.out, { recursive: true });
     const stem = path.join(a.out, `${topology.name}-${axis}`);
     fs.writeFileSync(`${stem}.json`, JSON.stringify(report.json, null, 2) + "\n");

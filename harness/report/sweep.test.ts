@@ -27,6 +27,37 @@ describe("report/sweep: cells, tolerance, table, chart", () => {
     expect(tolerance(v, ["survives", "mixed", "fails", "fails", "fails"], pct).text).to.equal("survives up to 0%, not always survives from 1%");
   });
 
+  it("tolerance on an axis where lower is harsher (rate, every): values mildest first, 'down to'", () => {
+    const kbit = (v: number) => `${v}kbit`;
+    // rate 2000/500/100kbit (the CLI's severity order) surviving, surviving, failing
+    expect(tolerance([2000, 500, 100], ["survives", "survives", "fails"], kbit, "lower").text).to.equal("survives down to 500kbit, fails from 100kbit");
+    expect(tolerance([2000, 500, 100], ["survives", "survives", "survives"], kbit, "lower").text).to.equal("survives every value (down to 100kbit)");
+    const every = (v: number) => (v === 0 ? "none" : `every ${v}`);
+    expect(tolerance([0, 50, 5, 2], ["survives", "survives", "fails", "fails"], every, "lower")).to.deep.equal({
+      survivesUpTo: 50, firstNot: { value: 5, verdict: "fails" }, text: "survives down to every 50, fails from every 5",
+    });
+  });
+
+  it("a rate sweep's table, JSON and chart columns go mildest first; each run's seed in the table and JSON", () => {
+    const timing = { setupMs: 1, tunnelUpMs: 1, scenarioMs: 1, totalMs: 9000 };
+    const steps = [{ atMs: 2000, on: { node: "wan", net: "edge" }, fault: { impairment: { rateKbit: 100 } }, line: 1 }];
+    const res = (verdict: "survives" | "fails", seed: number) => ({ outcome: "verdict" as const, verdict, reasons: [verdict], labId: "a0000", timing, seed });
+    const r = sweepReport(
+      { topology: "t", file: "t.yaml", axis: "rate", unit: "kbit", values: [2000, 500, 100], harsher: "lower", fixed: {}, seed: 7, runs: 2, runSeeds: [7, 99] },
+      [{ variant: "base", expect: "fails", chaos: steps }],
+      [2000, 500, 100].flatMap((value) => [0, 1].map((run) => ({ variant: "base", value, run, result: res(value === 100 ? "fails" : "survives", [7, 99][run]) }))),
+    );
+    expect(r.table.split("\n")).to.deep.equal([
+      "variant  2000kbit      500kbit       100kbit    tolerance",
+      "base     survives 2/2  survives 2/2  fails 2/2  survives down to 500kbit, fails from 100kbit",
+      "seeds: run 1 7, run 2 99",
+    ]);
+    expect(r.chart.values).to.deep.equal(["2000kbit", "500kbit", "100kbit"]);
+    expect(r.json.harsher).to.equal("lower");
+    expect(r.json.runSeeds).to.deep.equal([7, 99]);
+    expect(r.json.variants[0].cells[2].runs.map((x) => [x.run, x.seed])).to.deep.equal([[1, 7], [2, 99]]);
+  });
+
   it("the table, the JSON and a chart cell per variant and value, coloured by verdict", () => {
     const timing = { setupMs: 1, tunnelUpMs: 1, scenarioMs: 1, totalMs: 9000 };
     const result = (verdict: "survives" | "fails", labId: string) => ({ outcome: "verdict" as const, verdict, reasons: [verdict], labId, timing });

@@ -24,26 +24,43 @@ export function cellLabel(runs: readonly RunVerdict[]): string {
   return `${v} ${runs.length}/${runs.length}`;
 }
 
-/** "survives up to 2%, fails from 5%" over the cells in ascending value order. */
-export function tolerance(values: readonly number[], verdicts: readonly CellVerdict[], show: (v: number) => string): { survivesUpTo?: number; firstNot?: { value: number; verdict: CellVerdict }; text: string } {
+/**
+ * Which way an axis gets harsher: "higher" (loss, delay, …: "survives up to 2%, fails from 5%") or "lower"
+ * (rate, every: "survives down to 500kbit, fails from 100kbit").
+ */
+export type Harsher = "higher" | "lower";
+
+/**
+ * "survives up to 2%, fails from 5%" over the cells in severity order (mildest first — the caller orders them,
+ * e.g. rate 2000, 500, 100kbit); `harsher` only picks the words ("up to" or "down to").
+ */
+export function tolerance(values: readonly number[], verdicts: readonly CellVerdict[], show: (v: number) => string, harsher: Harsher = "higher"): { survivesUpTo?: number; firstNot?: { value: number; verdict: CellVerdict }; text: string } {
   const firstBad = verdicts.findIndex((v) => v !== "survives");
   const label = (i: number) => show(values[i]);
-  if (firstBad < 0) return { survivesUpTo: values[values.length - 1], text: `survives every value (up to ${label(values.length - 1)})` };
+  const upTo = harsher === "higher" ? "up to" : "down to";
+  if (firstBad < 0) return { survivesUpTo: values[values.length - 1], text: `survives every value (${upTo} ${label(values.length - 1)})` };
   const firstNot = { value: values[firstBad], verdict: verdicts[firstBad] };
   const how = verdicts[firstBad] === "mixed" ? "not always survives" : verdicts[firstBad] === "lab-error" ? "lab error" : verdicts[firstBad];
   const again = verdicts.slice(firstBad + 1).map((v, k) => (v === "survives" ? label(firstBad + 1 + k) : "")).filter(Boolean);
   const note = again.length ? ` (survives again at ${again.join(", ")})` : "";
   if (firstBad === 0) return { firstNot, text: `${how} from ${label(0)}${note}` };
-  return { survivesUpTo: values[firstBad - 1], firstNot, text: `survives up to ${label(firstBad - 1)}, ${how} from ${label(firstBad)}${note}` };
+  return { survivesUpTo: values[firstBad - 1], firstNot, text: `survives ${upTo} ${label(firstBad - 1)}, ${how} from ${label(firstBad)}${note}` };
 }
 
-/** What was swept: the values of one axis (in its unit), the impairment added at every point, the runs per cell. */
+/** What was swept: the values of one axis (in its unit, mildest first), the impairment added at every point, the runs per cell. */
 export interface SweepInput {
   topology: string;
   file: string;
   axis: string;
   unit: string;
+  /** In severity order, mildest first: the table's and the chart's columns and the tolerance go this way. */
   values: readonly number[];
+  /** Which way the axis gets harsher (default higher). */
+  harsher?: Harsher;
+  /** How a value is shown (default value + unit). */
+  show?: (v: number) => string;
+  /** Each run's scenario seed (run r's at index r), when the sweep was seeded. */
+  runSeeds?: readonly number[];
   fixed: Impairment;
   seed?: number;
   runs: number;
@@ -53,21 +70,25 @@ export interface SweepInput {
 export function sweepReport(
   sw: SweepInput,
   variants: readonly Pick<Scenario, "variant" | "expect" | "chaos">[],
-  done: readonly { variant: string; value: number; result: Pick<ScenarioResult, "outcome" | "verdict" | "reasons" | "error" | "labId" | "timing"> & { seed?: number } }[],
+  done: readonly { variant: string; value: number; run?: number; result: Pick<ScenarioResult, "outcome" | "verdict" | "reasons" | "error" | "labId" | "timing"> & { seed?: number } }[],
 ) {
-  const { topology, file, axis, unit, values, fixed, seed, runs } = sw;
-  const show = (v: number) => `${v}${unit}`;
+  const { topology, file, axis, unit, values, fixed, seed, runs, runSeeds } = sw;
+  const harsher = sw.harsher ?? "higher";
+  const show = sw.show ?? ((v: number) => `${v}${unit}`);
   const rows = variants.map((s) => {
     const cells = values.map((value) => {
-      const rs = done.filter((d) => d.variant === s.variant && d.value === value).map((d) => d.result);
-      return { value, verdict: cellVerdict(rs), label: cellLabel(rs), runs: rs };
+      const ds = done.filter((d) => d.variant === s.variant && d.value === value);
+      const rs = ds.map((d) => d.result);
+      return { value, verdict: cellVerdict(rs), label: cellLabel(rs), runs: rs, runIndex: ds.map((d) => d.run) };
     });
-    return { variant: s.variant, expect: s.expect, cells, tolerance: tolerance(values, cells.map((c) => c.verdict), show) };
+    return { variant: s.variant, expect: s.expect, cells, tolerance: tolerance(values, cells.map((c) => c.verdict), show, harsher) };
   });
-  const table = formatTable(
+  const grid = formatTable(
     rows.map((r) => [r.variant, ...r.cells.map((c) => c.label), r.tolerance.text]),
     ["variant", ...values.map((v) => show(v)), "tolerance"],
   );
+  // each run's seed, so any run replays alone with `vpnlab run --seed`
+  const table = runSeeds?.length ? `${grid}\nseeds: ${runSeeds.map((s, r) => `run ${r + 1} ${s}`).join(", ")}` : grid;
   const target = [...new Set(variants.flatMap((s) => s.chaos.filter((st) => st.fault).map((st) => (st.on.net ? `${st.on.node}.${st.on.net}` : st.on.node))))].join(", ");
   const axisText = `${axis}${isNoImpairment(fixed) ? "" : " (with the fixed impairment)"}${target ? ` on ${target}` : ""}`;
   const chart: SweepChart = {
@@ -82,9 +103,11 @@ export function sweepReport(
     axis,
     unit: unit,
     values,
+    harsher,
     fixed,
     ...(seed !== undefined ? { seed } : {}),
     runs,
+    ...(runSeeds?.length ? { runSeeds } : {}),
     variants: rows.map((r) => ({
       variant: r.variant,
       expect: r.expect,
@@ -92,7 +115,7 @@ export function sweepReport(
       cells: r.cells.map((c) => ({
         value: c.value,
         verdict: c.verdict,
-        runs: c.runs.map((x) => ({ labId: x.labId, outcome: x.outcome, verdict: x.verdict, reasons: x.reasons, ...(x.error ? { error: x.error } : {}), ...(x.seed !== undefined ? { seed: x.seed } : {}), totalMs: x.timing.totalMs })),
+        runs: c.runs.map((x, k) => ({ ...(c.runIndex[k] !== undefined ? { run: c.runIndex[k]! + 1 } : {}), labId: x.labId, outcome: x.outcome, verdict: x.verdict, reasons: x.reasons, ...(x.error ? { error: x.error } : {}), ...(x.seed !== undefined ? { seed: x.seed } : {}), totalMs: x.timing.totalMs })),
       })),
     })),
   };
