@@ -11,10 +11,11 @@ import { describeImpairment } from "../impair/impairment";
 import type { DropCount } from "../impair/counters";
 import { runtimeModule } from "../runtime";
 import type { Runtime } from "../runtime/runtime";
-import { LAB_ID_RE, labDir, ownerAlive, processStart, readState, writeState, type HeldFault, type LabState } from "../runtime/state";
+import { LAB_ID_RE, labDir, ownerAlive, readState, writeState, type HeldFault, type LabState } from "../runtime/state";
 import { loadTopology, selectScenarios } from "../topology/load";
 import type { FaultTarget, Scenario } from "../topology/model";
 import { UsageError } from "./command";
+import { withLockFile } from "./lock";
 
 export interface HeldLab {
   state: LabState;
@@ -93,31 +94,20 @@ export function droppedText(d: DropCount | undefined): string {
 const LOCK_WAIT_MS = 15_000;
 
 /**
- * Run `fn` with the lab's fault list to itself: an exclusive lock file in the lab's directory (taken over
- * when the process that holds it is gone), then the record re-read, changed by `fn` and written back.
+ * Run `fn` with the lab's fault list to itself: an exclusive lock file in the lab's directory (withLockFile:
+ * created complete, taken over when the process that holds it is gone), then the record re-read, changed by
+ * `fn` and written back.
  */
 async function withRecord<T>(labId: string, fn: (state: LabState) => Promise<T>): Promise<T> {
-  const lock = path.join(labDir(labId), "faults.lock");
-  const mine = `${process.pid} ${processStart(process.pid) ?? ""}`;
-  for (let waited = 0; ; waited += 50) {
-    try {
-      fs.writeFileSync(lock, mine, { flag: "wx" });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const [pid, start] = (fs.readFileSync(lock, "utf8") || "0 ").split(" ");
-      if (processStart(Number(pid)) !== start) fs.rmSync(lock, { force: true }); // its holder died: the lock is debris
-      else if (waited > LOCK_WAIT_MS) throw new Error(`lab ${labId}: its fault record is locked by pid ${pid} for more than ${LOCK_WAIT_MS / 1000} s`);
-      else await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  try {
-    const state = readState(labId);
-    if (!state) throw new UsageError(`no lab named ${labId} (it went away); see \`vpnlab ls\``);
-    return await fn(state);
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
+  return withLockFile(
+    path.join(labDir(labId), "faults.lock"),
+    async () => {
+      const state = readState(labId);
+      if (!state) throw new UsageError(`no lab named ${labId} (it went away); see \`vpnlab ls\``);
+      return fn(state);
+    },
+    { waitMs: LOCK_WAIT_MS, what: `lab ${labId}: its fault record` },
+  );
 }
 
 /** Record faults in place (replacing what was at each (node, dev, direction)) and drop cleared ones; written at once. */
