@@ -173,6 +173,36 @@ describe("chaos steps: the file's syntax → the model", () => {
     // ending exactly at the end of the chaos phase is fine
     expect(() => parseTopology(text.replace("at: 2s", "at: 1s"), "f.yaml")).not.to.throw();
   });
+  it("schedules and other faults on one place: what overlaps is refused, what follows one another is not", () => {
+    const withChaos = (steps: string[]) => `${SMALL}phases: { baseline: 1s, chaos: 6s, recovery: 1s }\nchaos:\n${steps.map((s) => `  - ${s}\n`).join("")}`;
+    const refusal = (steps: string[]) => {
+      try {
+        parseTopology(withChaos(steps), "f.yaml");
+        return "accepted";
+      } catch (e) {
+        if (e instanceof TopologyError) return `${e.line}:${e.key}: ${e.detail}`;
+        throw e;
+      }
+    };
+    const burst = "{ at: 2s, on: headend.corp, burst: { loss: 50%, length: 200ms, every: 1s, count: 3 } }";
+    // the reviewer's case: a delay, then a burst whose clear would end the delay for good
+    expect(refusal(["{ at: 1s, on: headend.corp, delay: 100ms }", burst])).to.match(/^13:chaos\[1\]\.burst: "burst 1\/3: on" at 2s on headend\.corp egress overlaps the step of line 12 \(delay 100ms\)/);
+    // a plain fault inside a ramp's window (the ramp's next value would replace it)
+    expect(refusal(["{ at: 1s, on: headend, ramp: { loss: [1%, 2%, 5%], every: 1s } }", "{ at: 2s, on: headend.corp, delay: 50ms }"])).to.match(/^13:chaos\[1\]\.at: delay 50ms at 2s on headend\.corp egress overlaps the ramp of line 12 \(its window runs from 1s to 3s\)/);
+    // two schedules on one place
+    expect(refusal([burst, "{ at: 2.1s, on: headend.corp, flap: { down: 100ms, up: 100ms, cycles: 2 } }"])).to.match(/^13:chaos\[1\]\.flap: "flap 1\/2: down" at 2\.1s on headend\.corp egress overlaps the burst of line 12 \(its window runs from 2s to 4\.2s\)/);
+    for (const ok of [
+      [burst, "{ at: 2s, on: headend.corp, direction: ingress, delay: 100ms }"], // another direction
+      [burst, "{ at: 2s, on: headend.home, delay: 100ms }"], // another net
+      ["{ at: 1s, on: headend.corp, delay: 100ms }", "{ at: 1.5s, on: headend.corp, clear: true }", burst], // cleared first
+      [burst, "{ at: 5s, on: headend.corp, delay: 100ms }"], // after the burst's last window
+      [burst, "{ at: 2.5s, on: headend.corp, flap: { down: 100ms, up: 100ms, cycles: 2 } }"], // between the burst's windows: nothing in place is lost
+      ["{ at: 1s, on: headend.corp, ramp: { loss: [1%, 2%], every: 1s } }", "{ at: 3s, on: headend.corp, delay: 50ms }"], // after the ramp's last value
+      ["{ at: 1s, on: headend.corp, loss: 1% }", "{ at: 2s, on: headend.corp, loss: 5% }"], // one plain step replacing another, as ever
+    ]) {
+      expect(refusal(ok), ok.join(" + ")).to.equal("accepted");
+    }
+  });
   it("model validation errors speak the file's keys", () => {
     expect(fileWords("invalid impairment (delayCorrelation): a delay correlation or distribution shapes the jitter: set jitterMs > 0")).to.equal(
       "a delay correlation or distribution shapes the jitter: set jitter > 0",

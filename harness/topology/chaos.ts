@@ -469,3 +469,50 @@ export function scheduleKey(m: PMap): string | undefined {
   }
   return undefined;
 }
+
+/** A step's place: NODE.NET direction (a node-wide step stands on each of the node's nets). */
+function stepPlaces(step: ChaosStep, netsOf: (node: string) => readonly string[]): string[] {
+  const dir = (step.fault ? step.fault.direction : step.direction) ?? "egress";
+  const nets = step.on.net !== undefined ? [step.on.net] : netsOf(step.on.node);
+  return nets.map((n) => `${step.on.node}.${n} ${dir}`);
+}
+
+/** Two steps that overlap on one place, where a schedule would silently replace or remove the other's fault. */
+export interface ScheduleOverlap {
+  /** The step that comes in on top (its origin: the index of the written step it came from). */
+  later: ChaosStep;
+  laterOrigin: number;
+  /** The fault in place there, and where it was written. */
+  inPlace: ChaosStep;
+  place: string;
+}
+
+/**
+ * Schedules that overlap another fault on the same (target, direction) (pure). One place holds one fault: a
+ * burst's window replaces a fault in place there and its clear removes it for the rest of chaos, silently. So a
+ * step of a schedule may not come in on a fault another written step put there, and no other step may put a
+ * fault where a schedule's window is still running (until its last step). `origin[i]`: the written step
+ * timeline[i] came from; the timeline in time order.
+ */
+export function scheduleOverlaps(timeline: readonly ChaosStep[], origin: readonly number[], netsOf: (node: string) => readonly string[]): ScheduleOverlap[] {
+  // a schedule's window: from its first step to its last
+  const lastAt = new Map<number, number>();
+  timeline.forEach((s, i) => s.schedule && lastAt.set(origin[i], Math.max(lastAt.get(origin[i]) ?? 0, s.atMs)));
+  const inPlace = new Map<string, { step: ChaosStep; origin: number }>();
+  const out: ScheduleOverlap[] = [];
+  timeline.forEach((step, i) => {
+    for (const place of stepPlaces(step, netsOf)) {
+      if (!step.fault) {
+        inPlace.delete(place);
+        continue;
+      }
+      const prev = inPlace.get(place);
+      if (prev && prev.origin !== origin[i]) {
+        const prevWindowOpen = prev.step.schedule !== undefined && (lastAt.get(prev.origin) ?? 0) > step.atMs;
+        if (step.schedule !== undefined || prevWindowOpen) out.push({ later: step, laterOrigin: origin[i], inPlace: prev.step, place });
+      }
+      inPlace.set(place, { step, origin: origin[i] });
+    }
+  });
+  return out;
+}

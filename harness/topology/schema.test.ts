@@ -42,7 +42,7 @@ const SEMANTIC = [
   "via-own-address", "vpn-unknown-node", "vpn-wrong-role",
   // chaos: what a step refers to, combinations the model refuses, and schedules that do not fit the chaos phase
   "match-unknown-node", "match-host-bits", "reorder-correlation-alone", "reorder-no-delay", "correlation-no-jitter", "partition-with-loss",
-  "flap-past-chaos", "burst-overlap", "ramp-past-chaos", "partition-for-past-chaos", "schedule-in-baseline",
+  "flap-past-chaos", "burst-overlap", "ramp-past-chaos", "partition-for-past-chaos", "schedule-in-baseline", "schedule-over-fault", "fault-in-schedule-window",
 ];
 
 /** Not one well-formed YAML document: the YAML parser refuses it before any schema applies. */

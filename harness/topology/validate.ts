@@ -4,7 +4,7 @@
 // what is wrong and what to do instead. The first problem found is reported.
 import { IMPLEMENTATIONS, implSpec } from "../vpn/impls";
 import { TRANSPORT_OPTION_NAMES, TRANSPORT_SPECS } from "../vpn/impls/transports";
-import { MAX_EXPANDED, STEP_KEYS, expandStep, expandedCount, planOf, scheduleKey, seedSteps } from "./chaos";
+import { MAX_EXPANDED, STEP_KEYS, expandStep, expandedCount, planOf, scheduleKey, scheduleOverlaps, seedSteps, stepAction } from "./chaos";
 import { TopologyError, didYouMean, nearest } from "./errors";
 import { childPath, type PEntry, type PMap, type PNode, type PSeq, type Pos } from "./merge";
 import {
@@ -730,6 +730,8 @@ function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], p
   // a step at 0 is in place before the probe's first packet; every other one belongs to the chaos phase
   const inTime = (t: number) => t === 0 || (t >= start && t <= end);
   let total = 0;
+  const written: PMap[] = [];
+  const origin = new Map<ChaosStep, number>();
   const steps = ck.seq(n, "chaos").items.flatMap((item): ChaosStep[] => {
     const m = ck.map(item, "a chaos step", STEP_KEYS);
     const atN = ck.req(m, "at", `at: ${msText(start)}`);
@@ -757,8 +759,30 @@ function checkChaos(root: PMap, ck: Checker, nodes: NodeSrc[], nets: NetSrc[], p
           : `inside the baseline (the chaos phase starts at ${msText(start)}) — start it at ${msText(start)} or later (only single steps may be at 0s)`;
       ck.atKey(m.entries.get(sk)!, `${sk} expands to steps from ${msText(atMs)} to ${msText(lastAt)}; its step "${late.schedule}" at ${msText(late.atMs)} falls ${where}; a schedule is never cut short`);
     }
+    for (const s of expanded) origin.set(s, written.length);
+    written.push(m);
     return expanded;
   });
   // Stable: steps at the same instant keep their written (and expanded) order.
-  return steps.map((s, i) => ({ s, i })).sort((a, b) => a.s.atMs - b.s.atMs || a.i - b.i).map((x) => x.s);
+  const timeline = steps.map((s, i) => ({ s, i })).sort((a, b) => a.s.atMs - b.s.atMs || a.i - b.i).map((x) => x.s);
+  const netsOf = (node: string) => byName.get(node)?.links.map((l) => l.net) ?? [];
+  const [o] = scheduleOverlaps(timeline, timeline.map((s) => origin.get(s)!), netsOf);
+  if (o) {
+    const m = written[o.laterOrigin];
+    const sk = scheduleKey(m);
+    const window = (s: ChaosStep) => {
+      const ts = timeline.filter((t) => origin.get(t) === origin.get(s)).map((t) => t.atMs);
+      return `from ${msText(Math.min(...ts))} to ${msText(Math.max(...ts))}`;
+    };
+    const what = (s: ChaosStep) =>
+      s.schedule ? `the ${s.schedule.replace(/ \d+\/\d+:.*$|:.*$/, "")} of line ${s.line} (its window runs ${window(s)})` : `the step of line ${s.line} (${stepAction(s)}), in place there since ${msText(s.atMs)}`;
+    const how = o.later.schedule
+      ? `its windows would replace that fault and its clears remove it for the rest of chaos`
+      : `the schedule's next step would replace it, or its clear remove it`;
+    ck.atKey(
+      m.entries.get(sk ?? "at")!,
+      `${o.later.schedule ? `"${o.later.schedule}"` : stepAction(o.later)} at ${msText(o.later.atMs)} on ${o.place} overlaps ${what(o.inPlace)}: one place holds one fault, so ${how}, silently — clear it first (a \`clear: true\` step before), put one on another target or direction, or write the combined impairment as the schedule's`,
+    );
+  }
+  return timeline;
 }
