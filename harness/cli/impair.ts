@@ -30,6 +30,9 @@ export const impair = {
       const { target, devs } = resolveTarget(lab.scenario, a.target);
       const fault = faultOf(a, (n) => firstAddress(lab.scenario, n), impairment);
       const direction = fault.direction ?? "egress";
+      const { heldWireRefusal } = await import("../impair/preflight");
+      const fw = await heldWireRefusal(lab.scenario, target.node, fault);
+      if (fw) throw new UsageError(`${lab.state.labId}: ${a.target}: ${fw}`);
       const added: HeldFault[] = [];
       try {
         for (const dev of devs) {

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import type { Scenario } from "../topology/model";
 import { chooseBackend } from "./backend";
+import type { Fault } from "./fault";
 import { BACKENDS } from "./backends";
 import type { Availability, ImpairBackend, ImpairBackendImpl } from "./backends/types";
 
@@ -35,13 +36,47 @@ export function chaosRefusalWith(scenario: Scenario, availability: (b: ImpairBac
   for (const step of scenario.chaos) {
     if (!step.fault) continue;
     const choice = chooseBackend(step.fault, availability, backends);
-    if ("refused" in choice) {
-      const on = step.on.net ? `${step.on.node}.${step.on.net}` : step.on.node;
-      const what = step.schedule ? ` (${step.schedule})` : "";
-      return `${scenario.file}:${step.line}: the chaos step on ${on}${what} cannot run on this host — ${choice.refused}`;
-    }
+    const on = step.on.net ? `${step.on.node}.${step.on.net}` : step.on.node;
+    const what = step.schedule ? ` (${step.schedule})` : "";
+    if ("refused" in choice) return `${scenario.file}:${step.line}: the chaos step on ${on}${what} cannot run on this host — ${choice.refused}`;
+    const fw = wireOnFirewall(scenario, step.on.node, choice.backend);
+    if (fw) return `${scenario.file}:${step.line}: the chaos step on ${on}${what} cannot run — ${fw}`;
   }
   return undefined;
+}
+
+/**
+ * Why a fault the wire would serve cannot go on `node` when that node carries the scenario's firewall;
+ * undefined when it can. The wire hands each packet to a TUN and back, so the firewall's conntrack sees it
+ * twice: a NATed or redirected packet comes back already rewritten, matches neither direction of its
+ * entry and is dropped, and masquerade gets no binding. Pure.
+ */
+export function wireOnFirewall(scenario: Pick<Scenario, "firewall" | "nodes">, node: string, backend: ImpairBackend): string | undefined {
+  const fw = scenario.firewall?.node;
+  if (backend !== "wire" || node !== fw) return undefined;
+  const me = scenario.nodes.find((n) => n.name === fw);
+  const nets = new Set(me?.links.map((l) => l.net) ?? []);
+  const hops = scenario.nodes.filter((n) => n.name !== fw).flatMap((n) => n.links.filter((l) => nets.has(l.net)).map((l) => `${n.name}.${l.net}`));
+  const instead = hops.length ? `impair a hop next to it instead (${hops.join(", ")})` : "impair a hop next to it instead";
+  return (
+    `it needs the userspace wire, which cannot run on ${fw}, the node that carries the firewall: each packet would pass its conntrack twice ` +
+    `(a NATed or redirected packet comes back from the wire already rewritten, matches neither direction of its entry and is dropped) — ` +
+    `${instead}; drops nftables serves (loss, drop, every, partition without a seed) may stay on ${fw}`
+  );
+}
+
+/**
+ * `vpnlab impair` on a held lab: the refusal of wireOnFirewall for `fault` on `node`, with this host's backends
+ * (netem asked of the host's files only when the wire would otherwise serve it).
+ */
+export async function heldWireRefusal(scenario: Pick<Scenario, "firewall" | "nodes">, node: string, fault: Fault): Promise<string | undefined> {
+  if (node !== scenario.firewall?.node) return undefined;
+  const without = chooseBackend(fault, (b) => (b === "netem" ? { available: false } : { available: true }));
+  if ("refused" in without || without.backend !== "wire") return undefined;
+  netemProbe ??= Promise.resolve(netemPassive());
+  const netem = await netemProbe;
+  const real = chooseBackend(fault, (b) => (b === "netem" ? netem : { available: true }));
+  return "refused" in real ? undefined : wireOnFirewall(scenario, node, real.backend);
 }
 
 /** Only the backends no other registered one can stand in for are asked about; netem is probed once per process. */
