@@ -18,6 +18,7 @@ import { registerTeardown } from "./cleanup";
 import { startFirewall, type FirewallHandle } from "./firewall/start";
 import { Impairer } from "./impair/apply";
 import type { Direction, Fault } from "./impair/fault";
+import { wireNames, type WireState } from "./impair/backends/wire/plan";
 import { chooseRuntime, createRuntime } from "./runtime";
 import type { Runtime, RuntimeKind } from "./runtime/runtime";
 import { labDir, newLabId, processStart, removeState, writeState, type LabState } from "./runtime/state";
@@ -171,13 +172,45 @@ export class Lab {
       busy = true;
       this.runtime
         .vanished()
-        .then((gone) => {
-          if (gone.length > 0) this.reportFault(gone.join(", "), gone.length > 1 ? "were deleted" : "was deleted");
+        .then(async (gone) => {
+          if (gone.length > 0) return this.reportFault(gone.join(", "), gone.length > 1 ? "were deleted" : "was deleted");
+          const dead = await this.deadWires();
+          if (dead) this.reportFault(dead, "died while its fault was in place (its traffic would pass unimpaired)");
         })
         .catch(() => undefined)
         .finally(() => (busy = false));
     }, WATCH_MS);
     this.watchTimer.unref();
+  }
+
+  /**
+   * A wire program of the lab that died while its fault is in place, named ("the wire on wan.edge egress (pid 123)"):
+   * its TUN goes with it, the fwmark lookup falls through to the main table, and traffic flows unimpaired while
+   * the record says impaired. Each wire (this process's or a `vpnlab impair`'s) leaves a state file in the lab's
+   * run directory with its process; its fault is in place while its steering table exists (a clear removes the
+   * steering before it stops the program, so a wire stopped on purpose is never reported).
+   */
+  private async deadWires(): Promise<string | undefined> {
+    let files: string[];
+    try {
+      files = fs.readdirSync(this.dir).filter((f) => /^wire-.+\.json$/.test(f));
+    } catch {
+      return undefined;
+    }
+    for (const f of files) {
+      let st: WireState;
+      try {
+        st = JSON.parse(fs.readFileSync(path.join(this.dir, f), "utf8")) as WireState;
+      } catch {
+        continue; // being written, or gone: the next look decides
+      }
+      if (st.hostPid === undefined || st.hostStart === undefined || processStart(st.hostPid) === st.hostStart) continue;
+      const n = wireNames(this.dir, st.node, st.dev, st.direction);
+      // still steered into a TUN nobody reads (and the state file still there: not a clear that just finished)
+      const steered = await this.runtime.exec(st.node, ["nft", "list", "table", "inet", n.table], { allowFailure: true });
+      if (steered.code === 0 && fs.existsSync(n.stateFile)) return `the wire on ${st.node}.${st.dev} ${st.direction} (pid ${st.hostPid})`;
+    }
+    return undefined;
   }
 
   node(name: string): NodeSpec {

@@ -1,6 +1,6 @@
 // Harness faults are lab errors, never verdicts. Each piece of a running lab
 // is killed in turn in the middle of a scenario — an agent on each node, the
-// builtin proxy, HAProxy, a node's namespace — through `vpnlab run` as a user
+// builtin proxy, HAProxy, the wire serving a fault, a node's namespace — through `vpnlab run` as a user
 // runs it. Every run must end with LAB-ERROR naming the piece and when it
 // died, exit 2, and leave nothing behind. Without the fault watch, each of
 // these would have been reported as "fails" (the tunnel or the probe dies).
@@ -79,6 +79,15 @@ const KILLS: Kill[] = [
     },
   },
   {
+    // no netem here: the wire serves the delay; dead, its TUN goes and traffic would flow unimpaired
+    name: "the wire on wan.edge",
+    variant: "fault-wire",
+    kill: (id) => {
+      killPiece(id, "wan", /--tun-a/);
+      return /the wire on wan\.edge egress \(pid \d+\) died while its fault was in place/;
+    },
+  },
+  {
     name: "the wan router's namespace",
     variant: "ctcp-no-loss",
     kill: (id) => {
@@ -141,7 +150,10 @@ describe("harness faults: a piece of the lab dies mid-scenario → LAB-ERROR, ex
     this.timeout(300000);
     // HAProxy on a loss-free variant: without the watch its death would read as "fails"
     file = path.join(suiteTmp(), "asa-ips-faults.yaml");
-    fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8") + "  fault-haproxy:     { firewall: { proxy: haproxy }, chaos: [], expect: survives }\n");
+    fs.writeFileSync(file, fs.readFileSync(TOPO, "utf8") +
+        "  fault-haproxy:     { firewall: { proxy: haproxy }, chaos: [], expect: survives }\n" +
+        "  fault-wire:        { chaos: [{ at: 0s, on: wan.edge, delay: 20ms }], expect: survives }\n",
+    );
     // side by side: each run is a lab of its own
     const done = await Promise.allSettled(KILLS.map((k) => runAndKill(file, k)));
     done.forEach((d, i) => outcomes.set(KILLS[i].name, d.status === "fulfilled" ? d.value : (d.reason as Error)));
