@@ -22,18 +22,18 @@ describe("impair/backends/wire/plan", () => {
     expect(() => wireNames("/d", "../x", "edge")).to.throw(/invalid node name/);
   });
 
-  it("egress marks forwarded packets routed out DEV (not the wire's own) and locally sent ones; ingress what arrives on DEV", () => {
+  it("egress marks forwarded packets routed out DEV (not the wire's own, nor one an ingress wire marked) and locally sent ones; ingress what arrives on DEV; never broadcast/multicast, nor TTL 1 on ingress", () => {
     const e = wireNames("/d", "wan", "edge", "egress");
     expect(steeringRuleset(e, { impairment: { delayMs: 10 }, match: { proto: "udp", dport: 4500 } })).to.equal(
       [
         `table inet ${e.table} {`,
         "\tchain prerouting {",
         "\t\ttype filter hook prerouting priority mangle; policy accept;",
-        `\t\tiifname != "${e.tunB}" meta nfproto ipv4 fib daddr oifname "edge" udp dport 4500 meta mark set ${e.mark}`,
+        `\t\tiifname != "${e.tunB}" meta nfproto ipv4 meta mark and 0xffff0000 != 0x76770000 fib daddr type != { broadcast, multicast } fib daddr oifname "edge" udp dport 4500 meta mark set ${e.mark}`,
         "\t}",
         "\tchain output {",
         "\t\ttype route hook output priority mangle; policy accept;",
-        `\t\toifname "edge" meta nfproto ipv4 udp dport 4500 meta mark set ${e.mark}`,
+        `\t\toifname "edge" meta nfproto ipv4 fib daddr type != { broadcast, multicast } udp dport 4500 meta mark set ${e.mark}`,
         "\t}",
         "}",
         "",
@@ -41,7 +41,7 @@ describe("impair/backends/wire/plan", () => {
     );
     const i = wireNames("/d", "wan", "edge", "ingress");
     expect(steeringRuleset(i, { impairment: { delayMs: 10 }, direction: "ingress" })).to.equal(
-      [`table inet ${i.table} {`, "\tchain prerouting {", "\t\ttype filter hook prerouting priority mangle; policy accept;", `\t\tiifname "edge" meta nfproto ipv4 meta mark set ${i.mark}`, "\t}", "}", ""].join("\n"),
+      [`table inet ${i.table} {`, "\tchain prerouting {", "\t\ttype filter hook prerouting priority mangle; policy accept;", `\t\tiifname "edge" meta nfproto ipv4 ip ttl != 1 fib daddr type != { broadcast, multicast } meta mark set ${i.mark}`, "\t}", "}", ""].join("\n"),
     );
   });
 });

@@ -70,20 +70,35 @@ export function isWireTable(t: number): boolean {
   return Number.isInteger(t) && t >= TABLE_BASE && t <= TABLE_BASE + 0xffff;
 }
 
-/** The nftables table that marks the fault's packets (priority mangle: before NAT and the filter). */
+/** A wire's fwmark: for the egress rule's guard (a packet an ingress wire marked is left to it). */
+const WIRE_MARK = `meta mark and 0x${(0xffff0000 >>> 0).toString(16)} != 0x${TABLE_BASE.toString(16)}`;
+/**
+ * Never steered: broadcast and multicast (nothing routes them back out of TUN B: the wire would swallow the
+ * node's own), and, on ingress, packets with TTL 1 (the hop into TUN A is a forward, which drops them:
+ * addressed elsewhere they die at the node anyway, addressed to it they would not have).
+ */
+const NOT_BROADCAST = "fib daddr type != { broadcast, multicast }";
+const NOT_TTL_1 = "ip ttl != 1";
+
+/**
+ * The nftables table that marks the fault's packets (priority mangle: before NAT and the filter). Both
+ * directions on one node: the ingress rule always marks, the egress rule only what carries no wire mark
+ * (whichever chain runs first) — so the ingress wire takes the packet first and the egress wire catches it
+ * when it comes back out of the ingress wire's TUN B, unmarked.
+ */
 export function steeringRuleset(n: WireNames, fault: Fault): string {
   const match = nftFlowMatch(fault.match);
-  const sel = (head: string) => [head, match, `meta mark set ${n.mark}`].filter(Boolean).join(" ");
+  const sel = (...head: string[]) => [...head, match, `meta mark set ${n.mark}`].filter(Boolean).join(" ");
   const lines = [`table inet ${n.table} {`, "\tchain prerouting {", "\t\ttype filter hook prerouting priority mangle; policy accept;"];
   if (n.direction === "ingress") {
-    lines.push(`\t\t${sel(`iifname "${n.dev}" meta nfproto ipv4`)}`);
+    lines.push(`\t\t${sel(`iifname "${n.dev}" meta nfproto ipv4`, NOT_TTL_1, NOT_BROADCAST)}`);
     lines.push("\t}");
   } else {
     // forwarded packets whose route leaves by DEV; not those the wire itself puts back
-    lines.push(`\t\t${sel(`iifname != "${n.tunB}" meta nfproto ipv4 fib daddr oifname "${n.dev}"`)}`);
+    lines.push(`\t\t${sel(`iifname != "${n.tunB}" meta nfproto ipv4`, WIRE_MARK, NOT_BROADCAST, `fib daddr oifname "${n.dev}"`)}`);
     lines.push("\t}");
     // locally sent ones: a route chain re-routes a packet whose mark changed
-    lines.push("\tchain output {", "\t\ttype route hook output priority mangle; policy accept;", `\t\t${sel(`oifname "${n.dev}" meta nfproto ipv4`)}`, "\t}");
+    lines.push("\tchain output {", "\t\ttype route hook output priority mangle; policy accept;", `\t\t${sel(`oifname "${n.dev}" meta nfproto ipv4`, NOT_BROADCAST)}`, "\t}");
   }
   lines.push("}", "");
   return lines.join("\n");
