@@ -1,4 +1,8 @@
 import { expect } from "chai";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { wireNames } from "./backends/wire/plan";
 import { ImpairmentRefused, Impairer } from "./apply";
 import { probeNetem } from "./backend";
 import { InvalidImpairment } from "./impairment";
@@ -127,6 +131,33 @@ describe("impair/apply: Impairer", () => {
       expect(k.tables.size).to.equal(0);
       await imp.clearAll(); // nothing left to do
       expect(imp.applied.filter((a) => a.action === "clear")).to.have.length(3);
+    });
+
+    it("clear asks every backend, the wire too, even for a target this Impairer never impaired (a cut-short impair's leftovers)", async () => {
+      const k = new FakeKernel(false);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-apply-"));
+      try {
+        const imp = new Impairer({ exec: k, dir });
+        await imp.clear("wan", "edge");
+        const table = wireNames(dir, "wan", "edge").table;
+        const asked = k.calls.filter((c) => c.argv.join(" ") === `nft list table inet ${table}`);
+        expect(asked, JSON.stringify(k.calls.map((c) => c.argv.join(" ")))).to.have.length(1);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("a clear with keep ends the fault; clearAll still clears that interface (what was kept goes)", async () => {
+      const k = new FakeKernel(false);
+      const imp = new Impairer(k);
+      await imp.apply("wan", "edge", { impairment: { partition: true } });
+      await imp.clear("wan", "edge", "egress", { keep: true });
+      expect(k.tables.size).to.equal(0);
+      expect(imp.hasKept()).to.equal(true);
+      await imp.clearAll();
+      const clears = imp.applied.filter((a) => a.action === "clear");
+      expect(clears.map((c) => `${c.node}/${c.dev} ${c.direction}`), "the keep clear, then clearAll's").to.deep.equal(["wan/edge egress", "wan/edge egress"]);
+      expect(imp.hasKept()).to.equal(false);
     });
 
     it("clearAll tries every interface and reports the failures together", async () => {

@@ -4,7 +4,7 @@
 import type { NodeExec, Runtime } from "../runtime/runtime";
 import { type ImpairBackend, chooseBackend } from "./backend";
 import { BACKENDS, backendNamed } from "./backends";
-import type { Availability, BackendContext } from "./backends/types";
+import type { Availability, BackendContext, ClearOptions } from "./backends/types";
 import { addDrops, NO_DROPS, type DropCount } from "./counters";
 import { describeSelection, type Direction, type Fault, type FlowMatch, validateFault } from "./fault";
 import { checkDeviceName, describeImpairment, type Impairment, ImpairmentUnsupported } from "./impairment";
@@ -39,6 +39,8 @@ export interface AppliedResult {
   argv?: string[];
   ruleset?: string;
   detail?: string;
+  /** The seed the fault's random decisions started from: its own, or the one the backend drew (the wire, unseeded). */
+  seed?: number;
 }
 
 /** No backend on this node can express the impairment; nothing was changed. */
@@ -76,6 +78,8 @@ export type ImpairerHost = NodeExec | { exec: NodeExec; runtime?: Runtime; dir?:
 export class Impairer {
   readonly applied: AppliedRecord[] = [];
   private readonly active = new Map<string, Active>();
+  /** Where a clear kept a backend's machinery up (prepare, clear with keep): clearAll removes it. */
+  private readonly kept = new Map<string, { node: string; dev: string; direction: Direction }>();
   private readonly locks = new Map<string, Promise<void>>();
   private readonly totals = new Map<string, DropTotal>();
   private readonly ctx: BackendContext;
@@ -95,12 +99,7 @@ export class Impairer {
     validateFault(fault);
     const direction = fault.direction ?? "egress";
     return this.serialize(node, dev, direction, async () => {
-      const avail = new Map<ImpairBackend, Availability>();
-      for (const b of BACKENDS) {
-        if (b.unsupported(fault).length === 0) avail.set(b.name, await this.available(b.name, node, dev));
-      }
-      const choice = chooseBackend(fault, (b) => avail.get(b) ?? { available: true });
-      if ("refused" in choice) throw new ImpairmentRefused(node, dev, fault, choice.reasons, choice.refused);
+      const choice = await this.choose(node, dev, fault);
       const state = this.state(node, dev, direction);
       // replacing the rules may reset their counters: read what the previous fault dropped first
       const dropped = state.backends.size > 0 ? await this.harvest(state, choice.backend) : undefined;
@@ -115,7 +114,9 @@ export class Impairer {
         state.backends.delete(other);
       }
       const result: AppliedResult = { backend: choice.backend, ...done };
-      const sel = describeSelection(fault);
+      const seed = fault.seed ?? done.seed;
+      if (seed !== undefined) result.seed = seed;
+      const sel = describeSelection({ ...fault, seed });
       this.applied.push({
         at: this.now().toISOString(),
         node,
@@ -124,7 +125,6 @@ export class Impairer {
         direction,
         impairment: structuredClone(fault.impairment),
         ...(fault.match ? { match: structuredClone(fault.match) } : {}),
-        ...(fault.seed !== undefined ? { seed: fault.seed } : {}),
         description: describeImpairment(fault.impairment) + (sel ? ` [${sel}]` : ""),
         ...result,
         ...(dropped ? { dropped } : {}),
@@ -133,17 +133,37 @@ export class Impairer {
     });
   }
 
-  /** Remove any fault from DEV on NODE in one direction (every backend, whatever this Impairer knows). Idempotent. */
-  async clear(node: string, dev: string, direction: Direction = "egress"): Promise<void> {
+  /**
+   * Make a later apply of FAULT on DEV quick (the backend that would serve it starts what it runs: the wire's
+   * program), impairing nothing yet. clearAll (or a clear without keep) removes it. Throws ImpairmentRefused.
+   */
+  async prepare(node: string, dev: string, fault: Fault): Promise<void> {
+    checkDeviceName(dev);
+    validateFault(fault);
+    const direction = fault.direction ?? "egress";
+    return this.serialize(node, dev, direction, async () => {
+      const b = backendNamed((await this.choose(node, dev, fault)).backend);
+      if (!b.prepare) return;
+      await b.prepare(this.ctx, node, dev, direction);
+      this.kept.set(key(node, dev, direction), { node, dev, direction });
+    });
+  }
+
+  /**
+   * Remove any fault from DEV on NODE in one direction (every backend, whatever this Impairer knows). Idempotent.
+   * With keep, a backend keeps what makes the next apply quick (the wire's program) until clearAll.
+   */
+  async clear(node: string, dev: string, direction: Direction = "egress", opts: ClearOptions = {}): Promise<void> {
     checkDeviceName(dev);
     return this.serialize(node, dev, direction, async () => {
       const state = this.active.get(key(node, dev, direction));
       const known = [...(state?.backends ?? [])];
       const dropped = state && known.length > 0 ? await this.harvest(state, undefined) : undefined;
-      // every backend, not only the known ones: an apply that failed half-way may have left something
-      for (const b of BACKENDS) {
-        if (known.includes(b.name) || b.name !== "wire") await b.clear(this.ctx, node, dev, direction);
-      }
+      // every backend, not only the known ones: an apply that failed half-way, or another process's cut-short
+      // impair, may have left something (each backend's clear is cheap when it has nothing there)
+      for (const b of BACKENDS) await b.clear(this.ctx, node, dev, direction, opts);
+      if (opts.keep) this.kept.set(key(node, dev, direction), { node, dev, direction });
+      else this.kept.delete(key(node, dev, direction));
       this.active.delete(key(node, dev, direction));
       this.applied.push({
         at: this.now().toISOString(),
@@ -172,10 +192,18 @@ export class Impairer {
 
   /** Clear every (node, device, direction) this Impairer has impaired; tries them all, then throws if any failed. */
   async clearAll(): Promise<void> {
-    const targets = [...this.active.values()];
+    // the faults in place and whatever a clear with keep (or prepare) left up
+    const all = new Map<string, { node: string; dev: string; direction: Direction }>(this.kept);
+    for (const [k, a] of this.active) all.set(k, a);
+    const targets = [...all.values()];
     const results = await Promise.allSettled(targets.map((t) => this.clear(t.node, t.dev, t.direction)));
     const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
     if (errors.length > 0) throw new AggregateError(errors, `clearing impairments failed on ${errors.length} of ${targets.length} interfaces`);
+  }
+
+  /** Whether a clear with keep (or prepare) left something up that clearAll would remove. */
+  hasKept(): boolean {
+    return this.kept.size > 0;
   }
 
   /** The faults in place now, per (node, device, direction). */
@@ -186,6 +214,17 @@ export class Impairer {
   /** Every interface this Impairer impaired, with what its rules dropped (read at each replace and clear). */
   dropTotals(): DropTotal[] {
     return [...this.totals.values()].map((t) => ({ ...t }));
+  }
+
+  /** The backend that serves the fault here (the registry's first that can and is available). Throws ImpairmentRefused. */
+  private async choose(node: string, dev: string, fault: Fault): Promise<{ backend: ImpairBackend }> {
+    const avail = new Map<ImpairBackend, Availability>();
+    for (const b of BACKENDS) {
+      if (b.unsupported(fault).length === 0) avail.set(b.name, await this.available(b.name, node, dev));
+    }
+    const choice = chooseBackend(fault, (b) => avail.get(b) ?? { available: true });
+    if ("refused" in choice) throw new ImpairmentRefused(node, dev, fault, choice.reasons, choice.refused);
+    return choice;
   }
 
   private async available(b: ImpairBackend, node: string, dev: string): Promise<Availability> {

@@ -30,6 +30,16 @@ export interface BackendApplied {
   ruleset?: string;
   /** Anything else worth keeping as evidence (the wire's configuration line). */
   detail?: string;
+  /** The seed the fault's random decisions started from when the backend drew one itself (an unseeded fault on the wire). */
+  seed?: number;
+}
+
+export interface ClearOptions {
+  /**
+   * End the fault but keep what makes the next apply there cheap (the wire's program, TUNs and routes; no
+   * steering, nothing held back): a scenario's step clears. A clear without it removes everything.
+   */
+  keep?: boolean;
 }
 
 export interface ImpairBackendImpl {
@@ -45,6 +55,11 @@ export interface ImpairBackendImpl {
    * `next` is the backend about to serve the interface (undefined: a clear).
    */
   harvest(ctx: BackendContext, node: string, dev: string, fault: Fault, next: ImpairBackend | undefined): Promise<DropCount | undefined>;
-  /** Remove what this backend installed on (node, dev, direction), and only that. Idempotent. */
-  clear(ctx: BackendContext, node: string, dev: string, direction: Fault["direction"]): Promise<void>;
+  /** Remove what this backend installed on (node, dev, direction), and only that (with keep: the fault only). Idempotent. */
+  clear(ctx: BackendContext, node: string, dev: string, direction: Fault["direction"], opts?: ClearOptions): Promise<void>;
+  /**
+   * Optional: make a later apply on (node, dev, direction) quick, without impairing anything yet (the wire
+   * starts its program). What it starts goes with a clear without keep.
+   */
+  prepare?(ctx: BackendContext, node: string, dev: string, direction: Fault["direction"]): Promise<void>;
 }

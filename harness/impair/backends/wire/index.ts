@@ -98,6 +98,57 @@ async function rules(exec: NodeExec, node: string): Promise<RuleRow[]> {
   }
 }
 
+// node-global state (the `local` rule, node sysctls) is changed under a lock per node: clearAll clears wires
+// in parallel. Across processes the held lab's lock serializes (`vpnlab impair` / `heal`).
+const nodeLocks = new Map<string, Promise<void>>();
+
+async function withNodeLock<T>(ctx: BackendContext, node: string, fn: () => Promise<T>): Promise<T> {
+  const k = `${ctx.dir ?? ""}\u0000${node}`;
+  const prev = nodeLocks.get(k) ?? Promise.resolve();
+  const run = prev.then(fn);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  nodeLocks.set(k, tail);
+  void tail.then(() => {
+    if (nodeLocks.get(k) === tail) nodeLocks.delete(k);
+  });
+  return run;
+}
+
+/** The other wires of the node that have a state file in the run directory. */
+function otherWires(dir: string, node: string, n: WireNames): { names: WireNames; state: WireState }[] {
+  const out: { names: WireNames; state: WireState }[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.startsWith(`wire-${node}-`) || !f.endsWith(".json")) continue;
+    const state = readState(`${dir}/${f}`);
+    if (!state || state.node !== node || (state.dev === n.dev && state.direction === n.direction)) continue;
+    out.push({ names: wireNames(dir, node, state.dev, state.direction), state });
+  }
+  return out;
+}
+
+/**
+ * Refuse a wire whose fwmark/table number another device's wire on the node already uses (the number
+ * comes from a hash of the device name: two devices may collide) — they would steer into each other.
+ */
+async function checkCollision(ctx: BackendContext, node: string, n: WireNames): Promise<void> {
+  const clash = otherWires(ctx.dir!, node, n).find((o) => o.names.mark === n.mark);
+  const routes = await ctx.exec.exec(node, ["ip", "-j", "-4", "route", "show", "table", String(n.mark)], { allowFailure: true });
+  let devs: string[] = [];
+  try {
+    devs = routes.code === 0 ? (JSON.parse(routes.stdout || "[]") as { dev?: string }[]).map((r) => r.dev ?? "") : [];
+  } catch {
+    /* no table */
+  }
+  const foreign = devs.find((d) => d !== n.tunA);
+  if (clash || foreign !== undefined) {
+    const who = clash ? `the wire of ${clash.state.dev} (${clash.state.direction})` : `a route via ${foreign}`;
+    throw new Error(`${node}: the wire for ${n.dev} (${n.direction}) would use fwmark/table ${n.mark}, which ${who} already uses (the device names' hashes collide): refused`);
+  }
+}
+
 /** Start the wire program in the node and wait until its control socket answers. */
 async function startWire(ctx: BackendContext, node: string, n: WireNames): Promise<void> {
   const runtime = ctx.runtime!;
@@ -132,35 +183,56 @@ async function startWire(ctx: BackendContext, node: string, n: WireNames): Promi
   }
 }
 
-/** TUN devices up, sysctls, the routing table and fwmark rule; an ingress wire moves the `local` rule behind it. */
+/** The device's MTU (the TUNs get it: what fits DEV fits the wire). */
+async function mtuOf(exec: NodeExec, node: string, dev: string): Promise<number> {
+  const r = await exec.exec(node, ["ip", "-j", "link", "show", "dev", dev]);
+  const mtu = (JSON.parse(r.stdout) as { mtu?: number }[])[0]?.mtu;
+  if (mtu === undefined) throw new Error(`${node}: no MTU for ${dev}`);
+  return mtu;
+}
+
+/** Put the `local` rule in front (pref 0) or behind the wires (LOCAL_PREF), then check it is so. */
+async function placeLocal(exec: NodeExec, node: string, front: boolean): Promise<void> {
+  const [want, other] = front ? [0, LOCAL_PREF] : [LOCAL_PREF, 0];
+  let rs = await rules(exec, node);
+  if (!rs.some((r) => r.priority === want && r.table === "local")) await exec.exec(node, ["ip", "rule", "add", "pref", String(want), "lookup", "local"]);
+  rs = await rules(exec, node);
+  if (rs.some((r) => r.priority === other && r.table === "local")) await exec.exec(node, ["ip", "rule", "del", "pref", String(other), "lookup", "local"]);
+  rs = await rules(exec, node);
+  const at = rs.filter((r) => r.table === "local").map((r) => r.priority);
+  if (at.length !== 1 || at[0] !== want) throw new Error(`${node}: the local rule should be at pref ${want} only, found ${JSON.stringify(at)}`);
+}
+
+/** TUN devices up (DEV's MTU), sysctls, the routing table and fwmark rule; an ingress wire moves the `local` rule behind it. */
 async function steer(ctx: BackendContext, node: string, n: WireNames): Promise<void> {
   const exec = ctx.exec;
-  for (const t of [n.tunA, n.tunB]) await exec.exec(node, ["ip", "link", "set", "dev", t, "up"]);
+  const mtu = String(await mtuOf(exec, node, n.dev));
+  for (const t of [n.tunA, n.tunB]) await exec.exec(node, ["ip", "link", "set", "dev", t, "mtu", mtu, "up"]);
   await set(exec, node, tunSysctls(n));
-  const state = readState(n.stateFile) ?? { node, dev: n.dev, direction: n.direction, saved: {} };
-  const change: Record<string, string> = {};
-  for (const [k, v] of Object.entries(nodeSysctls(n))) {
-    const now = (await exec.exec(node, ["sysctl", "-n", k])).stdout.trim();
-    if (now === v) continue;
-    state.saved[k] ??= now;
-    change[k] = v;
-  }
-  writeState(n.stateFile, state);
-  await set(exec, node, change);
-  const t = String(n.mark);
-  await exec.exec(node, ["ip", "route", "replace", "default", "dev", n.tunA, "table", t]);
-  await deleteRules(exec, node, n);
-  await exec.exec(node, ["ip", "rule", "add", "pref", String(RULE_PREF), "fwmark", t, "lookup", t]);
-  if (n.direction === "ingress") {
-    // packets for the node's own addresses would be delivered by the `local` table before any fwmark rule
-    const rs = await rules(exec, node);
-    if (rs.some((r) => r.priority === 0 && r.table === "local")) {
-      if (!rs.some((r) => r.priority === LOCAL_PREF && r.table === "local")) await exec.exec(node, ["ip", "rule", "add", "pref", String(LOCAL_PREF), "lookup", "local"]);
-      await exec.exec(node, ["ip", "rule", "del", "pref", "0", "lookup", "local"]);
-      state.movedLocal = true;
-      writeState(n.stateFile, state);
+  await withNodeLock(ctx, node, async () => {
+    const state = readState(n.stateFile) ?? { node, dev: n.dev, direction: n.direction, saved: {} };
+    const change: Record<string, string> = {};
+    for (const [k, v] of Object.entries(nodeSysctls(n))) {
+      const now = (await exec.exec(node, ["sysctl", "-n", k])).stdout.trim();
+      if (now === v) continue;
+      state.saved[k] ??= now;
+      change[k] = v;
     }
-  }
+    writeState(n.stateFile, state);
+    await set(exec, node, change);
+    const t = String(n.mark);
+    await exec.exec(node, ["ip", "route", "replace", "default", "dev", n.tunA, "table", t]);
+    await deleteRules(exec, node, n);
+    await exec.exec(node, ["ip", "rule", "add", "pref", String(RULE_PREF), "fwmark", t, "lookup", t]);
+    if (n.direction === "ingress") {
+      // packets for the node's own addresses would be delivered by the `local` table before any fwmark rule
+      if ((await rules(exec, node)).some((r) => r.priority === 0 && r.table === "local")) {
+        state.movedLocal = true;
+        writeState(n.stateFile, state);
+      }
+      await placeLocal(exec, node, false);
+    }
+  });
 }
 
 async function deleteRules(exec: NodeExec, node: string, n: WireNames): Promise<void> {
@@ -188,23 +260,60 @@ async function stopWire(ctx: BackendContext, node: string, n: WireNames, state: 
   if (await alive()) throw new Error(`${node}: the wire for ${n.dev} (${n.direction}) did not stop (${n.tunA} still exists)`);
 }
 
+/** The fault off: no steering (the fwmark rule and table stay; nothing is marked for them). */
+async function unsteer(ctx: BackendContext, node: string, n: WireNames): Promise<void> {
+  await ctx.exec.exec(node, ["nft", "-f", "-"], { input: nftDeleteTable(n.table) });
+}
+
 async function clearWire(ctx: BackendContext, node: string, n: WireNames): Promise<void> {
   const exec = ctx.exec;
   // steering off first: no packet is routed into a TUN that is about to go
-  await exec.exec(node, ["nft", "-f", "-"], { input: nftDeleteTable(n.table) });
+  await unsteer(ctx, node, n);
   await deleteRules(exec, node, n);
   await exec.exec(node, ["ip", "route", "flush", "table", String(n.mark)], { allowFailure: true });
   const state = readState(n.stateFile);
   await stopWire(ctx, node, n, state);
-  if (state && Object.keys(state.saved).length) await set(exec, node, state.saved);
-  // the `local` rule goes back in front once no ingress wire of the node needs it behind
-  const rs = await rules(exec, node);
-  const ingressLeft = rs.some((r) => isWireTable(Number(r.table)) && Number(r.table) % 2 === 1);
-  if (!ingressLeft && rs.some((r) => r.priority === LOCAL_PREF && r.table === "local")) {
-    if (!rs.some((r) => r.priority === 0 && r.table === "local")) await exec.exec(node, ["ip", "rule", "add", "pref", "0", "lookup", "local"]);
-    await exec.exec(node, ["ip", "rule", "del", "pref", String(LOCAL_PREF), "lookup", "local"], { allowFailure: true });
+  await withNodeLock(ctx, node, async () => {
+    // a node sysctl another wire of the node still needs stays; that wire restores it when it goes
+    const others = otherWires(ctx.dir!, node, n);
+    const restore: Record<string, string> = {};
+    // read again under the lock: a wire cleared meanwhile may have handed its saved values to this one
+    for (const [k, v] of Object.entries((readState(n.stateFile) ?? state)?.saved ?? {})) {
+      const heir = others.find((o) => k in nodeSysctls(o.names));
+      if (!heir) restore[k] = v;
+      else {
+        heir.state.saved[k] ??= v;
+        writeState(heir.names.stateFile, heir.state);
+      }
+    }
+    await set(exec, node, restore);
+    // the `local` rule goes back in front once no ingress wire of the node needs it behind
+    const rs = await rules(exec, node);
+    const ingressLeft = rs.some((r) => isWireTable(Number(r.table)) && Number(r.table) % 2 === 1);
+    if (!ingressLeft && rs.some((r) => r.priority === LOCAL_PREF && r.table === "local")) await placeLocal(exec, node, true);
+    for (const f of [n.stateFile, n.socket]) fs.rmSync(f, { force: true });
+  });
+}
+
+/** Whether the wire's program answers on its socket. */
+async function running(n: WireNames): Promise<boolean> {
+  return wireRequest(n.socket, { op: "stats" }, 1000).then(
+    (r) => r.ok,
+    () => false,
+  );
+}
+
+/** The program started and the routes in place, no steering yet; what fails on the way is removed again. */
+async function startAndSteer(ctx: BackendContext, node: string, n: WireNames): Promise<void> {
+  await checkCollision(ctx, node, n);
+  try {
+    await clearWire(ctx, node, n); // whatever a crashed wire left
+    await startWire(ctx, node, n);
+    await steer(ctx, node, n);
+  } catch (e) {
+    await clearWire(ctx, node, n).catch(() => undefined);
+    throw e;
   }
-  for (const f of [n.stateFile, n.socket]) fs.rmSync(f, { force: true });
 }
 
 function names(ctx: BackendContext, node: string, dev: string, direction: Direction | undefined): WireNames {
@@ -231,16 +340,9 @@ export const wireBackend: ImpairBackendImpl = {
     const n = names(ctx, node, dev, fault.direction);
     // a seed always: an unseeded run is replayable from the seed the record shows
     const seed = fault.seed ?? randomInt(0, 0x100000000);
-    const running = await wireRequest(n.socket, { op: "stats" }, 1000).then(
-      (r) => r.ok,
-      () => false,
-    );
+    if (!(await running(n))) await startAndSteer(ctx, node, n);
     try {
-      if (!running) {
-        await clearWire(ctx, node, n); // whatever a crashed wire left
-        await startWire(ctx, node, n);
-        await steer(ctx, node, n);
-      }
+      // the engine applies the match itself: packets the old steering still sends pass uncounted
       const r = await wireRequest(n.socket, { op: "set", fault, seed });
       if (!r.ok) throw new Error(`${node}: the wire for ${dev} refused its configuration: ${r.error}`);
       await ctx.exec.exec(node, ["nft", "-f", "-"], { input: nftReplaceScript(n.table, steeringRuleset(n, fault)) });
@@ -250,14 +352,18 @@ export const wireBackend: ImpairBackendImpl = {
       throw e;
     }
     const sel = describeSelection({ ...fault, seed: undefined });
-    return { detail: wireDetail(n, fault, seed, describeImpairment(fault.impairment) + (sel ? ` [${sel}]` : "")) };
+    return { detail: wireDetail(n, fault, seed, describeImpairment(fault.impairment) + (sel ? ` [${sel}]` : "")), seed };
+  },
+  async prepare(ctx, node, dev, direction) {
+    const n = names(ctx, node, dev, direction);
+    if (!(await running(n))) await startAndSteer(ctx, node, n);
   },
   async harvest(ctx, node, dev, fault) {
     if (!ctx.dir) return undefined;
     const s = await wireStats(ctx.dir, node, dev, fault.direction);
     return s ? { packets: s.dropped, bytes: s.droppedBytes } : undefined;
   },
-  async clear(ctx, node, dev, direction) {
+  async clear(ctx, node, dev, direction, opts = {}) {
     // without a run directory no wire can have been started (apply needs one)
     if (!ctx.dir) return;
     const n = names(ctx, node, dev, direction);
@@ -265,6 +371,12 @@ export const wireBackend: ImpairBackendImpl = {
     if (!fs.existsSync(n.stateFile) && !fs.existsSync(n.socket)) {
       const t = await ctx.exec.exec(node, ["nft", "list", "table", "inet", n.table], { allowFailure: true });
       if (t.code !== 0) return;
+    }
+    if (opts.keep && (await running(n))) {
+      // the fault ends: no steering, and the engine passes everything on — what it holds still goes when due
+      await unsteer(ctx, node, n);
+      const r = await wireRequest(n.socket, { op: "set", fault: { impairment: {} }, seed: 0 });
+      if (r.ok) return;
     }
     await clearWire(ctx, node, n);
   },

@@ -191,11 +191,13 @@ describe("impair/backends/wire (namespaces)", function () {
   it("an unseeded fault reports the seed it drew, and that seed replays its drops", async () => {
     const port = 41002;
     const match = { proto: "udp" as const, dport: port };
-    const detail = await apply(c.r.name, "ry", { impairment: { loss: { kind: "random", percent: 25 } }, match });
+    const applied = await wireBackend.apply(c.ctx, c.r.name, "ry", { impairment: { loss: { kind: "random", percent: 25 } }, match });
     const first = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 300, { port });
     await clearAndCheck(c.r.name, "ry", "egress");
-    const seed = Number(/seed (\d+)/.exec(detail)?.[1]);
-    expect(Number.isInteger(seed), detail).to.equal(true);
+    // a field of the result (the record's and Allure's seed), the same as the detail line says
+    const seed = applied.seed as number;
+    expect(Number.isInteger(seed), JSON.stringify(applied)).to.equal(true);
+    expect(applied.detail, JSON.stringify(applied)).to.contain(`seed ${seed}`);
     await apply(c.r.name, "ry", { impairment: { loss: { kind: "random", percent: 25 } }, match, seed });
     const replay = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 300, { port });
     await clearAndCheck(c.r.name, "ry", "egress");
@@ -245,5 +247,140 @@ describe("impair/backends/wire (namespaces)", function () {
     const left = await wireLeftovers(c.r);
     expect(left, left.join("; ")).to.deep.equal([]);
     expect(await wireStats(c.dir, c.r.name, "nosuch", "ingress")).to.equal(undefined);
+  });
+
+  const pidOf = (dev: string, direction: Fault["direction"] = "egress"): number | undefined =>
+    (JSON.parse(fs.readFileSync(wireNames(c.dir, c.r.name, dev, direction).stateFile, "utf8")) as WireState).hostPid;
+
+  it("a clear with keep ends the fault but keeps the program: the next apply is the same process, only set + steering", async () => {
+    await apply(c.r.name, "ry", { impairment: { delayMs: 80 } });
+    const pid = pidOf("ry");
+    await wireBackend.clear(c.ctx, c.r.name, "ry", "egress", { keep: true });
+    const tables = (await c.r.exec(["nft", "list", "tables"])).stdout;
+    const off = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 200, { gapMs: 2 });
+    const t0 = Date.now();
+    await apply(c.r.name, "ry", { impairment: { delayMs: 40 } });
+    const reapplyMs = Date.now() - t0;
+    const on = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 200, { gapMs: 2 });
+    const nums = `kept pid ${pid} → ${pidOf("ry")}; after the keep clear: mean ${off.meanDelayMs.toFixed(2)} ms, tables ${JSON.stringify(tables)}; re-apply took ${reapplyMs} ms, then mean ${on.meanDelayMs.toFixed(2)} ms`;
+    expect(pid !== undefined && processStart(pid) !== undefined, nums).to.equal(true);
+    expect(pidOf("ry"), nums).to.equal(pid);
+    expect(tables, nums).to.not.contain(wireNames(c.dir, c.r.name, "ry").table);
+    expect(off.meanDelayMs, nums).to.be.below(20);
+    expect(within(on.meanDelayMs, 40, 5), nums).to.equal(true);
+    await clearAndCheck(c.r.name, "ry", "egress");
+    expect(processStart(pid!), nums).to.equal(undefined);
+  });
+
+  it("the TUNs get the device's MTU", async () => {
+    await c.r.exec(["ip", "link", "set", "dev", "ry", "mtu", "1400"]);
+    try {
+      await apply(c.r.name, "ry", { impairment: { delayMs: 5 } });
+      const n = wireNames(c.dir, c.r.name, "ry");
+      const mtus = await Promise.all([n.tunA, n.tunB].map(async (t) => (JSON.parse((await c.r.exec(["ip", "-j", "link", "show", "dev", t])).stdout) as { mtu: number }[])[0].mtu));
+      expect(mtus, `TUN MTUs with ry at 1400`).to.deep.equal([1400, 1400]);
+      await clearAndCheck(c.r.name, "ry", "egress");
+    } finally {
+      await c.r.exec(["ip", "link", "set", "dev", "ry", "mtu", "1500"]);
+    }
+  });
+
+  it("ingress and egress wires on one node (in on rx, out on ry): a packet goes through both, each fault measured, whichever went first", async () => {
+    const ingress = (): Promise<string> => apply(c.r.name, "rx", { impairment: { delayMs: 30 }, direction: "ingress", seed: 1 });
+    const egress = (): Promise<string> => apply(c.r.name, "ry", { impairment: { delayMs: 50, loss: { kind: "random", percent: 10 } }, seed: 2 });
+    for (const order of ["ingress first", "egress first"]) {
+      // the chains' order in the kernel follows the order the tables were loaded in
+      if (order === "ingress first") await ingress().then(egress);
+      else await egress().then(ingress);
+      const m = await udpRun(netnsExec, c.x.name, c.y.name, c.ipY, 1000, { gapMs: 2 });
+      const si = await wireStats(c.dir, c.r.name, "rx", "ingress");
+      const se = await wireStats(c.dir, c.r.name, "ry", "egress");
+      const nums = `${order}: x → y mean ${m.meanDelayMs.toFixed(2)} ms, loss ${m.lossPercent.toFixed(2)}%; ingress wire seen ${si?.seen} dropped ${si?.dropped}; egress wire seen ${se?.seen} dropped ${se?.dropped}`;
+      expect(si?.seen, nums).to.equal(1000);
+      expect(se?.seen, nums).to.equal(1000);
+      expect(se?.dropped, nums).to.equal(m.missing.length);
+      expect(within(m.lossPercent, 10, 3), nums).to.equal(true);
+      expect(within(m.meanDelayMs, 80, 8), nums).to.equal(true);
+      await wireBackend.clear(c.ctx, c.r.name, "rx", "ingress");
+      await clearAndCheck(c.r.name, "ry", "egress");
+    }
+  });
+
+  it("never steers TTL-1 packets for the node (ingress: the hop into TUN A would drop them) nor broadcasts (egress): both still arrive", async () => {
+    const port = 41003;
+    // y listens on every address; r broadcasts on ry's subnet
+    const RECV = `const s=require("node:dgram").createSocket("udp4");let n=0;s.on("message",()=>n++);s.bind(${port},()=>setTimeout(()=>{process.stdout.write(String(n));process.exit(0)},2500));`;
+    const SEND = (ip: string, opts: string) =>
+      `const s=require("node:dgram").createSocket("udp4");s.bind(0,()=>{${opts};let i=0;const t=setInterval(()=>{s.send("x",${port},"${ip}");if(++i===20){clearInterval(t);setTimeout(()=>process.exit(0),100)}},20)});setTimeout(()=>{},0);`;
+    const count = async (to: string, from: string, ip: string, opts: string): Promise<number> => {
+      const r = netnsExec.exec(to, [process.execPath, "-e", RECV], { timeoutMs: 20_000 });
+      await new Promise((res) => setTimeout(res, 700));
+      await netnsExec.exec(from, [process.execPath, "-e", SEND(ip, opts)], { timeoutMs: 20_000 });
+      return Number((await r).stdout.trim());
+    };
+    await apply(c.r.name, "ry", { impairment: { delayMs: 10 } });
+    const bcast = await count(c.y.name, c.r.name, "10.201.2.255", "s.setBroadcast(true)");
+    await clearAndCheck(c.r.name, "ry", "egress");
+    await apply(c.r.name, "rx", { impairment: { delayMs: 10 }, direction: "ingress" });
+    const ttl1 = await count(c.r.name, c.x.name, c.ipRX, "s.setTTL(1)");
+    await clearAndCheck(c.r.name, "rx", "ingress");
+    expect([bcast, ttl1], `of 20 each: broadcasts from r through its egress wire ${bcast}, TTL-1 datagrams x → r through r's ingress wire ${ttl1}`).to.deep.equal([20, 20]);
+  });
+
+  it("two devices whose names' hashes collide: the second wire is refused, the first keeps working", async () => {
+    // two device names with the same fwmark/table number
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const dev = `vd${i}`;
+      const mark = wireNames(c.dir, c.r.name, dev).mark;
+      const other = seen.get(mark);
+      if (other) pair = [other, dev];
+      seen.set(mark, dev);
+    }
+    // the two ends of one veth pair in r (no dummy module here)
+    await c.r.exec(["ip", "link", "add", pair[0], "type", "veth", "peer", "name", pair[1]]);
+    try {
+      for (const d of pair) await c.r.exec(["ip", "link", "set", "dev", d, "up"]);
+      await apply(c.r.name, pair[0], { impairment: { delayMs: 10 } });
+      const err = await wireBackend.apply(c.ctx, c.r.name, pair[1], { impairment: { delayMs: 10 } }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      const route = (await c.r.exec(["ip", "route", "show", "table", String(wireNames(c.dir, c.r.name, pair[0]).mark)])).stdout.trim();
+      const nums = `${pair.join(" and ")} share mark ${wireNames(c.dir, c.r.name, pair[0]).mark}: second apply ${err ? err.message : "accepted"}; table: ${route}`;
+      expect(err?.message, nums).to.match(/collide/);
+      expect(route, nums).to.contain(wireNames(c.dir, c.r.name, pair[0]).tunA);
+      expect(await wireStats(c.dir, c.r.name, pair[0]), nums).to.not.equal(undefined);
+      await clearAndCheck(c.r.name, pair[0], "egress");
+    } finally {
+      await c.r.exec(["ip", "link", "del", pair[0]]).catch(() => undefined);
+    }
+  });
+
+  it("two ingress wires on one node: cleared together, no error; the node's rp_filter stays off until the last goes", async () => {
+    const rp = async (): Promise<string> => (await c.r.exec(["sysctl", "-n", "net.ipv4.conf.all.rp_filter"])).stdout.trim();
+    const before = await rp();
+    await c.r.exec(["sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"]);
+    try {
+      await apply(c.r.name, "rx", { impairment: { delayMs: 10 }, direction: "ingress" });
+      await apply(c.r.name, "ry", { impairment: { delayMs: 10 }, direction: "ingress" });
+      await wireBackend.clear(c.ctx, c.r.name, "rx", "ingress");
+      const whileRy = await rp();
+      await wireBackend.clear(c.ctx, c.r.name, "ry", "ingress");
+      const after = await rp();
+      expect([whileRy, after], `all.rp_filter with ry's wire left, then after both`).to.deep.equal(["0", "1"]);
+      // cleared in parallel (as clearAll does)
+      await apply(c.r.name, "rx", { impairment: { delayMs: 10 }, direction: "ingress" });
+      await apply(c.r.name, "ry", { impairment: { delayMs: 10 }, direction: "ingress" });
+      const results = await Promise.allSettled([wireBackend.clear(c.ctx, c.r.name, "rx", "ingress"), wireBackend.clear(c.ctx, c.r.name, "ry", "ingress")]);
+      const left = await wireLeftovers(c.r);
+      const nums = `parallel clears: ${results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok")).join("; ")}; left ${left.join("; ")}; rp_filter ${await rp()}`;
+      expect(results.map((r) => r.status), nums).to.deep.equal(["fulfilled", "fulfilled"]);
+      expect(left, nums).to.deep.equal([]);
+      expect(await rp(), nums).to.equal("1");
+    } finally {
+      await c.r.exec(["sysctl", "-q", "-w", `net.ipv4.conf.all.rp_filter=${before}`]);
+    }
   });
 });
