@@ -111,6 +111,8 @@ describe("vpnlab impair / heal / ls on a lab held by vpnlab up", function () {
       [["impair", "fffff", "wan.edge", "--loss", "5%"], /no lab named fffff; see `vpnlab ls`/],
       // a fault no backend here serves: each backend's reason
       [["impair", labId, "wan.edge", "--reorder", "10%"], /wan\/edge: no backend can apply "reorder 10%": .*nftables cannot express reorder.*wire cannot express reorder: reorder sends packets ahead of delayed ones: it needs delayMs > 0/],
+      // the wire on the firewall's node (this host has no netem: the wire would serve a delay) — its conntrack would see each packet twice
+      [["impair", labId, "firewall.dmz", "--delay", "100ms"], /firewall\.dmz: it needs the userspace wire, which cannot run on firewall, the node that carries the firewall: .* impair a hop next to it instead \(wan\.edge, headend\.dmz\)/],
       [["heal", "fffff"], /no lab named fffff/],
       [["heal", labId, "nope"], /target nope: no node nope/],
     ];
