@@ -20,6 +20,10 @@ export interface ChaosRecord {
   atMs: number; // planned, from the start of the baseline
   /** Measured, from the start of the baseline (a step at 0 went in before the probe started: negative). */
   appliedAtMs: number;
+  /** When the step's apply or clear returned (its effect is in place from then), from the start of the baseline. */
+  effectiveAtMs?: number;
+  /** The effect came more than LATE_MS after the planned time (atMs): the timeline was not what the file said. */
+  late?: boolean;
   on: string;
   /** In a few words: "loss 5%", "clear", "partition (drop everything)". */
   action: string;
@@ -96,6 +100,9 @@ export interface ScenarioResult {
     harnessLag?: LoopLag;
   };
 }
+
+/** A step whose effect came later than this after its planned time is marked late. */
+export const LATE_MS = 100;
 
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
 
@@ -241,24 +248,36 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     const from = lab.impairer.applied.length;
     const key = `${rec.on} ${direction ?? "egress"}`;
     if (!f) {
-      await g(lab.clear(step.on, step.direction));
+      // a step's clear ends the fault but keeps the wire's program up for the next step there (clearAll removes it)
+      for (const dev of lab.targetDevices(step.on)) await g(lab.impairer.clear(step.on.node, dev, step.direction ?? "egress", { keep: true }));
       active.delete(key);
     } else {
       const applied = await g(lab.impair(step.on, f));
       active.set(key, rec.on);
       rec.backend = applied.map((a) => a.backend).join(",");
       rec.detail = applied.map((a) => (a.argv ? a.argv.join(" ") : (a.ruleset ?? a.detail ?? "")));
+      // an unseeded fault's seed as the backend drew it (the wire): the run replays with it
+      const drawn = applied.find((a) => a.seed !== undefined)?.seed;
+      if (rec.seed === undefined && drawn !== undefined) rec.seed = drawn;
     }
     const dropped = droppedSince(from);
     if (dropped !== undefined) rec.dropped = dropped;
     return rec;
   };
   const steps = [...scenario.chaos].sort((a, b) => a.atMs - b.atMs);
+  // what a later step's backend runs (the wire's program: 1-2 s to start) is up before the probe, so that
+  // each step is a quick reconfiguration at its time
+  for (const step of steps) {
+    if (step.atMs === 0 || !step.fault) continue;
+    const fault = step.fault;
+    for (const dev of lab.targetDevices(step.on)) await g(lab.impairer.prepare(step.on.node, dev, fault));
+  }
   // steps at 0 are in place before the probe's first packet: packet #1 a fault sees is the probe's first on that path
-  const early: { rec: ChaosRecord; at: number }[] = [];
+  const early: { rec: ChaosRecord; at: number; effective: number }[] = [];
   for (const step of steps.filter((x) => x.atMs === 0)) {
     const at = Date.now();
-    early.push({ rec: await play(step), at });
+    const rec = await play(step);
+    early.push({ rec, at, effective: Date.now() });
   }
 
   // the clock starts once the flows run: on an overloaded host starting them can outlast the baseline, which
@@ -267,7 +286,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const start = Date.now();
   clock.start = start;
   result.timing.baselineAt = start;
-  for (const e of early) result.chaos.push({ ...e.rec, appliedAtMs: e.at - start });
+  for (const e of early) result.chaos.push({ ...e.rec, appliedAtMs: e.at - start, effectiveAtMs: e.effective - start });
   await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
   // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
   harnessLoop.enable();
@@ -282,19 +301,30 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
     await g(sleepUntil(start + step.atMs));
     clock.phase = "chaos";
     const appliedAtMs = Date.now() - start;
-    result.chaos.push({ ...(await play(step)), appliedAtMs });
+    const rec = await play(step);
+    const effectiveAtMs = Date.now() - start;
+    const late = effectiveAtMs - step.atMs > LATE_MS;
+    result.chaos.push({
+      ...rec,
+      appliedAtMs,
+      effectiveAtMs,
+      ...(late ? { late, description: `${rec.description ?? rec.action} (in effect ${effectiveAtMs - step.atMs} ms late)` } : {}),
+    });
   }
   await g(sleepUntil(recoveryStart));
   states.now("chaos"); // before the faults are cleared
   clock.phase = "recovery";
-  if (active.size > 0) {
-    // recovery means every fault is gone, whatever the steps said
+  if (active.size > 0 || lab.impairer.hasKept()) {
+    // recovery means every fault is gone, whatever the steps said; what step clears kept up (the wire's program) goes too
     const from = lab.impairer.applied.length;
     const clearedAt = Date.now() - start; // when the clear began: its own nft/tc work is no stall
     await g(lab.impairer.clearAll());
+    const effectiveAtMs = Date.now() - start;
     const dropped = droppedSince(from);
     const on = [...new Set(active.values())].join(",");
-    result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, on, action: "clear (end of chaos phase)", description: "every fault still in place cleared", ...(dropped === undefined ? {} : { dropped }) });
+    if (active.size > 0) {
+      result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, effectiveAtMs, on, action: "clear (end of chaos phase)", description: "every fault still in place cleared", ...(dropped === undefined ? {} : { dropped }) });
+    }
   }
   const drops = lab.impairer.dropTotals();
   result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
