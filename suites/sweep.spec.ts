@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { mixSeed } from "../harness/impair/fault";
 import { suiteTmp } from "./host";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -20,7 +21,8 @@ function vpnlab(args: string[]): { code: number; stdout: string; stderr: string;
 interface SweepJson {
   axis: string;
   values: number[];
-  variants: { variant: string; tolerance: { survivesUpTo?: number; text: string }; cells: { value: number; verdict: string; runs: { reasons: string[] }[] }[] }[];
+  runSeeds?: number[];
+  variants: { variant: string; tolerance: { survivesUpTo?: number; text: string }; cells: { value: number; verdict: string; runs: { reasons: string[]; run?: number; seed?: number }[] }[] }[];
 }
 
 describe("vpnlab sweep", function () {
@@ -42,6 +44,21 @@ describe("vpnlab sweep", function () {
     const svg = fs.readFileSync(path.join(out, "asa-ips-loss.svg"), "utf8");
     const cells = [...svg.matchAll(/data-variant="([^"]+)" data-value="([^"]+)" data-verdict="([^"]+)"/g)].map((m) => m.slice(1).join(" "));
     expect(cells).to.deep.equal(["base 0% survives", "base 5% fails", "natt 0% survives", "natt 5% survives"]);
+  });
+
+  it("natt over every 50,0 (lower is harsher: none first), 2 seeded runs per cell: each run its own seed, in the table and the JSON", () => {
+    const out = fs.mkdtempSync(path.join(suiteTmp(), "sweep-"));
+    const r = vpnlab(["sweep", TOPO, "-v", "natt", "--every", "50,0", "--runs", "2", "--seed", "7", "-j", "2", "--runtime", "netns", "--out", out]);
+    expect(r.code, r.all).to.equal(0);
+    const doc = JSON.parse(fs.readFileSync(path.join(out, "asa-ips-every.json"), "utf8")) as SweepJson;
+    const second = mixSeed(7, 1);
+    expect(doc.values, r.all).to.deep.equal([0, 50]);
+    expect(doc.runSeeds, r.all).to.deep.equal([7, second]);
+    expect(doc.variants[0].cells.map((c) => c.runs.map((x) => `${x.run}:${x.seed}`)), r.all).to.deep.equal([[`1:7`, `2:${second}`], [`1:7`, `2:${second}`]]);
+    const lines = r.stdout.split("\n");
+    expect(lines[0], r.all).to.match(/^variant\s+none\s+every 50\s+tolerance$/);
+    expect(lines[1], r.all).to.match(/^natt\s.*(survives every value \(down to every 50\)|from (none|every 50))/);
+    expect(lines[2], r.all).to.equal(`seeds: run 1 7, run 2 ${second}`);
   });
 
   it("a bad sweep is refused, exit 2, before any lab", () => {
