@@ -36,6 +36,7 @@ describe("report/sweep: cells, tolerance, table, chart", () => {
     expect(tolerance([0, 50, 5, 2], ["survives", "survives", "fails", "fails"], every, "lower")).to.deep.equal({
       survivesUpTo: 50, firstNot: { value: 5, verdict: "fails" }, text: "survives down to every 50, fails from every 5",
     });
+    expect(tolerance([0, 20], ["survives", "fails"], every, "lower").text).to.equal("survives only at none, fails from every 20");
   });
 
   it("a rate sweep's table, JSON and chart columns go mildest first; each run's seed in the table and JSON", () => {

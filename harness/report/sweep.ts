@@ -44,7 +44,9 @@ export function tolerance(values: readonly number[], verdicts: readonly CellVerd
   const again = verdicts.slice(firstBad + 1).map((v, k) => (v === "survives" ? label(firstBad + 1 + k) : "")).filter(Boolean);
   const note = again.length ? ` (survives again at ${again.join(", ")})` : "";
   if (firstBad === 0) return { firstNot, text: `${how} from ${label(0)}${note}` };
-  return { survivesUpTo: values[firstBad - 1], firstNot, text: `survives ${upTo} ${label(firstBad - 1)}, ${how} from ${label(firstBad)}${note}` };
+  // "down to" a value of none (every 0) reads wrong: it survives only without the impairment
+  const upToLast = harsher === "lower" && values[firstBad - 1] === 0 ? "only at" : upTo;
+  return { survivesUpTo: values[firstBad - 1], firstNot, text: `survives ${upToLast} ${label(firstBad - 1)}, ${how} from ${label(firstBad)}${note}` };
 }
 
 /** What was swept: the values of one axis (in its unit, mildest first), the impairment added at every point, the runs per cell. */
