@@ -4,26 +4,32 @@
 // window started a new program (1-2 s) and each clear drained and stopped it,
 // and a 300 ms window hit only a few echoes while the timeline looked on time.
 import { expect } from "chai";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
 import { runScenario } from "../harness/scenario";
 import { parseTopology, selectScenarios } from "../harness/topology/load";
 import { requireRuntime } from "./runtimes";
 
-// loss with a correlation: nftables cannot serve it, netem is missing here: the wire does
-const TOPOLOGY = `
-name: wire-schedule
-nodes:
-  client:  { role: vpn-client,  links: [{ net: home, ip: 203.0.113.10/24, gw: 203.0.113.1 }] }
-  wan:     { role: router,      links: [{ net: home, ip: 203.0.113.1/24 }, { net: edge, ip: 198.51.100.2/24 }],
-             routes: [{ to: 10.10.0.0/24, via: 198.51.100.1 }] }
-  headend: { role: vpn-headend, links: [{ net: edge, ip: 198.51.100.1/24, gw: 198.51.100.2 }, { net: corp, ip: 10.10.0.1/24 }] }
-  server:  { role: host,        links: [{ net: corp, ip: 10.10.0.20/24, gw: 10.10.0.1 }] }
-vpn:    { client: client, headend: headend, transport: natt, dpd: { interval: 1s, retries: 5 } }
-probe:  { from: client, to: server, rate: 100/s }
-phases: { baseline: 2s, chaos: 4s, recovery: 3s }
-seed: 5
-chaos:  [{ at: 2500ms, on: wan.edge, burst: { loss: { random: 100%, correlation: 25% }, length: 300ms, every: 1s, count: 3 } }]
-expect: survives
-`;
+/**
+ * single-drop's lab (client, wan, firewall, headend, server) with NAT-T behind a stateful firewall, a 100/s
+ * probe and the burst: loss with a correlation, which nftables cannot serve and netem is missing for here.
+ */
+function burstTopology(): string {
+  const doc = parse(fs.readFileSync(path.join(__dirname, "..", "..", "topologies", "single-drop.yaml"), "utf8")) as Record<string, Record<string, unknown>>;
+  delete doc.variants;
+  return stringify({
+    ...doc,
+    name: "wire-schedule",
+    vpn: { ...doc.vpn, transport: "natt", port: 4500, dpd: { interval: "1s", retries: 5 } },
+    firewall: { node: "firewall", mode: "stateful" },
+    probe: { ...doc.probe, rate: "100/s" },
+    phases: { baseline: "2s", chaos: "4s", recovery: "3s" },
+    seed: 5,
+    chaos: [{ at: "2500ms", on: "wan.edge", burst: { loss: { random: "100%", correlation: "25%" }, length: "300ms", every: "1s", count: 3 } }],
+    expect: "survives",
+  });
+}
 
 describe("wire on a lab: a burst schedule keeps its windows", function () {
   this.timeout(180_000);
@@ -33,7 +39,7 @@ describe("wire on a lab: a burst schedule keeps its windows", function () {
   });
 
   it("each 300 ms window of 100 % loss costs the probe at least half the echoes it sent in it; every step's effect time is recorded", async () => {
-    const [scenario] = selectScenarios(parseTopology(TOPOLOGY, "wire-schedule.yaml"), ["base"]);
+    const [scenario] = selectScenarios(parseTopology(burstTopology(), "wire-schedule.yaml"), ["base"]);
     const r = await runScenario({ ...scenario, runtime: "netns" });
     expect(r.outcome, `${r.error ?? ""} ${r.reasons.join("; ")}`).to.equal("verdict");
     const steps = r.chaos.filter((c) => c.schedule);
