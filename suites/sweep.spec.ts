@@ -30,7 +30,7 @@ describe("vpnlab sweep", function () {
 
   it("asa-ips base and natt over loss 0,5: base survives 0 and fails at 5, natt survives both — table, JSON and chart", () => {
     const out = fs.mkdtempSync(path.join(suiteTmp(), "sweep-"));
-    const r = vpnlab(["sweep", TOPO, "-v", "base,natt", "--loss", "0,5", "-j", "2", "--runtime", "netns", "--out", out]);
+    const r = vpnlab(["sweep", TOPO, "-v", "base,natt", "--loss", "0,5", "-j", "4", "--runtime", "netns", "--out", out]);
     expect(r.code, r.all).to.equal(0);
     const doc = JSON.parse(fs.readFileSync(path.join(out, "asa-ips-loss.json"), "utf8")) as SweepJson;
     const verdicts = Object.fromEntries(doc.variants.map((v) => [v.variant, v.cells.map((c) => `${c.value}:${c.verdict}`)]));
@@ -48,7 +48,7 @@ describe("vpnlab sweep", function () {
 
   it("natt over every 50,0 (lower is harsher: none first), 2 seeded runs per cell: each run its own seed, in the table and the JSON", () => {
     const out = fs.mkdtempSync(path.join(suiteTmp(), "sweep-"));
-    const r = vpnlab(["sweep", TOPO, "-v", "natt", "--every", "50,0", "--runs", "2", "--seed", "7", "-j", "2", "--runtime", "netns", "--out", out]);
+    const r = vpnlab(["sweep", TOPO, "-v", "natt", "--every", "50,0", "--runs", "2", "--seed", "7", "-j", "4", "--runtime", "netns", "--out", out]);
     expect(r.code, r.all).to.equal(0);
     const doc = JSON.parse(fs.readFileSync(path.join(out, "asa-ips-every.json"), "utf8")) as SweepJson;
     const second = mixSeed(7, 1);
