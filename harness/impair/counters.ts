@@ -2,7 +2,6 @@
 // before its rules or qdisc are removed: the proof that a fault hit the
 // traffic, not only that it was configured. Pure parsers; the Impairer runs
 // the commands.
-import { checkDeviceName } from "./impairment";
 
 export interface DropCount {
   packets: number;
@@ -19,12 +18,6 @@ export function addDrops(a: DropCount, b: DropCount): DropCount {
 export function nftListTableArgv(table: string): string[] {
   if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,254}$/.test(table)) throw new Error(`invalid nftables table name ${JSON.stringify(table)}`);
   return ["nft", "-j", "list", "table", "inet", table];
-}
-
-/** `tc -s -j qdisc show dev DEV root` */
-export function tcStatsArgv(dev: string): string[] {
-  checkDeviceName(dev);
-  return ["tc", "-s", "-j", "qdisc", "show", "dev", dev, "root"];
 }
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
@@ -45,15 +38,4 @@ export function parseNftDrops(stdout: string): DropCount {
     if (drops && counter) out = addDrops(out, { packets: num(counter.packets), bytes: num(counter.bytes) });
   }
   return out;
-}
-
-/** The drops of the root netem qdisc in `tc -s -j qdisc show` output (netem counts its losses there). */
-export function parseNetemDrops(stdout: string): DropCount {
-  const text = stdout.trim();
-  if (text === "") return NO_DROPS;
-  const list: unknown = JSON.parse(text);
-  if (!Array.isArray(list)) throw new Error(`not tc JSON: ${text.slice(0, 80)}`);
-  const q = list.map(rec).find((x) => x?.kind === "netem" && x.root === true);
-  // netem reports a dropped packet's count, not its size
-  return q ? { packets: num(q.drops), bytes: 0 } : NO_DROPS;
 }
