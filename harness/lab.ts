@@ -277,7 +277,7 @@ export class Lab {
   async startProbe(): Promise<void> {
     const { probe } = this.scenario;
     const to = outsideLink(this.scenario, probe.to).ip.addr;
-    const cfg: ProbeConfig = { to, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64 };
+    const cfg: ProbeConfig = { to, port: probe.port, ratePerSec: probe.ratePerSec, payloadBytes: 64, timeoutMs: probe.timeoutMs };
     const from = await this.agent(probe.from);
     await from.request({ cmd: "probe-start", config: cfg });
     if (probe.flows.includes("tcp-stream")) await from.request({ cmd: "tcp-stream-start", config: { to, port: probe.port, bytesPerSec: this.tcpStreamBytesPerSec } });

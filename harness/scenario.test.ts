@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { phaseAt, worstStall } from "./scenario";
+import { endpointStall, lateStep, phaseAt } from "./scenario";
 import type { Scenario } from "./topology/model";
 
 describe("scenario: phaseAt (when a harness fault happened)", () => {
@@ -11,15 +11,27 @@ describe("scenario: phaseAt (when a harness fault happened)", () => {
   });
 });
 
-describe("scenario: worstStall (the host holding the harness up)", () => {
+describe("scenario: endpointStall and lateStep (evidence about the endpoint; vpnlab's own clock)", () => {
   const chaos = (atMs: number, appliedAtMs: number) => ({ atMs, appliedAtMs, on: "wan.edge", action: "loss 5%" });
-  it("names the worst of the agents, vpnlab's own loop and a late chaos step", () => {
-    const evidence = { loopLag: { client: { maxMs: 40, p99Ms: 12 }, server: { maxMs: 90, p99Ms: 20 } } };
-    expect(worstStall({ evidence, chaos: [chaos(2000, 2004)] }, { maxMs: 30, p99Ms: 10 })).to.deep.equal({ what: "the agent on server", ms: 90 });
-    expect(worstStall({ evidence, chaos: [chaos(2000, 2004)] }, { maxMs: 700, p99Ms: 10 })).to.deep.equal({ what: "vpnlab's own process", ms: 700 });
-    expect(worstStall({ evidence, chaos: [chaos(2000, 2004), chaos(6000, 6810)] }, { maxMs: 30, p99Ms: 10 })).to.deep.equal({ what: "the chaos step planned at 6.00 s (applied late)", ms: 810 });
+  const scenario = { vpn: { client: "client", headend: "headend" } } as Scenario;
+  it("names the agent with the longest stall, what it carries, and when the stall began", () => {
+    const evidence = {
+      loopLag: {
+        client: { maxMs: 40, p99Ms: 12 },
+        headend: { maxMs: 3012, p99Ms: 20, stalls: [{ at: 15_000, ms: 3012 }] },
+        server: { maxMs: 90, p99Ms: 20 },
+      },
+    };
+    expect(endpointStall({ evidence, transport: "natt" }, 1_000, scenario)).to.deep.equal({ what: "the agent on headend (the VPN headend)", node: "headend", ms: 3012, atMs: 14_000 });
+    expect(endpointStall({ evidence: { loopLag: { client: { maxMs: 40, p99Ms: 1 } } }, transport: "natt" }, 0, scenario)).to.deep.equal({
+      what: "the agent on client (the VPN client: its tunnel and the probe's sender)",
+      node: "client",
+      ms: 40,
+    });
+    expect(endpointStall({ evidence: {}, transport: "natt" }, 0, scenario)).to.equal(undefined);
   });
-  it("nothing measured: none", () => {
-    expect(worstStall({ evidence: {}, chaos: [] }, undefined)).to.equal(undefined);
+  it("the latest chaos step by when it began", () => {
+    expect(lateStep({ chaos: [chaos(2000, 2004), chaos(6000, 6810)] })).to.deep.equal({ what: "the chaos step planned at 6.00 s (loss 5% on wan.edge) began", ms: 810 });
+    expect(lateStep({ chaos: [chaos(2000, 1990)] })).to.equal(undefined);
   });
 });

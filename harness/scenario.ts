@@ -13,7 +13,8 @@ import { PhaseStates, type PhaseState } from "./phase-state";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { loopLagOf, type LoopLag } from "./agent/protocol";
 import { deliveryBuckets, phaseDelivery, tcpBuckets, tcpPhases, type Bucket, type TcpBucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
-import { decideVerdict } from "./probe/verdict";
+import { decideVerdict, type VerdictInput } from "./probe/verdict";
+import { Sentinel, type HostLoad } from "./sentinel";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
 
 export interface ChaosRecord {
@@ -98,6 +99,13 @@ export interface ScenarioResult {
     loopLag?: Record<string, LoopLag>;
     /** The same for vpnlab's own process (which times the chaos steps). */
     harnessLag?: LoopLag;
+    /**
+     * The host's load over the same window, judged apart from the lab: the overload sentinel's worst
+     * stall (sentinelStallAt: ms from the start of the baseline) and the kernel's CPU pressure.
+     */
+    host?: HostLoad;
+    /** The longest stall of an agent (a process that carries the tunnel or the probe): evidence, never an excuse. */
+    endpointStall?: { what: string; node: string; ms: number; atMs?: number };
   };
 }
 
@@ -110,7 +118,24 @@ export function targetName(t: FaultTarget): string {
   return t.net ? `${t.node}.${t.net}` : t.node;
 }
 
-export async function runScenario(scenario: Scenario, opts: { log?: (m: string) => void; engine?: string } = {}): Promise<ScenarioResult> {
+/** Where a running scenario is, for a test or tool that acts on it (e.g. freezes an endpoint mid-recovery). */
+export interface PhaseEvent {
+  phase: "baseline" | "chaos" | "recovery";
+  lab: Lab;
+  /** The overload sentinel's pid (a process apart from the lab). */
+  sentinelPid?: number;
+  /** The start of the baseline (ms since the epoch). */
+  start: number;
+}
+
+export interface ScenarioOptions {
+  log?: (m: string) => void;
+  engine?: string;
+  /** Called as each phase begins (recovery: once every fault is cleared). */
+  onPhase?: (e: PhaseEvent) => void;
+}
+
+export async function runScenario(scenario: Scenario, opts: ScenarioOptions = {}): Promise<ScenarioResult> {
   const t0 = Date.now();
   const fw = scenario.firewall;
   const result: ScenarioResult = {
@@ -171,10 +196,13 @@ export async function runScenario(scenario: Scenario, opts: { log?: (m: string) 
     result.timing.tunnelUpMs = up.ms;
     // vpnlab's own event loop, measured from the probe's start (playTimeline enables it); off again however the timeline ends
     const harnessLoop = monitorEventLoopDelay({ resolution: 10 });
+    // the judge of the host: a process apart from the lab, shared by the labs this process runs
+    const sentinel = await Sentinel.acquire();
     try {
-      await playTimeline(lab, scenario, result, clock, harnessLoop);
+      await playTimeline(lab, scenario, result, clock, harnessLoop, sentinel, opts.onPhase);
     } finally {
       harnessLoop.disable();
+      await sentinel.release();
     }
     result.outcome = "verdict";
   } catch (e) {
@@ -218,7 +246,15 @@ interface Clock {
   start?: number; // the start of the baseline (ms since the epoch)
 }
 
-async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult, clock: Clock, harnessLoop: IntervalHistogram): Promise<void> {
+async function playTimeline(
+  lab: Lab,
+  scenario: Scenario,
+  result: ScenarioResult,
+  clock: Clock,
+  harnessLoop: IntervalHistogram,
+  sentinel: Sentinel,
+  onPhase: ScenarioOptions["onPhase"],
+): Promise<void> {
   const { phases, vpn, probe } = scenario;
   const tunnel = lab.tunnel;
   if (!tunnel) throw new Error("the timeline needs a tunnel that is up");
@@ -287,9 +323,12 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   clock.start = start;
   result.timing.baselineAt = start;
   for (const e of early) result.chaos.push({ ...e.rec, appliedAtMs: e.at - start, effectiveAtMs: e.effective - start });
-  await g(lab.loopLag(true)); // the window the verdict may blame on the host starts with the probe
+  await g(lab.loopLag(true)); // the window of the agents' stalls (evidence) starts with the probe
   // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
   harnessLoop.enable();
+  const hostWindow = sentinel.open();
+  const tell = (phase: PhaseEvent["phase"]) => onPhase?.({ phase, lab, start, ...(sentinel.pid !== undefined ? { sentinelPid: sentinel.pid } : {}) });
+  tell("baseline");
   const chaosStart = start + phases.baselineMs;
   const recoveryStart = chaosStart + phases.chaosMs;
   const end = recoveryStart + phases.recoveryMs;
@@ -297,7 +336,15 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const states = new PhaseStates(tunnel.state ? () => tunnel.state!() : undefined, start);
   states.at("baseline", chaosStart);
 
+  let chaosTold = false;
+  const chaosBegins = async () => {
+    if (chaosTold) return;
+    chaosTold = true;
+    await g(sleepUntil(chaosStart));
+    tell("chaos");
+  };
   for (const step of steps.filter((x) => x.atMs > 0)) {
+    if (step.atMs >= phases.baselineMs) await chaosBegins();
     await g(sleepUntil(start + step.atMs));
     clock.phase = "chaos";
     const appliedAtMs = Date.now() - start;
@@ -311,6 +358,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
       ...(late ? { late, description: `${rec.description ?? rec.action} (in effect ${effectiveAtMs - step.atMs} ms late)` } : {}),
     });
   }
+  await chaosBegins();
   await g(sleepUntil(recoveryStart));
   states.now("chaos"); // before the faults are cleared
   clock.phase = "recovery";
@@ -326,6 +374,7 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
       result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, effectiveAtMs, on, action: "clear (end of chaos phase)", description: "every fault still in place cleared", ...(dropped === undefined ? {} : { dropped }) });
     }
   }
+  tell("recovery");
   const drops = lab.impairer.dropTotals();
   result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
   const measure = async () => {
@@ -337,6 +386,8 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
   await g(sleepUntil(end));
   states.now("recovery");
+  const host = await sentinel.close(hostWindow);
+  result.evidence.host = { ...host, ...(host.sentinelStallAt !== undefined ? { sentinelStallAt: host.sentinelStallAt - start } : {}) };
   result.evidence.loopLag = await g(lab.loopLag(false));
   harnessLoop.disable();
   const harnessLag = loopLagOf(harnessLoop);
@@ -396,11 +447,15 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
   const downAt = firstDownMs(result);
   const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
   const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
-  const worst = worstStall(result, harnessLag);
+  const endpoint = endpointStall(result, start, scenario);
+  if (endpoint) result.evidence.endpointStall = endpoint;
+  const late = lateStep(result);
   const outcome = decideVerdict({
     tunnelUp: true,
     probeTimeoutMs: probe.timeoutMs,
-    ...(worst ? { harnessStall: worst } : {}),
+    host: { ...result.evidence.host!, ...(result.evidence.host!.sentinelStallAt !== undefined ? { sentinelStallAtMs: result.evidence.host!.sentinelStallAt } : {}) },
+    ...(endpoint ? { endpointStall: { what: endpoint.what, ms: endpoint.ms, ...(endpoint.atMs !== undefined ? { atMs: endpoint.atMs } : {}) } } : {}),
+    ...(late ? { lateStep: late } : {}),
     tunnelDownAtMs: downAt,
     downBy,
     phases: result.phases,
@@ -431,16 +486,39 @@ async function playTimeline(lab: Lab, scenario: Scenario, result: ScenarioResult
 
 export class LabError extends Error {}
 
+/** What each agent carries, for the words of a verdict ("the agent on headend (the VPN headend)"). */
+function agentRole(r: Pick<ScenarioResult, "transport">, node: string, scenario?: Scenario): string {
+  if (!scenario) return `the agent on ${node}`;
+  if (node === scenario.vpn.client) return `the agent on ${node} (the VPN client: its tunnel and the probe's sender)`;
+  if (node === scenario.vpn.headend) return `the agent on ${node} (the VPN headend)`;
+  return `the agent on ${node} (the probe's responder)`;
+}
+
 /**
- * The worst hold-up of the harness while the probe ran: an agent's event loop, vpnlab's own, or a
- * chaos step (or the end-of-chaos clear) applied later than planned — each means the host, not the
- * VPN, may have shaped the numbers.
+ * The longest stall of an agent while the probe ran: a process that carries the tunnel or the probe.
+ * Evidence about that endpoint for the verdict's reasons — the host is judged by the sentinel.
  */
-export function worstStall(r: Pick<ScenarioResult, "evidence" | "chaos">, harness: LoopLag | undefined): { what: string; ms: number } | undefined {
-  const c: { what: string; ms: number }[] = Object.entries(r.evidence.loopLag ?? {}).map(([node, l]) => ({ what: `the agent on ${node}`, ms: l.maxMs }));
-  if (harness) c.push({ what: "vpnlab's own process", ms: harness.maxMs });
-  for (const step of r.chaos) c.push({ what: `the chaos step planned at ${(step.atMs / 1000).toFixed(2)} s (applied late)`, ms: Math.max(0, step.appliedAtMs - step.atMs) });
-  return c.sort((a, b) => b.ms - a.ms)[0];
+export function endpointStall(r: Pick<ScenarioResult, "evidence" | "transport">, start: number, scenario?: Scenario): ScenarioResult["evidence"]["endpointStall"] {
+  let worst: ScenarioResult["evidence"]["endpointStall"];
+  for (const [node, lag] of Object.entries(r.evidence.loopLag ?? {})) {
+    const at = lag.stalls?.[0];
+    const ms = Math.max(lag.maxMs, at?.ms ?? 0);
+    if (!worst || ms > worst.ms) worst = { what: agentRole(r, node, scenario), node, ms, ...(at ? { atMs: at.at - start } : {}) };
+  }
+  return worst;
+}
+
+/**
+ * The chaos step (or the end-of-chaos clear) begun latest after its planned time: vpnlab's own clock was
+ * held up (when it began, not when its apply returned: the wire's clear waits for its queue to drain).
+ */
+export function lateStep(r: Pick<ScenarioResult, "chaos">): VerdictInput["lateStep"] {
+  let worst: VerdictInput["lateStep"];
+  for (const step of r.chaos) {
+    const ms = Math.max(0, step.appliedAtMs - step.atMs);
+    if (ms > 0 && (!worst || ms > worst.ms)) worst = { what: `the chaos step planned at ${(step.atMs / 1000).toFixed(2)} s (${step.action} on ${step.on}) began`, ms };
+  }
+  return worst;
 }
 
 /** When DPD first declared the tunnel down, at either end (ms from the start of the baseline). */

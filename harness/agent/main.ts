@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { TcpSink, TcpStreamSender } from "../probe/tcp-stream";
 import { EchoResponder, ProbeSender } from "../probe/udp-echo";
 import { Tunnel } from "../vpn/tunnel";
+import { StallClock, stallsIn } from "../sentinel/stalls";
 import { encodeLine, LineReader, loopLagOf, type AgentEvent, type Reply, type Request } from "./protocol";
 
 let tunnel: Tunnel | undefined;
@@ -12,10 +13,12 @@ let echo: EchoResponder | undefined;
 let probe: ProbeSender | undefined;
 let sink: TcpSink | undefined;
 let stream: TcpStreamSender | undefined;
-// how late this process's timers and socket reads run: on an overloaded host the probe's own
-// processes stall, and the verdict must not blame the VPN for that
+// how late this process's timers and socket reads run, and when: this process carries the tunnel (or
+// the probe), so its stall is evidence about the endpoint — the host is judged by the sentinel instead
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
+const stallClock = new StallClock().start();
+let lagFrom = Date.now();
 
 function send(msg: Reply | AgentEvent): void {
   process.stdout.write(encodeLine(msg));
@@ -64,8 +67,12 @@ async function handle(req: Request): Promise<unknown> {
       return r;
     }
     case "loop-lag": {
-      const lag = loopLagOf(loop);
-      if (req.reset) loop.reset();
+      stallClock.tick(); // a stall that ends with this request counts in its window
+      const lag = { ...loopLagOf(loop), stalls: stallsIn(stallClock.stalls, lagFrom, Date.now()).slice(0, 5) };
+      if (req.reset) {
+        loop.reset();
+        lagFrom = Date.now();
+      }
       return lag;
     }
     case "stats":

@@ -29,6 +29,8 @@ export type Request =
 export interface LoopLag {
   maxMs: number;
   p99Ms: number;
+  /** The longest stalls of the window with when each began (ms since the epoch), longest first (at most 5). */
+  stalls?: { at: number; ms: number }[];
 }
 
 /** A perf_hooks event-loop-delay histogram (nanoseconds) as a LoopLag (whole milliseconds). */

@@ -30,6 +30,37 @@ describe("phase accounting", () => {
   });
 });
 
+describe("phase accounting by what was due: a sender frozen with its endpoint", () => {
+  // 40 probes due 100 ms apart from t=1000 (recovery 3000..5000). The sender's process froze from 3200 to
+  // 3900: what fell due more than the 500 ms timeout before it ran again was never sent (seqs 22..23:
+  // due 3200 and 3300 < 3900 - 500); 24..29 went out late, at 3900, echoed 5 ms later.
+  const due = Array.from({ length: 40 }, (_, i) => 1000 + i * 100);
+  const unsent = [22, 23];
+  const sent = due.map((t, i) => (i >= 22 && i <= 29 ? (unsent.includes(i) ? t : 3900) : t));
+  const received = sent.map((t, i) => (unsent.includes(i) ? null : t + 5));
+  const record: ProbeRecord = { sent, due, unsent, received, duplicates: 0, sendErrors: 0 };
+  const windows: PhaseWindow[] = [
+    { name: "baseline", start: 1000, end: 2000 },
+    { name: "chaos", start: 2000, end: 3000 },
+    { name: "recovery", start: 3000, end: 5000 },
+  ];
+  it("counts every due probe in its phase; one never sent is lost, one answered later than the timeout after it was due is lost", () => {
+    const r = phaseDelivery(record, windows, 500)[2];
+    // seqs 20..39 due in recovery; lost: 22, 23 (never sent), 24 (due 3400, answered 3905: 505 ms after due)
+    expect([r.sent, r.unsent, r.delivered, r.lostSeqs]).to.deep.equal([20, 2, 17, [22, 23, 24]]);
+    // the RTT is the network's: echo − send (5 ms), not echo − due
+    expect([r.rttMsP50, r.rttMsMax]).to.deep.equal([5, 5]);
+  });
+  it("buckets by due time: the frozen stretch shows as lost, not as a burst later", () => {
+    const b = deliveryBuckets(record, 1000, 5000, 500);
+    expect(b.slice(22, 30).map((x) => [x.sent, x.delivered])).to.deep.equal([[1, 0], [1, 0], [1, 0], [1, 1], [1, 1], [1, 1], [1, 1], [1, 1]]);
+  });
+  it("older records (no due times) count by send time as before", () => {
+    const r = phaseDelivery({ sent: due, received: due.map((t) => t + 5), duplicates: 0, sendErrors: 0 }, windows, 500)[2];
+    expect([r.sent, r.delivered, r.unsent]).to.deep.equal([20, 20, undefined]);
+  });
+});
+
 describe("probe/phases: tcpPhases", () => {
   it("sums the sink's 100 ms send-time buckets into the phase their start falls in, the rate by send time (a late arrival does not move bytes between phases) and goodput by arrival", () => {
     const w = [

@@ -1,6 +1,10 @@
 // Per-phase and per-bucket delivery, computed from the probe's raw record.
-// A probe belongs to the phase in which it was SENT; it counts as delivered
-// when its echo came back within the timeout.
+// A probe belongs to the phase in which it was DUE (its place in the send
+// schedule); it counts as delivered when its echo came back within the
+// timeout of that due time. A probe its sender could not send on schedule —
+// the sender's process frozen or starved along with the endpoint — is late or
+// lost for the user, and counts so: the schedule, not the sender, decides what
+// was owed. The RTT statistics are the network's: echo time − send time.
 //
 // The counters of a phase, over the probes sent in it:
 //  - RTT of the delivered ones (mean, p50, p95, max; nearest rank);
@@ -30,9 +34,12 @@ export interface PhaseDelivery {
   phase: PhaseName;
   startMs: number; // from the start of the baseline
   durationMs: number;
+  /** Probes due in the phase (by the send schedule), sent or not. */
   sent: number;
+  /** Of those, the ones the sender never got out (held past the timeout): lost, counted in `sent`. */
+  unsent?: number;
   delivered: number;
-  delivery: number; // 0..1; NaN when nothing was sent
+  delivery: number; // 0..1; NaN when nothing was due
   rttMsP50?: number;
   rttMsMax?: number;
   rttMsMean?: number; // rounded to 0.1 ms
@@ -53,11 +60,15 @@ export interface Bucket {
   delivered: number;
 }
 
+/** When the schedule said to send seq (older records: when it was sent). */
+const dueAt = (record: ProbeRecord, seq: number): number => record.due?.[seq] ?? record.sent[seq];
+
+/** The network RTT of seq when its echo came back within the timeout of its due time, else null. */
 function deliveredIn(record: ProbeRecord, seq: number, timeoutMs: number): number | null {
   const r = record.received[seq];
   if (r === null || r === undefined) return null;
-  const rtt = r - record.sent[seq];
-  return rtt <= timeoutMs ? rtt : null;
+  if (r - dueAt(record, seq) > timeoutMs) return null;
+  return r - record.sent[seq];
 }
 
 /** The fewest entries to take out of `order` (distinct numbers) for the rest to be ascending: n − its longest increasing subsequence. */
@@ -88,9 +99,13 @@ export function phaseDelivery(record: ProbeRecord, windows: PhaseWindow[], timeo
     const lostSeqs: number[] = [];
     let sent = 0;
     let duplicates = 0;
-    record.sent.forEach((t, seq) => {
+    const unsent = new Set(record.unsent ?? []);
+    let unsentIn = 0;
+    record.sent.forEach((_, seq) => {
+      const t = dueAt(record, seq);
       if (t < w.start || t >= w.end) return;
       sent++;
+      if (unsent.has(seq)) unsentIn++;
       duplicates += Math.max(0, (record.echoes?.[seq] ?? 0) - 1);
       const rtt = deliveredIn(record, seq, timeoutMs);
       if (rtt === null) lostSeqs.push(seq);
@@ -107,6 +122,7 @@ export function phaseDelivery(record: ProbeRecord, windows: PhaseWindow[], timeo
       startMs: w.start - t0,
       durationMs: w.end - w.start,
       sent,
+      ...(record.unsent ? { unsent: unsentIn } : {}),
       delivered: n,
       delivery: sent === 0 ? NaN : n / sent,
       rttMsP50: n ? rtts[Math.floor(n / 2)] : undefined,
@@ -123,8 +139,8 @@ export function phaseDelivery(record: ProbeRecord, windows: PhaseWindow[], timeo
 export function deliveryBuckets(record: ProbeRecord, t0: number, end: number, timeoutMs: number, bucketMs = 100): Bucket[] {
   const n = Math.max(0, Math.ceil((end - t0) / bucketMs));
   const buckets: Bucket[] = Array.from({ length: n }, (_, i) => ({ t: i * bucketMs, sent: 0, delivered: 0 }));
-  record.sent.forEach((t, seq) => {
-    const i = Math.floor((t - t0) / bucketMs);
+  record.sent.forEach((_, seq) => {
+    const i = Math.floor((dueAt(record, seq) - t0) / bucketMs);
     if (i < 0 || i >= n) return;
     buckets[i].sent++;
     if (deliveredIn(record, seq, timeoutMs) !== null) buckets[i].delivered++;

@@ -4,11 +4,25 @@ export interface ProbeConfig {
   port: number;
   ratePerSec: number;
   payloadBytes: number;
+  /**
+   * A reply later than this counts as lost. A probe whose due time is further back than this when the
+   * sender gets to it (its process was frozen or starved) is not sent at all: it is lost for the user.
+   */
+  timeoutMs?: number;
 }
 
 /** What the probe sender returns: send and receive times (ms since epoch) by sequence number. */
 export interface ProbeRecord {
-  sent: number[]; // sent[seq] = time sent
+  /** sent[seq] = time sent (for a probe never sent, its due time). */
+  sent: number[];
+  /**
+   * due[seq] = when the schedule said to send it: the probe counts what was due, not what was sent, so a
+   * sender held up with its endpoint (the client's agent frozen) loses its probes instead of skipping them.
+   * Absent in older records (then sent[] is the schedule).
+   */
+  due?: number[];
+  /** The seqs that were due but never sent (the sender was held past the timeout), ascending. */
+  unsent?: number[];
   received: (number | null)[]; // received[seq] = time the echo came back, null if it never did
   duplicates: number;
   sendErrors: number;

@@ -32,4 +32,35 @@ describe("probe/udp-echo: the sender's per-seq echo counts and arrival order", f
     expect(order.indexOf(5), `arrival order ${JSON.stringify(order)}`).to.equal(order.indexOf(7) + 1);
     expect([...order].sort((a, b) => a - b), "each seq's first echo once").to.deep.equal(Array.from({ length: order.length }, (_, i) => i));
   });
+
+  it("a sender held past the timeout (its process frozen) keeps the schedule: what fell due too long ago is never sent and counted unsent, the rest goes out late", async () => {
+    const responder = dgram.createSocket("udp4");
+    responder.on("message", (msg, rinfo) => responder.send(msg, rinfo.port, "127.0.0.1"));
+    await new Promise<void>((r) => responder.bind(0, "127.0.0.1", () => r()));
+    const timeoutMs = 200;
+    const sender = new ProbeSender({ to: "127.0.0.1", port: responder.address().port, ratePerSec: 100, payloadBytes: 64, timeoutMs });
+    await sender.start();
+    await new Promise((r) => setTimeout(r, 50));
+    // hold this very process, as SIGSTOP or a starved CPU would: no timer runs for 700 ms
+    const frozeAt = Date.now();
+    while (Date.now() - frozeAt < 700);
+    const thawedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 100));
+    const rec = await sender.stop(200);
+    responder.close();
+    const due = rec.due ?? [];
+    const unsent = rec.unsent ?? [];
+    const msg = `froze ${frozeAt}..${thawedAt}; unsent ${JSON.stringify(unsent)}; due ${due.length}`;
+    // the schedule: one due every 10 ms, none skipped, whatever the sender could do
+    expect(due.length, msg).to.equal(rec.sent.length);
+    due.forEach((t, i) => i && expect(t - due[i - 1], `${msg}; seq ${i}`).to.be.within(9, 11));
+    // every probe due before (thaw − timeout) was never sent; every probe sent left at most timeout after its due time
+    const mustSkip = due.map((t, i) => [t, i] as const).filter(([t]) => t >= frozeAt && t < thawedAt - timeoutMs - 10).map(([, i]) => i);
+    expect(mustSkip.length, msg).to.be.at.least(40);
+    for (const i of mustSkip) expect(unsent, `${msg}; seq ${i}`).to.include(i);
+    rec.sent.forEach((t, i) => {
+      if (!unsent.includes(i)) expect(t - due[i], `${msg}; seq ${i} sent late`).to.be.at.most(timeoutMs);
+      else expect(rec.received[i], `${msg}; unsent seq ${i}`).to.equal(null);
+    });
+  });
 });

@@ -42,7 +42,16 @@ export class EchoResponder {
 export class ProbeSender {
   private sock = dgram.createSocket("udp4");
   private timer?: NodeJS.Timeout;
-  private readonly record: ProbeRecord & { echoes: number[]; arrivals: number[] } = { sent: [], received: [], duplicates: 0, sendErrors: 0, echoes: [], arrivals: [] };
+  private readonly record: ProbeRecord & { echoes: number[]; arrivals: number[]; due: number[]; unsent: number[] } = {
+    sent: [],
+    received: [],
+    duplicates: 0,
+    sendErrors: 0,
+    echoes: [],
+    arrivals: [],
+    due: [],
+    unsent: [],
+  };
 
   constructor(private readonly cfg: ProbeConfig) {}
 
@@ -61,23 +70,39 @@ export class ProbeSender {
     await new Promise<void>((resolve) => this.sock.bind(0, () => resolve()));
     const periodMs = 1000 / this.cfg.ratePerSec;
     const t0 = Date.now();
-    // send on a schedule, not "every period after the last one", so timer drift does not lower the rate
+    // send on a schedule, not "every period after the last one", so timer drift does not lower the rate;
+    // each probe keeps its due time, and one already older than the timeout when we get to it (this
+    // process was frozen or starved) is counted lost, never sent late as if the user had waited for it
     const tick = () => {
-      const due = Math.floor((Date.now() - t0) / periodMs) + 1;
-      while (this.record.sent.length < due) this.sendOne();
+      const now = Date.now();
+      const due = Math.floor((now - t0) / periodMs) + 1;
+      while (this.record.sent.length < due) {
+        const dueAt = t0 + Math.round(this.record.sent.length * periodMs);
+        if (this.cfg.timeoutMs !== undefined && now - dueAt > this.cfg.timeoutMs) this.skipOne(dueAt);
+        else this.sendOne(dueAt);
+      }
     };
     tick();
     this.timer = setInterval(tick, Math.max(1, Math.floor(periodMs / 2)));
   }
 
-  private sendOne(): void {
+  private sendOne(dueAt: number): void {
     const seq = this.record.sent.length;
     this.record.sent.push(Date.now());
+    this.record.due.push(dueAt);
     this.record.received.push(null);
     this.record.echoes.push(0);
     this.sock.send(encodeProbe(seq, this.cfg.payloadBytes), this.cfg.port, this.cfg.to, (err) => {
       if (err) this.record.sendErrors++;
     });
+  }
+
+  private skipOne(dueAt: number): void {
+    this.record.unsent.push(this.record.sent.length);
+    this.record.sent.push(dueAt);
+    this.record.due.push(dueAt);
+    this.record.received.push(null);
+    this.record.echoes.push(0);
   }
 
   /** Stop sending, wait for late echoes, return what was measured. */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { decideVerdict } from "./verdict";
+import { decideVerdict, stallCutoffMs } from "./verdict";
 import type { PhaseDelivery } from "./phases";
 
 function phases(baseline: number, recovery: number): PhaseDelivery[] {
@@ -75,18 +75,66 @@ describe("probe/verdict: the tcp-stream flow counts too", () => {
   });
 });
 
-describe("probe/verdict: a starved harness is the host's fault, not the VPN's", () => {
-  const stall = (ms: number) => ({ probeTimeoutMs: 1000, harnessStall: { what: "the agent on server", ms } });
-  it("a degraded or failed verdict with an agent stalled for half the probe timeout or more is a lab error naming the agent", () => {
-    const d = decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...stall(500) });
-    expect(d).to.include({ kind: "lab-error" });
-    expect((d as { reason: string }).reason).to.match(/^the host was overloaded: the agent on server stalled 500 ms .*this degradation.*--jobs/);
-    const f = decideVerdict({ tunnelUp: true, tunnelDownAtMs: 4200, phases: phases(1, 0), ...stall(2300) });
-    expect((f as { reason: string }).reason).to.contain("this failure");
+describe("probe/verdict: the host is judged by the sentinel and the kernel's CPU pressure, never by the endpoint", () => {
+  const host = (sentinelStallMs: number, cpuSomeShare?: number) => ({
+    probeTimeoutMs: 1000,
+    host: { sentinelStallMs, sentinelStallAtMs: 12_300, sentinelPid: 4242, ...(cpuSomeShare === undefined ? {} : { cpuSomeShare, cpuSomeAvg10: cpuSomeShare * 100 }) },
   });
-  it("below that the verdict stands; and a surviving tunnel survives however starved the host", () => {
-    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...stall(499) })).to.include({ kind: "verdict", verdict: "degraded" });
-    expect(decideVerdict({ tunnelUp: true, tunnelDownAtMs: 4200, phases: phases(1, 0), ...stall(120) })).to.include({ verdict: "fails" });
-    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.99), ...stall(5000) })).to.include({ kind: "verdict", verdict: "survives" });
+  const reason = (o: ReturnType<typeof decideVerdict>) => (o.kind === "lab-error" ? o.reason : `verdict ${o.verdict}: ${o.reasons.join("; ")}`);
+  it("a sentinel stalled for half the probe timeout or more is a lab error naming the sentinel, its pid, when, and the pressure — whatever the verdict", () => {
+    for (const recovery of [0, 0.6, 1]) {
+      const o = decideVerdict({ tunnelUp: true, phases: phases(1, recovery), ...host(500, 0.3) });
+      expect(o.kind, reason(o)).to.equal("lab-error");
+      expect(reason(o)).to.equal(
+        "the host was overloaded: the overload sentinel (pid 4242), a process apart from the lab, stalled 500 ms at 12.30 s (cut-off 500 ms); CPU pressure: some task waited for a CPU 30.0% of the scenario (PSI some avg10 30.0%) — run fewer labs at once (--jobs)",
+      );
+    }
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...host(499) })).to.include({ kind: "verdict", verdict: "degraded" });
+  });
+  it("the cut-off has a floor of 250 ms whatever the probe timeout", () => {
+    const t200 = { probeTimeoutMs: 200, host: { sentinelStallMs: 249 } };
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...t200 })).to.include({ verdict: "degraded" });
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...t200, host: { sentinelStallMs: 250 } })).to.include({ kind: "lab-error" });
+    expect(stallCutoffMs(200)).to.equal(250);
+    expect(stallCutoffMs(1000)).to.equal(500);
+    expect(stallCutoffMs(undefined)).to.equal(250);
+  });
+  it("CPU pressure at or above half the scenario turns a failure or a degradation into a lab error; a survivor stands", () => {
+    const d = decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...host(40, 0.5) });
+    expect(reason(d)).to.match(/^the host was overloaded: CPU pressure: some task waited for a CPU 50.0% .*the overload sentinel's worst stall 40 ms — so this degradation may be the host's/);
+    const f = decideVerdict({ tunnelUp: true, tunnelDownAtMs: 4200, phases: phases(1, 0), ...host(40, 0.9) });
+    expect(reason(f)).to.contain("this failure");
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.99), ...host(40, 0.95) })).to.include({ verdict: "survives" });
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...host(40, 0.49) })).to.include({ verdict: "degraded" });
+    // a baseline the starved host broke names the host, not the lab
+    expect(reason(decideVerdict({ tunnelUp: true, phases: phases(0.9, 1), ...host(40, 0.8) }))).to.match(/^the host was overloaded: .*baseline delivery fell to 90.0%/);
+    expect(reason(decideVerdict({ tunnelUp: true, phases: phases(0.9, 1), ...host(40, 0.1) }))).to.match(/^baseline delivery 90.0%/);
+  });
+  it("an endpoint's own stall is never an excuse: the verdict stands and its reasons name the stall", () => {
+    const endpointStall = { what: "the agent on headend (the VPN headend)", ms: 3012, atMs: 14_200 };
+    const d = decideVerdict({ tunnelUp: true, phases: phases(1, 0.85), ...host(13, 0.05), endpointStall });
+    expect(d, reason(d)).to.deep.equal({
+      kind: "verdict",
+      verdict: "degraded",
+      reasons: [
+        "tunnel stayed up but recovery delivery 85.0% (85 of 100 due) is between 50.0% and 95.0%",
+        "the agent on headend (the VPN headend) stalled 3012 ms at 14.20 s — the endpoint's own process (the overload sentinel's worst stall: 13 ms)",
+      ],
+    });
+    // a short one is not worth a reason
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.85), ...host(13), endpointStall: { ...endpointStall, ms: 80 } })).to.deep.include({
+      reasons: ["tunnel stayed up but recovery delivery 85.0% (85 of 100 due) is between 50.0% and 95.0%"],
+    });
+  });
+  it("probes due but never sent are named in the recovery reason", () => {
+    const p = phases(1, 0.85);
+    p[2] = { ...p[2], unsent: 15 };
+    expect(decideVerdict({ tunnelUp: true, phases: p })).to.deep.include({ reasons: ["tunnel stayed up but recovery delivery 85.0% (85 of 100 due, 15 never sent) is between 50.0% and 95.0%"] });
+  });
+  it("a chaos step begun late by the cut-off or more makes a short verdict a lab error; a survivor stands", () => {
+    const lateStep = { what: "the chaos step planned at 6.00 s (loss 5% on wan.edge) began", ms: 810 };
+    expect(reason(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), probeTimeoutMs: 1000, lateStep }))).to.match(/^the chaos step planned at 6.00 s \(loss 5% on wan.edge\) began 810 ms late \(cut-off 500 ms\)/);
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), probeTimeoutMs: 1000, lateStep: { ...lateStep, ms: 499 } })).to.include({ verdict: "degraded" });
+    expect(decideVerdict({ tunnelUp: true, phases: phases(1, 1), probeTimeoutMs: 1000, lateStep })).to.include({ verdict: "survives" });
   });
 });
