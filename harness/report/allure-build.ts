@@ -2,6 +2,7 @@
 // words, a step per stage placed at its measured times, and the evidence as attachments. Pure:
 // the writers (allure.ts into a running mocha test, allure-files.ts into a results directory)
 // decide where it goes.
+import { STALL_FLOOR_MS } from "../probe/verdict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Status, type Label, type Parameter, type StatusDetails } from "allure-js-commons";
@@ -117,6 +118,17 @@ export function scenarioParameters(r: ScenarioResult): Parameter[] {
 }
 
 /** The scenario in words: what was built, what was done to it, what was expected and what came out. */
+/** The host judged apart from the lab, and an endpoint's own stall (evidence, not an excuse), in a sentence. */
+function stallText(r: ScenarioResult): string {
+  const h = r.evidence.host;
+  const e = r.evidence.endpointStall;
+  const host = h
+    ? `The overload sentinel, a process apart from the lab, stalled at most ${h.sentinelStallMs} ms${h.cpuSomeShare !== undefined ? `; some task waited for a CPU ${pct(h.cpuSomeShare)} of the scenario` : ""}.`
+    : "";
+  const endpoint = e && e.ms >= STALL_FLOOR_MS ? ` ${e.what} stalled ${e.ms} ms${e.atMs !== undefined ? ` at ${sec(e.atMs)}` : ""}: the endpoint's own process, part of what its user saw.` : "";
+  return `${host}${endpoint}`.trim();
+}
+
 export function describeInWords(r: ScenarioResult): string {
   const via = r.firewallMode === "none" ? "with no firewall in the path" : r.proxy ? `through a ${r.firewallMode} firewall (${r.proxy})` : `through a ${r.firewallMode} firewall`;
   const steps = r.chaos.map(chaosStepText);
@@ -132,6 +144,7 @@ export function describeInWords(r: ScenarioResult): string {
     steps.length ? `Chaos: ${steps.join("; ")}.` : "No chaos steps.",
     phases ? `Probe delivery: ${phases}.` : "",
     down === undefined ? (r.outcome === "verdict" ? "The tunnel stayed up." : "") : `The tunnel was declared down at ${sec(down)}${r.tunnel.downReason ? ` (${r.tunnel.downReason})` : ""}.`,
+    stallText(r),
     "",
     outcome,
     "",

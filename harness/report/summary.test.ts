@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { proxyEvidence, summarize } from "./summary";
+import { hostLine, proxyEvidence, summarize } from "./summary";
 import { mechanism, phase, scenarioResult } from "./testkit";
 
 const linesOf = (text: string): string[] => text.split("\n");
@@ -91,5 +91,23 @@ describe("report/summary", () => {
         expect(text, firewallMode).to.not.contain("proxy:");
       }
     });
+  });
+});
+
+describe("report/summary: the host and the lab's longest stall", () => {
+  it("names the sentinel's worst stall, the CPU pressure, and the endpoint that stalled with when; unsent probes in the phase line", () => {
+    const r = scenarioResult({
+      phases: [phase("baseline", 100, 100), phase("chaos", 200, 190), { ...phase("recovery", 1000, 899), unsent: 100 }],
+      evidence: {
+        host: { sentinelStallMs: 13, sentinelStallAt: 6100, sentinelPid: 4242, cpuSomeShare: 0.041, cpuSomeAvg10: 3.25 },
+        endpointStall: { what: "the agent on client (the VPN client: its tunnel and the probe's sender)", node: "client", ms: 3005, atMs: 14_499 },
+      },
+    });
+    const text = summarize(r);
+    expect(text).to.contain(
+      "  host: overload sentinel (pid 4242) worst stall 13 ms at 6.10 s, CPU pressure some 4.1% (avg10 3.3%); longest stall in the lab: the agent on client (the VPN client: its tunnel and the probe's sender) 3005 ms at 14.50 s",
+    );
+    expect(text).to.contain("  recovery  899/1000 delivered (89.9%), 100 due but never sent (the sender was held up)");
+    expect(hostLine(scenarioResult())).to.equal(undefined);
   });
 });

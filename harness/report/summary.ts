@@ -15,12 +15,32 @@ const LOST_SHOWN = 20;
 /** The UDP echo's other counters of a phase, where measured and not nothing: RTT spread, duplicates, reorder, lost seqs. */
 function probeCounters(p: PhaseDelivery): string {
   const parts: string[] = [];
+  if (p.unsent) parts.push(`${p.unsent} due but never sent (the sender was held up)`);
   if (p.rttMsMean !== undefined) parts.push(`mean ${p.rttMsMean} ms, p95 ${p.rttMsP95} ms, max ${p.rttMsMax} ms`);
   if (p.duplicates) parts.push(`${p.duplicates} duplicated (${pct(p.duplicateRate ?? NaN)})`);
   if (p.reordered) parts.push(`${p.reordered} reordered (${pct(p.reorderRate ?? NaN)})`);
   const lost = p.lostSeqs ?? [];
   if (lost.length) parts.push(`lost seqs ${lost.slice(0, LOST_SHOWN).join(",")}${lost.length > LOST_SHOWN ? `,… (${lost.length})` : ""}`);
   return parts.map((x) => `, ${x}`).join("");
+}
+
+/**
+ * The host as the sentinel saw it, and the lab process that stalled longest (evidence about that endpoint):
+ * "host: overload sentinel (pid 12) worst stall 13 ms, CPU pressure some 4.1 % (avg10 3.2 %); longest
+ * stall in the lab: the agent on headend (the VPN headend) 3005 ms at 14.18 s".
+ */
+export function hostLine(r: ScenarioResult): string | undefined {
+  const h = r.evidence.host;
+  const e = r.evidence.endpointStall;
+  if (!h && !e) return undefined;
+  const parts: string[] = [];
+  if (h) {
+    const at = h.sentinelStallAt !== undefined && h.sentinelStallMs > 0 ? ` at ${(h.sentinelStallAt / 1000).toFixed(2)} s` : "";
+    const psi = h.cpuSomeShare !== undefined ? `, CPU pressure some ${pct(h.cpuSomeShare)} (avg10 ${h.cpuSomeAvg10?.toFixed(1)}%)` : ", CPU pressure not measured";
+    parts.push(`overload sentinel${h.sentinelPid ? ` (pid ${h.sentinelPid})` : ""} worst stall ${h.sentinelStallMs} ms${at}${psi}`);
+  }
+  if (e) parts.push(`longest stall in the lab: ${e.what} ${e.ms} ms${e.atMs !== undefined ? ` at ${(e.atMs / 1000).toFixed(2)} s` : ""}`);
+  return `host: ${parts.join("; ")}`;
 }
 
 export function summarize(r: ScenarioResult): string {
@@ -35,6 +55,8 @@ export function summarize(r: ScenarioResult): string {
     lines.push(`  tcp-stream: ${r.tcp.phases.map((p) => `${p.phase} ${p.bytes} B (${p.kbitPerSec} kbit/s${goodput(p)})`).join(", ")}; ${r.tcp.survived ? "the connection lasted" : `the connection did not last${r.tcp.error ? `: ${r.tcp.error}` : ""}`}`);
   }
   lines.push(`  tunnel: up as ${r.tunnel.inner ?? "-"}; client DPD down ${r.tunnel.clientDownAtMs ?? "never"} ms; headend DPD down ${r.tunnel.headendDownAtMs ?? "never"} ms`);
+  const host = hostLine(r);
+  if (host) lines.push(`  ${host}`);
   if (r.fault) lines.push(`  harness fault: ${r.fault.piece} ${r.fault.why}${r.fault.atMs === undefined ? "" : ` at ${r.fault.atMs} ms`} (${r.fault.phase})`);
   if (r.seed !== undefined) lines.push(`  seed ${r.seed} (replay: vpnlab run ${r.file} -v ${r.variant} --seed ${r.seed})`);
   for (const c of r.chaos) {

@@ -140,3 +140,30 @@ describe("report/timeline", () => {
     expect(formatSeries(series)).to.equal("0.0:100 0.1:80 0.2:0");
   });
 });
+
+describe("report/timeline: stalls — an endpoint's own (evidence) and the sentinel's (the host)", () => {
+  const stalled = scenarioResult({
+    variant: "natt",
+    transport: "natt",
+    verdict: "degraded",
+    phases: PHASES,
+    chaos: CHAOS,
+    buckets: udp(() => true),
+    evidence: {
+      endpointStall: { what: "the agent on headend (the VPN headend)", node: "headend", ms: 3005, atMs: 6500 },
+      host: { sentinelStallMs: 12, sentinelStallAt: 7000, sentinelPid: 99, cpuSomeShare: 0.04, cpuSomeAvg10: 3.5 },
+    },
+  });
+  it("draws the endpoint's stall where and as long as it happened, and no host band for a sentinel on time", () => {
+    const svg = renderTimeline(stalled);
+    expect(elements(svg, "endpoint-stall").map((e) => [e["data-from-ms"], e["data-to-ms"]])).to.deep.equal([["6500", "9505"]]);
+    expect(svg).to.contain("headend stalled 3005 ms");
+    expect(elements(svg, "host-stall")).to.deep.equal([]);
+  });
+  it("a sentinel stall of 250 ms or more is drawn as the host's; shorter stalls are not drawn", () => {
+    const host = scenarioResult({ ...stalled, evidence: { endpointStall: { ...stalled.evidence.endpointStall!, ms: 249 }, host: { sentinelStallMs: 1500, sentinelStallAt: 4000 } } });
+    const svg = renderTimeline(host);
+    expect(elements(svg, "host-stall").map((e) => [e["data-from-ms"], e["data-to-ms"]])).to.deep.equal([["4000", "5500"]]);
+    expect(elements(svg, "endpoint-stall")).to.deep.equal([]);
+  });
+});

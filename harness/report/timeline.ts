@@ -1,6 +1,7 @@
 // timeline.svg: what the probe saw, 100 ms at a time — the UDP probe's delivery and the
 // tcp stream's bytes, the chaos windows shaded, the tunnel-down (DPD) moment marked.
 // Pure string SVG, so the report needs no chart library and a test can read the marks.
+import { STALL_FLOOR_MS } from "../probe/verdict";
 import type { ScenarioResult } from "../scenario";
 import { firstDownMs } from "../scenario";
 
@@ -103,6 +104,29 @@ interface Panel {
   values: SeriesPoint[];
 }
 
+/** A stall worth drawing: at least the verdict's floor (STALL_FLOOR_MS). */
+export interface StallBand {
+  cls: "endpoint-stall" | "host-stall";
+  fromMs: number;
+  toMs: number;
+  label: string;
+  what: string;
+}
+
+/** The endpoint's longest stall and the sentinel's, where each reached STALL_FLOOR_MS (ms from the start of the baseline). */
+export function stallBands(r: Pick<ScenarioResult, "evidence">): StallBand[] {
+  const out: StallBand[] = [];
+  const e = r.evidence.endpointStall;
+  if (e && e.atMs !== undefined && e.ms >= STALL_FLOOR_MS) {
+    out.push({ cls: "endpoint-stall", fromMs: e.atMs, toMs: e.atMs + e.ms, label: `${e.node} stalled ${e.ms} ms`, what: `${e.what} stalled ${e.ms} ms: the endpoint's own process (evidence, not an excuse)` });
+  }
+  const h = r.evidence.host;
+  if (h && h.sentinelStallAt !== undefined && h.sentinelStallMs >= STALL_FLOOR_MS) {
+    out.push({ cls: "host-stall", fromMs: h.sentinelStallAt, toMs: h.sentinelStallAt + h.sentinelStallMs, label: `host: sentinel stalled ${h.sentinelStallMs} ms`, what: `the overload sentinel (a process apart from the lab) stalled ${h.sentinelStallMs} ms: the host held the lab up` });
+  }
+  return out;
+}
+
 export function renderTimeline(r: ScenarioResult): string {
   const endMs = timelineEndMs(r);
   const x = (ms: number): number => LEFT + (Math.min(Math.max(ms, 0), endMs) / Math.max(endMs, 1)) * PLOT_W;
@@ -150,6 +174,13 @@ export function renderTimeline(r: ScenarioResult): string {
       const text = w.label.length > fits ? `${w.label.slice(0, fits - 1)}…` : w.label;
       parts.push(`<text class="chaos-label" x="${n1(x(w.fromMs) + 2)}" y="${TOP + PANEL_H - 4 - w.lane * 11}" font-size="9" fill="#9c4a10">${esc(text)}</text>`);
     }
+  }
+  // stalls of STALL_FLOOR_MS or more: an endpoint's own (evidence about it) and the sentinel's (the host), hatched in grey
+  for (const st of stallBands(r)) {
+    parts.push(
+      `<rect class="${st.cls}" data-from-ms="${st.fromMs}" data-to-ms="${st.toMs}" x="${n1(x(st.fromMs))}" y="${TOP}" width="${n1(Math.max(1, x(st.toMs) - x(st.fromMs)))}" height="${bottom - TOP}" fill="${st.cls === "host-stall" ? "#6c757d" : "#7b2cbf"}" fill-opacity="0.18"><title>${esc(st.what)}</title></rect>`,
+    );
+    parts.push(`<text class="${st.cls}-label" x="${n1(x(st.fromMs) + 2)}" y="${TOP + 24}" font-size="9" fill="${st.cls === "host-stall" ? "#495057" : "#5a189a"}">${esc(st.label)}</text>`);
   }
   for (const p of r.phases.slice(1)) {
     parts.push(`<line class="phase" data-at-ms="${p.startMs}" x1="${n1(x(p.startMs))}" x2="${n1(x(p.startMs))}" y1="${TOP}" y2="${bottom}" stroke="#888" stroke-dasharray="4 3"/>`);
