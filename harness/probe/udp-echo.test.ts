@@ -55,11 +55,13 @@ describe("probe/udp-echo: the sender's per-seq echo counts and arrival order", f
     expect(due.length, msg).to.equal(rec.sent.length);
     due.forEach((t, i) => i && expect(t - due[i - 1], `${msg}; seq ${i}`).to.be.within(9, 11));
     // every probe due before (thaw − timeout) was never sent; every probe sent left at most timeout after its due time
+    // (the sender decides at the start of its catch-up loop; SLACK_MS covers that loop's own run on a busy host)
+    const SLACK_MS = 50;
     const mustSkip = due.map((t, i) => [t, i] as const).filter(([t]) => t >= frozeAt && t < thawedAt - timeoutMs - 10).map(([, i]) => i);
     expect(mustSkip.length, msg).to.be.at.least(40);
     for (const i of mustSkip) expect(unsent, `${msg}; seq ${i}`).to.include(i);
     rec.sent.forEach((t, i) => {
-      if (!unsent.includes(i)) expect(t - due[i], `${msg}; seq ${i} sent late`).to.be.at.most(timeoutMs);
+      if (!unsent.includes(i)) expect(t - due[i], `${msg}; seq ${i} sent late`).to.be.at.most(timeoutMs + SLACK_MS);
       else expect(rec.received[i], `${msg}; unsent seq ${i}`).to.equal(null);
     });
   });
