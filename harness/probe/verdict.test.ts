@@ -91,6 +91,10 @@ describe("probe/verdict: the host is judged by the sentinel and the kernel's CPU
     }
     expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...host(499) })).to.include({ kind: "verdict", verdict: "degraded" });
   });
+  it("a sentinel that ended during the scenario (killed from outside) is a lab error: the host could not be judged", () => {
+    const o = decideVerdict({ tunnelUp: true, phases: phases(1, 1), probeTimeoutMs: 1000, host: { sentinelStallMs: 0, sentinelPid: 7, sentinelExited: "exited (SIGKILL)" } });
+    expect(o).to.deep.equal({ kind: "lab-error", reason: "the overload sentinel (pid 7) exited (SIGKILL) during the scenario: the host's load could not be judged" });
+  });
   it("the cut-off has a floor of 250 ms whatever the probe timeout", () => {
     const t200 = { probeTimeoutMs: 200, host: { sentinelStallMs: 249 } };
     expect(decideVerdict({ tunnelUp: true, phases: phases(1, 0.6), ...t200 })).to.include({ verdict: "degraded" });

@@ -27,7 +27,7 @@ export interface VerdictInput {
    * The host's load over the probe's window, judged apart from everything under test: the overload
    * sentinel's worst stall and the kernel's CPU pressure (harness/sentinel).
    */
-  host?: { sentinelStallMs: number; sentinelStallAtMs?: number; sentinelPid?: number; cpuSomeShare?: number; cpuSomeAvg10?: number };
+  host?: { sentinelStallMs: number; sentinelStallAtMs?: number; sentinelPid?: number; sentinelExited?: string; cpuSomeShare?: number; cpuSomeAvg10?: number };
   /**
    * The longest stall of a process that carries the tunnel or the probe (an agent): evidence about the
    * endpoint, named in the reasons — never an excuse for the verdict.
@@ -75,6 +75,9 @@ export function decideVerdict(input: VerdictInput): Outcome {
     host?.cpuSomeShare !== undefined
       ? `CPU pressure: some task waited for a CPU ${pct(host.cpuSomeShare)} of the scenario (PSI some avg10 ${host.cpuSomeAvg10?.toFixed(1)}%)`
       : "CPU pressure: not measured (no /proc/pressure/cpu)";
+  if (host?.sentinelExited) {
+    return { kind: "lab-error", reason: `the overload sentinel${host.sentinelPid ? ` (pid ${host.sentinelPid})` : ""} ${host.sentinelExited} during the scenario: the host's load could not be judged` };
+  }
   // the sentinel runs nothing under test: when it stalled, the host held every process of the lab up,
   // and no verdict — not even "survives" — measured the VPN alone
   if (host && host.sentinelStallMs >= cutoff) {

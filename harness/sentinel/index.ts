@@ -20,6 +20,8 @@ export interface HostLoad {
   /** When that stall began (ms since the epoch). */
   sentinelStallAt?: number;
   sentinelPid?: number;
+  /** The sentinel ended during the window (killed from outside): the host could not be judged. */
+  sentinelExited?: string;
   /** The share of the window (0..1) during which some task waited for a CPU (PSI cpu some); absent without PSI. */
   cpuSomeShare?: number;
   /** PSI cpu some avg10 at the window's end (%). */
@@ -39,6 +41,8 @@ class SentinelProcess {
   readonly stalls: Stall[] = [];
   lastBeat = 0;
   exited?: string;
+  /** The scenarios holding this process. */
+  users = 0;
   private readonly waiters = new Set<() => void>();
 
   constructor(readonly child: ChildProcess) {
@@ -98,7 +102,6 @@ class SentinelProcess {
 
 let shared: SentinelProcess | undefined;
 let starting: Promise<SentinelProcess> | undefined;
-let users = 0;
 
 async function startProcess(): Promise<SentinelProcess> {
   const child = spawn(process.execPath, [path.join(__dirname, "main.js")], { stdio: ["pipe", "pipe", "ignore"] });
@@ -122,17 +125,12 @@ export class Sentinel {
 
   /** Start the sentinel if no scenario of this process runs one yet. */
   static async acquire(): Promise<Sentinel> {
-    users++;
-    try {
-      if (!shared || shared.exited) {
-        starting ??= startProcess().finally(() => (starting = undefined));
-        shared = await starting;
-      }
-      return new Sentinel(shared);
-    } catch (e) {
-      users--;
-      throw e;
+    if (!shared || shared.exited) {
+      starting ??= startProcess().finally(() => (starting = undefined));
+      shared = await starting;
     }
+    shared.users++;
+    return new Sentinel(shared);
   }
 
   get pid(): number | undefined {
@@ -154,12 +152,13 @@ export class Sentinel {
     const endPressure = readCpuPressure();
     const ran = await this.p.beatAfter(to, BEAT_WAIT_MS);
     const stalls = stallsIn(this.p.stalls, w.from, to);
-    if (!ran) stalls.unshift({ at: this.p.lastBeat, ms: Date.now() - this.p.lastBeat });
+    if (!ran && !this.p.exited) stalls.unshift({ at: this.p.lastBeat, ms: Date.now() - this.p.lastBeat });
     const worst = stalls.sort((a, b) => b.ms - a.ms)[0];
     return {
       sentinelStallMs: worst?.ms ?? 0,
       ...(worst ? { sentinelStallAt: worst.at } : {}),
       ...(this.pid !== undefined ? { sentinelPid: this.pid } : {}),
+      ...(this.p.exited && this.p.lastBeat < to ? { sentinelExited: this.p.exited } : {}),
       ...(w.pressure && endPressure ? { cpuSomeShare: pressureShare(w.pressure, endPressure), cpuSomeAvg10: endPressure.someAvg10 } : {}),
     };
   }
@@ -168,9 +167,8 @@ export class Sentinel {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    users--;
-    if (users > 0 || shared !== this.p) return;
-    shared = undefined;
+    if (--this.p.users > 0) return;
+    if (shared === this.p) shared = undefined;
     const child = this.p.child;
     if (this.p.exited) return;
     const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));

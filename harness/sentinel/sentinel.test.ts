@@ -81,6 +81,22 @@ describe("sentinel: a process apart from the lab", function () {
       await s.release();
     }
   });
+  it("a sentinel killed during a window says so; the next hold starts a new one", async () => {
+    const s = await Sentinel.acquire();
+    const pid = s.pid!;
+    try {
+      const w = s.open();
+      process.kill(pid, "SIGKILL");
+      const load = await s.close(w);
+      expect(load.sentinelExited, JSON.stringify(load)).to.equal("exited (SIGKILL)");
+      const t = await Sentinel.acquire();
+      expect(t.pid).to.not.equal(pid);
+      await t.release();
+      expect(() => process.kill(t.pid!, 0), `the new sentinel (pid ${t.pid}) after its last release`).to.throw();
+    } finally {
+      await s.release();
+    }
+  });
   it("one process for the labs side by side: a second hold shares it, the last release ends it", async () => {
     const [a, b] = await Promise.all([Sentinel.acquire(), Sentinel.acquire()]);
     expect(a.pid).to.equal(b.pid);
