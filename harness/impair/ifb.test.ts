@@ -49,7 +49,7 @@ describe("impair/ifb", () => {
     });
   });
 
-  describe("on real namespaces (UDP from a to b, b's ingress through vli-b)", function () {
+  describe("on real namespaces (root; UDP from a to b, b's ingress through vli-b)", function () {
     let pair: NetnsPair | undefined;
     before(async function () {
       if (!isRoot()) this.skip();

@@ -14,7 +14,7 @@ import { createChain, tcpGoodput, udpRun, wireLeftovers, type Chain } from "./te
 
 const within = (got: number, want: number, tol: number): boolean => Math.abs(got - want) <= tol;
 
-describe("impair/backends/wire (namespaces)", function () {
+describe("impair/backends/wire (root, namespaces)", function () {
   this.timeout(120_000);
   let c: Chain;
 
