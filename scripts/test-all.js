@@ -4,7 +4,9 @@
 // on 2 cores two lanes take about half the time of one — with one combined
 // summary and JSON report at the end, as one mocha run would give them.
 //
-//   node scripts/test-all.js [--jobs N] [GROUP...]     (default: unit root lab)
+//   node scripts/test-all.js [--jobs N] [GROUP...] [SUITE...]
+//     GROUP: unit, root, lab (default: all three); SUITE: a lab suite's name
+//     (sweep, suites/sweep.spec.ts): only those lab suites
 //
 // Jobs: the unit group in two halves, the root group, and each lab suite file
 // on its own; the longest first (by the durations the last run recorded in
@@ -51,13 +53,19 @@ const ESTIMATES = { root: 300, "suites/cli.spec.js": 160, "suites/lifecycle.spec
 function parseArgs(argv) {
   let jobs = Number(process.env.VPNLAB_TEST_JOBS || 2);
   const groups = [];
+  const suites = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--jobs") jobs = Number(argv[++i]);
     else if (["unit", "root", "lab"].includes(argv[i])) groups.push(argv[i]);
-    else throw new Error(`test-all: unknown argument ${argv[i]} (expected --jobs N, unit, root, lab)`);
+    else {
+      const name = path.basename(argv[i]).replace(/(\.spec)?\.[jt]s$/, "");
+      if (!fs.existsSync(path.join(ROOT, "dist", "suites", `${name}.spec.js`))) throw new Error(`test-all: ${argv[i]} is neither --jobs N, unit, root, lab nor a lab suite (dist/suites/${name}.spec.js)`);
+      suites.push(`suites/${name}.spec.js`);
+    }
   }
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`test-all: --jobs/VPNLAB_TEST_JOBS must be a positive integer, got ${jobs}`);
-  return { jobs, groups: groups.length ? groups : ["unit", "root", "lab"] };
+  if (suites.length && !groups.includes("lab")) groups.push("lab");
+  return { jobs, groups: groups.length ? groups : ["unit", "root", "lab"], suites };
 }
 
 /** The compiled files under dist/DIR ending in SUFFIX, as paths relative to dist/ (sorted: a stable split). */
@@ -83,7 +91,7 @@ function readDurations() {
 }
 
 /** The jobs of the groups asked for: { name, group, files, weight, measuring, exclusive }. */
-function planJobs(groups, known) {
+function planJobs(groups, suites, known) {
   const weight = (name) => known[name] ?? ESTIMATES[name] ?? 20;
   const jobs = [];
   const harness = files("harness", ".test.js");
@@ -100,7 +108,7 @@ function planJobs(groups, known) {
     halves.forEach((h, i) => jobs.push({ name: `unit-${i + 1}`, group: "unit", files: h }));
   }
   if (groups.includes("root")) jobs.push({ name: "root", group: "root", files: harness });
-  if (groups.includes("lab")) for (const f of files("suites", ".spec.js")) jobs.push({ name: f, group: "lab", files: [f] });
+  if (groups.includes("lab")) for (const f of files("suites", ".spec.js")) if (!suites.length || suites.includes(f)) jobs.push({ name: f, group: "lab", files: [f] });
   for (const j of jobs) {
     j.weight = weight(j.name);
     j.measuring = MEASURING.has(j.name);
@@ -117,7 +125,8 @@ function runJob(job, tmp) {
   const started = Date.now();
   const child = spawn(process.execPath, [MOCHA, ...job.files.map((f) => path.join("dist", f))], {
     cwd: ROOT,
-    env: { ...process.env, VPNLAB_TESTS: job.group, VPNLAB_MOCHA_JSON: json, FORCE_COLOR: process.env.FORCE_COLOR ?? (process.stdout.isTTY ? "1" : "0") },
+    // colours as mocha would give this terminal (its output goes to a file first)
+    env: { ...process.env, VPNLAB_TESTS: job.group, VPNLAB_MOCHA_JSON: json, ...(process.stdout.isTTY && process.env.FORCE_COLOR === undefined ? { FORCE_COLOR: "1" } : {}) },
     stdio: ["ignore", out, out],
     detached: true, // its own process group: an interrupted run ends the job's whole tree
   });
@@ -223,11 +232,11 @@ function recordDurations(results, known) {
 }
 
 async function main() {
-  const { jobs: lanes, groups } = parseArgs(process.argv.slice(2));
+  const { jobs: lanes, groups, suites } = parseArgs(process.argv.slice(2));
   fs.mkdirSync(LOGS, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-test-all-"));
   const known = readDurations();
-  const jobs = planJobs(groups, known);
+  const jobs = planJobs(groups, suites, known);
   const started = Date.now();
   process.stdout.write(`test-all: ${jobs.length} jobs (${groups.join(", ")}) in ${lanes} lanes; logs in ${path.relative(process.cwd(), LOGS)}/\n`);
   const results = await schedule(jobs, lanes, tmp, printJob);
