@@ -77,7 +77,7 @@ describe("native addon (harness/native)", () => {
     });
   });
 
-  describe("in a throwaway network namespace", function () {
+  describe("in a throwaway network namespace (root)", function () {
     const ns = `vlt-${randomBytes(4).toString("hex")}`;
     let created = false;
     let result: Record<string, { ok: boolean; detail: string; [k: string]: unknown }> = {};

@@ -2,13 +2,15 @@
 // it (no network, NET_ADMIN + NET_RAW, /dev/net/tun) Node runs and loads the
 // native addon (a raw socket opens), and the third-party programs the
 // topologies use run: ocserv, openconnect, charon with kernel-libipsec,
-// haproxy, nft, tcpdump, iproute2, conntrack. Uses the engine DOCKER_HOST
-// names (building the image there if it is missing); without a reachable
+// haproxy, nft, tcpdump, iproute2, conntrack. Uses the suites' engine
+// (docker-engine.ts: DOCKER_HOST, else the default socket), building the
+// image there if it is missing; without a reachable
 // engine it is skipped, naming that — except in CI (CI=true), where it fails.
 import { expect } from "chai";
 import type Dockerode from "dockerode";
 import { PassThrough } from "node:stream";
 import { connectEngine, engineName, ensureImage, IMAGE_NODE, pingEngine } from "../harness/runtime/docker/image";
+import { suiteEngine } from "./docker-engine";
 import { testLab } from "./test-containers";
 
 interface Ran {
@@ -36,14 +38,12 @@ describe("docker node image (vpnlab image build)", function () {
   let tag = "";
 
   before(async function () {
-    const url = process.env.DOCKER_HOST;
-    let why = url ? "" : "no Docker engine: DOCKER_HOST is not set";
-    if (url) {
-      try {
-        await pingEngine(await connectEngine(url), url);
-      } catch (e) {
-        why = (e as Error).message;
-      }
+    const url = suiteEngine();
+    let why = "";
+    try {
+      await pingEngine(await connectEngine(url), url);
+    } catch (e) {
+      why = (e as Error).message;
     }
     if (why) {
       if (process.env.CI === "true") throw new Error(`CI needs a Docker engine for the node image: ${why}`);
@@ -71,7 +71,7 @@ describe("docker node image (vpnlab image build)", function () {
 
   const ok = async (argv: string[], expected: RegExp): Promise<string> => {
     const r = await execIn(container as Dockerode.Container, argv);
-    const what = `${argv.join(" ")} in ${tag} on ${engineName(process.env.DOCKER_HOST)}: exit ${r.code}\n${r.out}`;
+    const what = `${argv.join(" ")} in ${tag} on ${engineName(suiteEngine())}: exit ${r.code}\n${r.out}`;
     expect(r.code, what).to.equal(0);
     expect(r.out, what).to.match(expected);
     return r.out;

@@ -6,12 +6,12 @@
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
-import Docker from "dockerode";
 import { gc } from "../harness/gc";
 import { labContainers } from "../harness/runtime/docker/docker";
 import { nodeImage } from "../harness/runtime/docker";
 import { newLabId, processStart, readState, writeState } from "../harness/runtime/state";
 import { endChild, exited, hostLinks, labNamespaces, waitForLine } from "./host";
+import { suiteDocker } from "./docker-engine";
 import { requireRuntime } from "./runtimes";
 import { removeStaleStrangers, strangerLabels } from "./test-containers";
 
@@ -21,8 +21,7 @@ const TOPO = path.join(ROOT, "topologies", "asa-ips.yaml");
 
 describe("docker runtime: labels, gc, nothing left behind", function () {
   this.timeout(120000);
-  // dockerode reads DOCKER_HOST as the docker CLI does
-  const docker = new Docker();
+  const docker = suiteDocker();
   const networks = async () => (await docker.listNetworks()).map((n) => n.Name).sort();
 
   let up: ChildProcess | undefined;

@@ -9,12 +9,13 @@ import { gc } from "../harness/gc";
 import { nodeImage } from "../harness/runtime/docker";
 import { labContainers } from "../harness/runtime/docker/docker";
 import { readState, writeState } from "../harness/runtime/state";
+import { suiteDocker, suiteEngine } from "./docker-engine";
 import { requireRuntime } from "./runtimes";
 import { STRANGER_LABEL, removeStaleStrangers, strangerLabels, testLab } from "./test-containers";
 
 describe("docker suites' own containers", function () {
   this.timeout(120000);
-  const docker = new Docker(); // DOCKER_HOST, as the docker CLI reads it
+  const docker = suiteDocker();
   const made: Docker.Container[] = [];
   const create = async (name: string, Labels: Record<string, string>) => {
     const c = await docker.createContainer({ name, Image: await nodeImage(docker), Cmd: ["sleep", "infinity"], Labels, HostConfig: { NetworkMode: "none" } });
@@ -30,7 +31,7 @@ describe("docker suites' own containers", function () {
   });
 
   it("a test container with a lab's labels is spared by gc while its test runs, and swept once the test process is dead", async () => {
-    const lab = testLab(process.env.DOCKER_HOST, "suites/test-containers");
+    const lab = testLab(suiteEngine(), "suites/test-containers");
     try {
       await create(`vl-${lab.labId}-test`, lab.labels);
       const live = await gc();

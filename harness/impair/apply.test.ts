@@ -222,7 +222,7 @@ describe("impair/apply: Impairer", () => {
     });
   });
 
-  describe("on real namespaces (veth a <-> b, 2000 UDP datagrams from a to b)", function () {
+  describe("on real namespaces (root; veth a <-> b, 2000 UDP datagrams from a to b)", function () {
     let pair: NetnsPair | undefined;
     let impairer: Impairer | undefined;
     let netem = false;

@@ -131,7 +131,7 @@ describe("impair/backend", () => {
     });
   });
 
-  describe("probeNetem on this host (real namespaces)", function () {
+  describe("probeNetem on this host (root, real namespaces)", function () {
     let pair: NetnsPair | undefined;
     before(async function () {
       if (!isRoot()) this.skip();

@@ -4,6 +4,7 @@
 // counts and drops prove that what arrives on the device passes through it.
 import { expect } from "chai";
 import { ifbName, ingressPlan, installIngress, isIfbLink, removeIngress } from "./ifb";
+import { waitUntil } from "../wait";
 import { parseQdiscJson, tcQdiscStatsArgv } from "./tc";
 import { createNetnsPair, isRoot, measureUdpLoss, type NetnsPair, type UdpMeasurement } from "./testkit";
 
@@ -48,7 +49,7 @@ describe("impair/ifb", () => {
     });
   });
 
-  describe("on real namespaces (UDP from a to b, b's ingress through vli-b)", function () {
+  describe("on real namespaces (root; UDP from a to b, b's ingress through vli-b)", function () {
     let pair: NetnsPair | undefined;
     before(async function () {
       if (!isRoot()) this.skip();
@@ -62,10 +63,10 @@ describe("impair/ifb", () => {
       if (!pair) throw new Error("no namespaces");
       return pair;
     };
-    const ifbStats = async (p: NetnsPair): Promise<{ packets: number; drops: number }> => {
+    const ifbStats = async (p: NetnsPair): Promise<{ packets: number; drops: number; qlen: number }> => {
       const r = await p.exec.exec(p.b, tcQdiscStatsArgv(ifbName(p.devB)));
-      const q = (JSON.parse(r.stdout) as { handle?: string; packets?: number; drops?: number }[]).find((x) => x.handle === "564c:");
-      return { packets: q?.packets ?? -1, drops: q?.drops ?? -1 };
+      const q = (JSON.parse(r.stdout) as { handle?: string; packets?: number; drops?: number; qlen?: number }[]).find((x) => x.handle === "564c:");
+      return { packets: q?.packets ?? -1, drops: q?.drops ?? -1, qlen: q?.qlen ?? -1 };
     };
     const show = (m: UdpMeasurement): string => `sent ${m.sent}, received ${m.received}, lost ${m.lossPercent.toFixed(1)}%`;
 
@@ -95,12 +96,19 @@ describe("impair/ifb", () => {
 
     it("a flow match redirects only the matching datagrams", async () => {
       const p = ready();
+      const held = (await ifbStats(p)).qlen;
       await installIngress(p.exec, p.b, p.devB, { kind: "tbf", params: ["rate", "100mbit", "burst", "256kbit", "latency", "50ms"] }, { proto: "udp", dport: 41234 });
-      const before = await ifbStats(p);
+      // `tc qdisc replace` keeps the tbf and its queue: what the 16 kbit/s one above still held leaves it
+      // at the new rate, once its pending timer fires — counted in `packets` then, not one of ours. Start
+      // counting once the queue is empty (the drain), or those datagrams land in this test's count.
+      const before = await waitUntil(async () => {
+        const s = await ifbStats(p);
+        return s.qlen === 0 ? s : undefined;
+      }, { what: "vli-b's tbf to hand on what the previous test left in it", timeoutMs: 10_000, intervalMs: 20 });
       const hit = await measureUdpLoss(p, 300, 41234);
       const miss = await measureUdpLoss(p, 200, 41235);
       const s = await ifbStats(p);
-      console.log(`        match udp dport 41234: ${show(hit)} / other port ${show(miss)}; vli-b passed ${s.packets - before.packets}`);
+      console.log(`        match udp dport 41234: ${show(hit)} / other port ${show(miss)}; vli-b passed ${s.packets - before.packets} (held ${held} from before, drained first)`);
       expect(hit.received, show(hit)).to.equal(300);
       expect(miss.received, show(miss)).to.equal(200);
       expect(s.packets - before.packets, "packets through vli-b = the matching datagrams").to.equal(300);

@@ -13,7 +13,7 @@ import { createNetnsPair, isRoot, measureUdpLoss, type NetnsPair, type UdpMeasur
 
 const show = (m: UdpMeasurement): string => `sent ${m.sent}, received ${m.received}, lost ${m.lossPercent.toFixed(1)}%`;
 
-describe("impair/netem on a real kernel (veth a <-> b, UDP from a to b)", function () {
+describe("impair/netem on a real kernel (root; veth a <-> b, UDP from a to b)", function () {
   let pair: NetnsPair | undefined;
   const backend = createNetemBackend();
   let ctx: BackendContext | undefined;

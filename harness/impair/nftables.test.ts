@@ -126,7 +126,7 @@ describe("impair/nftables", () => {
     expect(nftReplaceScript("vpnlab_impair_edge", rs)).to.equal(nftDeleteTable("vpnlab_impair_edge") + rs);
   });
 
-  describe("nft accepts the text (checked with `nft -c` inside a throwaway namespace)", function () {
+  describe("nft accepts the text (root; checked with `nft -c` inside a throwaway namespace)", function () {
     const ns = `vlt-${randomBytes(3).toString("hex")}-c`;
     before(async function () {
       if (!isRoot()) this.skip();

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseTopology } from "../topology/load";
@@ -59,17 +59,21 @@ describe("impair preflight: refused before the lab is built", () => {
   });
   it("netem from the host's files: loaded, built in, or a loadable module — else a reason", () => {
     const root = mkdtempSync(path.join(os.tmpdir(), "vl-netem-"));
-    const r = `${root}/`;
-    expect(netemPassive(r).available).to.equal(false);
-    expect(netemPassive(r).reason).to.match(/no \/sys\/module\/sch_netem/);
-    const mods = path.join(root, "lib/modules", os.release());
-    mkdirSync(path.join(mods, "kernel/net/sched"), { recursive: true });
-    writeFileSync(path.join(mods, "modules.builtin"), "kernel/net/sched/sch_htb.ko\n");
-    expect(netemPassive(r).available).to.equal(false);
-    writeFileSync(path.join(mods, "kernel/net/sched/sch_netem.ko.zst"), "");
-    expect(netemPassive(r).available).to.equal(true);
     const root2 = mkdtempSync(path.join(os.tmpdir(), "vl-netem-"));
-    mkdirSync(path.join(root2, "sys/module/sch_netem"), { recursive: true });
-    expect(netemPassive(`${root2}/`).available).to.equal(true);
+    try {
+      const r = `${root}/`;
+      expect(netemPassive(r).available).to.equal(false);
+      expect(netemPassive(r).reason).to.match(/no \/sys\/module\/sch_netem/);
+      const mods = path.join(root, "lib/modules", os.release());
+      mkdirSync(path.join(mods, "kernel/net/sched"), { recursive: true });
+      writeFileSync(path.join(mods, "modules.builtin"), "kernel/net/sched/sch_htb.ko\n");
+      expect(netemPassive(r).available).to.equal(false);
+      writeFileSync(path.join(mods, "kernel/net/sched/sch_netem.ko.zst"), "");
+      expect(netemPassive(r).available).to.equal(true);
+      mkdirSync(path.join(root2, "sys/module/sch_netem"), { recursive: true });
+      expect(netemPassive(`${root2}/`).available).to.equal(true);
+    } finally {
+      for (const d of [root, root2]) rmSync(d, { recursive: true, force: true });
+    }
   });
 });

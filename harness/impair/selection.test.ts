@@ -80,7 +80,7 @@ describe("impair: flow match, direction and chosen drops", () => {
     });
   });
 
-  describe("on real packets (two namespaces, nftables)", function () {
+  describe("on real packets (root, two namespaces, nftables)", function () {
     this.timeout(60_000);
     let pair: NetnsPair | undefined;
     before(async function () {

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Status } from "allure-js-commons";
 import { findProgram } from "../doctor";
+import { engineOf, type Engine } from "../runtime/docker/engines";
 
 /** Allure 2's categories: matched against a result's status and its statusDetails.message (whole message, Java regex). */
 export interface AllureCategory {
@@ -124,13 +125,18 @@ export function impairBackends(): string {
   return b.length ? b.join(", ") : "none (nft missing, no sch_netem)";
 }
 
-/** The Docker engine's version when one answers (DOCKER_HOST, else the default socket) within 2 s. */
+/** The Docker engine's version when one answers (the suites' engine: DOCKER_HOST, else the default socket — engines.ts engineOf) within 2 s. */
 export async function dockerVersion(timeoutMs = 2000): Promise<string> {
-  const host = process.env.DOCKER_HOST;
-  if (!host && !fs.existsSync("/var/run/docker.sock")) return "no engine (no DOCKER_HOST, no /var/run/docker.sock)";
+  let engine: Engine;
+  try {
+    engine = engineOf();
+  } catch (e) {
+    return `no engine: ${(e as Error).message}`;
+  }
+  if (engine.options.socketPath !== undefined && !fs.existsSync(engine.options.socketPath)) return `no engine (no DOCKER_HOST, no ${engine.options.socketPath})`;
   try {
     const { default: Dockerode } = await import("dockerode");
-    const docker = new Dockerode(); // docker-modem reads DOCKER_HOST itself
+    const docker = new Dockerode(engine.options);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
       timer = setTimeout(() => rej(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
@@ -142,7 +148,7 @@ export async function dockerVersion(timeoutMs = 2000): Promise<string> {
       clearTimeout(timer);
     }
   } catch (e) {
-    return `no engine answered at ${host ?? "/var/run/docker.sock"} (${(e as Error).message})`;
+    return `no engine answered at ${engine.url} (${(e as Error).message})`;
   }
 }
 

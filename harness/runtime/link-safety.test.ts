@@ -26,7 +26,7 @@ interface Case {
   recordLeft?: boolean;
 }
 
-describe("runtime: namespace links of dead containers", function () {
+describe("runtime: namespace links of dead containers (root)", function () {
   let out: Record<string, Case> = {};
   let lab = "";
 

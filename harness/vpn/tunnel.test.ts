@@ -27,7 +27,7 @@ interface TunnelStats {
 type Dpd = TunnelConfig["dpd"];
 type Down = Extract<AgentEvent, { event: "tunnel-down" }>;
 
-describe("vpn/tunnel dead-peer detection (two agents, natt, two namespaces)", function () {
+describe("vpn/tunnel dead-peer detection (root; two agents, natt, two namespaces)", function () {
   this.timeout(60000);
   const { pair, startAgent } = useAgentPair();
 

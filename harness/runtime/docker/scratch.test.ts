@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { removeTree, Scratch } from "./scratch";
 
-describe("runtime/docker/scratch", () => {
+describe("runtime/docker/scratch (root: mounts, /var/cache/vpnlab)", () => {
   it("removes a build tree with something mounted in it (as debootstrap leaves proc) without touching the mount's source", function () {
     if (process.getuid?.() !== 0) this.skip(); // mounting needs root; CI is root
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vlt-tree-"));

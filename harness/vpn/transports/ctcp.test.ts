@@ -18,7 +18,7 @@ describe("vpn/transports/ctcp RST suppression", function () {
     expect(text).to.not.match(/hook (input|forward|prerouting)/);
   });
 
-  it("is accepted by nft and keeps a kernel RST off the wire (throwaway namespace)", async function () {
+  it("is accepted by nft and keeps a kernel RST off the wire (root, throwaway namespace)", async function () {
     if (!isRoot()) this.skip(); // needs root: network namespaces
     const ns = await Netns.create("ctcp");
     try {
@@ -46,7 +46,7 @@ describe("vpn/transports/ctcp RST suppression", function () {
  * the input hook) and can craft segments. Losses are nftables drops at the
  * receiver's input, before the transport's raw socket sees the packet.
  */
-describe("vpn/transports/ctcp CtcpTransport between two namespaces", function () {
+describe("vpn/transports/ctcp CtcpTransport between two namespaces (root)", function () {
   this.timeout(60000);
   const PORT = 10000;
   const SPI_C = 0xc1c1c1c1; // what the client receives

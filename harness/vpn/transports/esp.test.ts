@@ -77,7 +77,7 @@ describe("vpn/transports/esp classifyEspPacket", () => {
  * (10.200.0.1), the headend in b (10.200.0.2). An nftables counter at each
  * side's input shows what crossed the veth: IP protocol 50, and nothing else.
  */
-describe("vpn/transports/esp EspTransport between two namespaces", function () {
+describe("vpn/transports/esp EspTransport between two namespaces (root)", function () {
   this.timeout(60000);
   const { pair: p, startPeer } = usePeerPair();
   const opts = (side: "client" | "headend") => ({
@@ -171,7 +171,7 @@ describe("vpn/transports/esp EspTransport between two namespaces", function () {
  * inner traffic (ping and the agent's UDP echo probe) and DPD, with nothing
  * but protocol 50 between the outer addresses.
  */
-describe("vpn/tunnel over esp (two agents, two namespaces)", function () {
+describe("vpn/tunnel over esp (root, two agents, two namespaces)", function () {
   this.timeout(60000);
   const POOL = { addr: "172.30.0.0", prefix: 24 };
   const HEADEND_INNER = "172.30.0.1";

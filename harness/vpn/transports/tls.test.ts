@@ -222,7 +222,7 @@ describe("vpn/transports/tls", function () {
    * once, which is not loss on the path). The kernel's TCP retransmits: every
    * frame arrives, once, in order.
    */
-  describe("vpn/transports/tls TlsTransport across a lossy path (namespaces)", function () {
+  describe("vpn/transports/tls TlsTransport across a lossy path (root, namespaces)", function () {
     this.timeout(60000);
     const PORT = 443;
     const FRAMES = 1500;

@@ -242,7 +242,37 @@ async function deleteRules(exec: NodeExec, node: string, n: WireNames): Promise<
   }
 }
 
-/** Stop the wire program: by its socket, else by the PID the state file recorded (only while it is still that process). */
+/** A stop waits this long for the program to end: its drain (main.ts DRAIN_MAX_MS, 3 s) and then some. */
+const STOP_TIMEOUT_MS = 6000;
+/** Not answering its socket: SIGTERM after this; still there: SIGKILL after the drain could have ended. */
+const TERM_AFTER_MS = 1000;
+const KILL_AFTER_MS = 4000;
+
+/** Whether the program the state file recorded is still that process (a PID reused by another is not it). */
+function programAlive(state: WireState | undefined): boolean {
+  return state?.hostPid !== undefined && processStart(state.hostPid) === state.hostStart;
+}
+
+/** What of the wire still exists: its program and either TUN device (the kernel removes each when the program's fd closes). */
+async function wireRemains(exec: NodeExec, node: string, n: WireNames, state: WireState | undefined): Promise<string[]> {
+  const left: string[] = [];
+  if (programAlive(state)) left.push(`its program (PID ${state!.hostPid})`);
+  const r = await exec.exec(node, ["ip", "-j", "link", "show"], { allowFailure: true });
+  let links: string[] = [];
+  try {
+    links = r.code === 0 ? (JSON.parse(r.stdout || "[]") as { ifname?: string }[]).map((l) => l.ifname ?? "") : [];
+  } catch {
+    /* unreadable: judged by the next look */
+  }
+  for (const t of [n.tunA, n.tunB]) if (links.includes(t)) left.push(`device ${t}`);
+  return left;
+}
+
+/**
+ * Stop the wire program (by its socket, else by the PID the state file recorded, only while it is still
+ * that process) and return once it has ended and both its TUN devices are gone — not when it was asked:
+ * a caller checks the node right after. Throws naming what is left when that takes over STOP_TIMEOUT_MS.
+ */
 async function stopWire(ctx: BackendContext, node: string, n: WireNames, state: WireState | undefined): Promise<void> {
   let asked = false;
   try {
@@ -250,14 +280,21 @@ async function stopWire(ctx: BackendContext, node: string, n: WireNames, state: 
   } catch {
     /* not answering: gone, or hung */
   }
-  const alive = async (): Promise<boolean> => (await ctx.exec.exec(node, ["ip", "link", "show", "dev", n.tunA], { allowFailure: true })).code === 0;
-  // asked, it first delivers what it holds (up to 3 s, main.ts DRAIN_MAX_MS); not answering: SIGTERM at 1 s
-  for (let i = 0; i < 100 && (await alive()); i++) {
-    if (i === 20 && !asked && state?.hostPid !== undefined && processStart(state.hostPid) === state.hostStart) process.kill(state.hostPid, "SIGTERM");
-    if (i === 80 && state?.hostPid !== undefined && processStart(state.hostPid) === state.hostStart) process.kill(state.hostPid, "SIGKILL");
-    await new Promise((r) => setTimeout(r, 50));
+  // asked, it first delivers what it holds (up to DRAIN_MAX_MS); not answering: SIGTERM, then SIGKILL
+  const t0 = Date.now();
+  let signalled: NodeJS.Signals | undefined;
+  for (;;) {
+    const left = await wireRemains(ctx.exec, node, n, state);
+    if (left.length === 0) return;
+    const waited = Date.now() - t0;
+    if (waited > STOP_TIMEOUT_MS) throw new Error(`${node}: the wire for ${n.dev} (${n.direction}) did not stop within ${STOP_TIMEOUT_MS} ms (${signalled ? `${signalled} sent` : asked ? "asked on its socket" : "not answering"}): ${left.join(", ")} still there`);
+    const sig: NodeJS.Signals | undefined = waited >= KILL_AFTER_MS ? "SIGKILL" : waited >= TERM_AFTER_MS && !asked ? "SIGTERM" : undefined;
+    if (sig && sig !== signalled && programAlive(state)) {
+      process.kill(state!.hostPid!, sig);
+      signalled = sig;
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
-  if (await alive()) throw new Error(`${node}: the wire for ${n.dev} (${n.direction}) did not stop (${n.tunA} still exists)`);
 }
 
 /** The fault off: no steering (the fwmark rule and table stay; nothing is marked for them). */

@@ -8,13 +8,14 @@ import { run } from "../../../exec";
 import { processStart } from "../../../runtime/state";
 import type { Fault } from "../../fault";
 import { isRoot, netnsExec } from "../../testkit";
+import { waitEvent, type Netns } from "../../../testkit/netns";
 import { wireBackend, wireStats } from "./index";
 import { wireNames, type WireState } from "./plan";
 import { createChain, tcpGoodput, udpRun, wireLeftovers, type Chain } from "./testkit";
 
 const within = (got: number, want: number, tol: number): boolean => Math.abs(got - want) <= tol;
 
-describe("impair/backends/wire (namespaces)", function () {
+describe("impair/backends/wire (root, namespaces)", function () {
   this.timeout(120_000);
   let c: Chain;
 
@@ -309,20 +310,23 @@ describe("impair/backends/wire (namespaces)", function () {
   it("never steers TTL-1 packets for the node (ingress: the hop into TUN A would drop them) nor broadcasts (egress): both still arrive", async () => {
     const port = 41003;
     // y listens on every address; r broadcasts on ry's subnet
-    const RECV = `const s=require("node:dgram").createSocket("udp4");let n=0;s.on("message",()=>n++);s.bind(${port},()=>setTimeout(()=>{process.stdout.write(String(n));process.exit(0)},2500));`;
+    // counts from its bind (it says "ready") until its stdin closes, once the sender is done, plus 300 ms for the wire's 10 ms delay
+    const RECV = `const s=require("node:dgram").createSocket("udp4");let n=0;s.on("message",()=>n++);s.bind(${port},()=>process.stdout.write(JSON.stringify({event:"ready"})+"\\n"));process.stdin.resume();process.stdin.on("end",()=>setTimeout(()=>{process.stdout.write(JSON.stringify({event:"count",n})+"\\n");process.exit(0)},300));`;
     const SEND = (ip: string, opts: string) =>
       `const s=require("node:dgram").createSocket("udp4");s.bind(0,()=>{${opts};let i=0;const t=setInterval(()=>{s.send("x",${port},"${ip}");if(++i===20){clearInterval(t);setTimeout(()=>process.exit(0),100)}},20)});setTimeout(()=>{},0);`;
-    const count = async (to: string, from: string, ip: string, opts: string): Promise<number> => {
-      const r = netnsExec.exec(to, [process.execPath, "-e", RECV], { timeoutMs: 20_000 });
-      await new Promise((res) => setTimeout(res, 700));
+    const count = async (to: Netns, from: string, ip: string, opts: string): Promise<number> => {
+      // the sender starts once the receiver is bound (not after a guessed while): a slow start loses nothing
+      const { child } = await to.node(RECV);
+      const counted = waitEvent(child, "count", 20_000);
       await netnsExec.exec(from, [process.execPath, "-e", SEND(ip, opts)], { timeoutMs: 20_000 });
-      return Number((await r).stdout.trim());
+      child.stdin?.end();
+      return Number((await counted).n);
     };
     await apply(c.r.name, "ry", { impairment: { delayMs: 10 } });
-    const bcast = await count(c.y.name, c.r.name, "10.201.2.255", "s.setBroadcast(true)");
+    const bcast = await count(c.y, c.r.name, "10.201.2.255", "s.setBroadcast(true)");
     await clearAndCheck(c.r.name, "ry", "egress");
     await apply(c.r.name, "rx", { impairment: { delayMs: 10 }, direction: "ingress" });
-    const ttl1 = await count(c.r.name, c.x.name, c.ipRX, "s.setTTL(1)");
+    const ttl1 = await count(c.r, c.x.name, c.ipRX, "s.setTTL(1)");
     await clearAndCheck(c.r.name, "rx", "ingress");
     expect([bcast, ttl1], `of 20 each: broadcasts from r through its egress wire ${bcast}, TTL-1 datagrams x → r through r's ingress wire ${ttl1}`).to.deep.equal([20, 20]);
   });

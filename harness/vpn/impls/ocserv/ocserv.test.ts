@@ -108,7 +108,7 @@ async function hostSnapshot(): Promise<string> {
   return `${resolv}\n${v4}\n${v6}`;
 }
 
-describe("vpn/impls/ocserv ocserv and openconnect between namespaces", function () {
+describe("vpn/impls/ocserv ocserv and openconnect between namespaces (root)", function () {
   this.timeout(60000);
   let runtime: NetnsRuntime | undefined;
   let state: LabState | undefined;

@@ -68,7 +68,7 @@ async function hostSnapshot(): Promise<Record<string, string>> {
   };
 }
 
-describe("vpn/impls/strongswan (two charons with kernel-libipsec, natt, on the netns runtime)", function () {
+describe("vpn/impls/strongswan (root; two charons with kernel-libipsec, natt, on the netns runtime)", function () {
   this.timeout(60000);
   let runtime: NetnsRuntime | undefined;
   let labId = "";
