@@ -91,6 +91,10 @@ const STACK_TRACE = /^\s+at .+\(.*:\d+:\d+\)$|EPIPE|Error:|internal error/m;
 interface RunResult {
   variant: string;
   outcome: string;
+  verdict?: string;
+  reasons?: string[];
+  error?: string;
+  phases?: { phase: string; sent: number; delivered: number }[];
   passed: boolean;
   labId: string;
   startedAt: string;
@@ -159,8 +163,17 @@ describe("vpnlab command: output, jobs, lab errors", function () {
     tmp.push(file);
     const r = await vpnlab(["run", file, "-v", "ctcp-no-loss,natt", "--json", "--jobs", "1"]);
     const doc = JSON.parse(r.stdout) as RunDocument;
-    expect(r.code, `${JSON.stringify(doc.summary)}\n${r.stderr}`).to.equal(codeOf(doc));
+    const said = doc.results.map((x) => `${x.variant}: ${x.outcome} ${x.verdict ?? "-"} (${x.error ?? (x.reasons ?? []).join("; ")}); ${(x.phases ?? []).map((p) => `${p.phase} ${p.delivered}/${p.sent}`).join(", ")}`).join("\n");
+    expect(r.code, `${JSON.stringify(doc.summary)}\n${said}\n${r.stderr}`).to.equal(codeOf(doc));
     expect(doc.results.map((x) => x.variant)).to.deep.equal(["ctcp-no-loss", "natt"]);
+    // real verdicts, not lab errors: no fault at all, so both survive, their probes delivered in every phase
+    expect(doc.summary, `${said}\n${r.stderr}`).to.deep.equal({ scenarios: 2, passed: 2, mismatches: 0, labErrors: 0 });
+    expect(r.code, said).to.equal(0);
+    expect(doc.results.map((x) => [x.outcome, x.verdict]), said).to.deep.equal([["verdict", "survives"], ["verdict", "survives"]]);
+    for (const x of doc.results) {
+      expect(x.phases?.map((p) => p.phase), said).to.deep.equal(["baseline", "chaos", "recovery"]);
+      for (const p of x.phases ?? []) expect(p.delivered, `${x.variant} ${p.phase}: probes delivered\n${said}`).to.be.greaterThan(0);
+    }
     expect(overlap(doc.results[0], doc.results[1]), `--jobs 1: windows ${windows(doc)}`).to.equal(false);
     expect(window(doc.results[1])[0], windows(doc)).to.be.at.least(window(doc.results[0])[1]);
     expect(leftOf(doc.results.map((x) => x.labId))).to.deep.equal([]);

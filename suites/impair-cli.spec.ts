@@ -22,12 +22,37 @@ function vpnlab(args: string[]): { code: number; stdout: string; stderr: string;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, all: `exit ${r.status}\n${r.stdout}${r.stderr}` };
 }
 
-/** ping from a node: how many of `count` echoes came back, and their mean RTT (ms; NaN with none). */
-function ping(labId: string, node: string, to: string, count: number): { received: number; avgMs: number; out: string } {
-  const r = spawnSync("ip", ["netns", "exec", `vl-${labId}-${node}`, "ping", "-n", "-q", "-c", String(count), "-i", "0.2", "-W", "1", to], { encoding: "utf8", timeout: 60000 });
+/** ping from a node: how many of `count` echoes came back, their mean and median RTT (ms; NaN with none). */
+function ping(labId: string, node: string, to: string, count: number): { received: number; avgMs: number; medianMs: number; out: string } {
+  const r = spawnSync("ip", ["netns", "exec", `vl-${labId}-${node}`, "ping", "-n", "-c", String(count), "-i", "0.2", "-W", "1", to], { encoding: "utf8", timeout: 60000 });
   const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? NaN);
   const avgMs = Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? NaN);
-  return { received, avgMs, out: r.stdout.trim() };
+  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  const medianMs = rtts.length === 0 ? NaN : rtts.length % 2 ? rtts[(rtts.length - 1) / 2] : (rtts[rtts.length / 2 - 1] + rtts[rtts.length / 2]) / 2;
+  return { received, avgMs, medianMs, out: r.stdout.trim().split("\n").slice(-2).join("; ") };
+}
+
+/** UDP datagrams per destination port that reached `to` (listening on `ports`) from `from`, `count` to each port. */
+async function udpPerPort(labId: string, from: string, to: string, toIp: string, ports: number[], count: number): Promise<Record<number, number>> {
+  const listen = `const dgram = require("node:dgram"); const got = {}; let open = 0;
+    for (const p of ${JSON.stringify(ports)}) { got[p] = 0; const s = dgram.createSocket("udp4"); s.on("message", () => got[p]++);
+      s.bind(p, () => { if (++open === ${ports.length}) console.log("ready"); }); }
+    process.stdin.on("data", () => { console.log(JSON.stringify(got)); process.exit(0); });`;
+  const sink = spawn("ip", ["netns", "exec", `vl-${labId}-${to}`, process.execPath, "-e", listen], { stdio: ["pipe", "pipe", "pipe"] });
+  try {
+    await waitForLine(sink, /ready/, 20000);
+    // interleaved, 2 ms apart: both flows see the same moments of the path
+    const send = `const s = require("node:dgram").createSocket("udp4"); const ports = ${JSON.stringify(ports)}; let i = 0;
+      const next = () => { if (i >= ${count} * ports.length) return setTimeout(() => s.close(), 50); s.send(Buffer.alloc(64), ports[i % ports.length], ${JSON.stringify(toIp)}); i++; setTimeout(next, 2); }; next();`;
+    const r = spawnSync("ip", ["netns", "exec", `vl-${labId}-${from}`, process.execPath, "-e", send], { encoding: "utf8", timeout: 60000 });
+    if (r.status !== 0) throw new Error(`the sender failed: ${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 500)); // the last datagrams' way across the lab
+    const line = waitForLine(sink, /\{[^\n]*\}/, 10000);
+    sink.stdin?.end("done\n");
+    return JSON.parse(await line) as Record<number, number>;
+  } finally {
+    await endChild(sink);
+  }
 }
 
 describe("vpnlab impair / heal / ls on a lab held by vpnlab up", function () {
@@ -130,15 +155,39 @@ describe("vpnlab impair / heal / ls on a lab held by vpnlab up", function () {
     const served = /served by (\w+)/.exec(imp.stdout)?.[1];
     const delayed = ping(labId, "client", FIREWALL_EDGE, 20);
     const heal = vpnlab(["heal", labId, "wan.edge"]);
-    const added = delayed.avgMs - base.avgMs;
-    const msg = `served by ${served}: RTT ${base.avgMs} ms before, ${delayed.avgMs} ms with delay 100ms on wan.edge egress (added ${added.toFixed(1)} ms; ${delayed.received}/20 replies)\n${heal.all}`;
+    // medians: one reply held up by a busy host moves a mean, not the delay the path adds
+    const added = delayed.medianMs - base.medianMs;
+    const msg = `served by ${served}: RTT median ${base.medianMs} ms before (mean ${base.avgMs}), ${delayed.medianMs} ms with delay 100ms on wan.edge egress (mean ${delayed.avgMs}; added ${added.toFixed(1)} ms; ${delayed.received}/20 replies)\n${heal.all}`;
     console.log(`      ${msg.split("\n")[0]}`);
     expect(delayed.received, msg).to.be.at.least(18);
-    // one way delayed: the requests; a delay not applied, or applied twice, is far outside this
-    expect(added, msg).to.be.within(90, 190);
+    // one way delayed (the requests): within 10 % of the 100 ms asked
+    expect(added, msg).to.be.within(90, 110);
     expect(heal.code, msg).to.equal(0);
     const after = ping(labId, "client", FIREWALL_EDGE, 10);
     expect(after.avgMs - base.avgMs, `after heal: ${after.out}`).to.be.below(50);
+  });
+
+  it("--match: the matched flow is impaired as asked (50 % loss, the rule's drop count is its loss), the other flow not at all", async () => {
+    // client → headend (192.0.2.10, through wan and the firewall): udp/9 matched, udp/10 the other flow
+    const HEADEND_DMZ = "192.0.2.10";
+    const N = 400;
+    const imp = vpnlab(["impair", labId, "wan.edge", "--loss", "50%", "--match", "proto=udp,dport=9"]);
+    expect(imp.code, imp.all).to.equal(0);
+    // the fault comes off whatever the measurement did
+    const measured = await udpPerPort(labId, "client", "headend", HEADEND_DMZ, [9, 10], N).then((v) => ({ v }), (e: unknown) => ({ e }));
+    const heal = vpnlab(["heal", labId, "wan.edge"]);
+    if ("e" in measured) throw measured.e;
+    const got = measured.v;
+    const dropped = Number(/: (\d+) packets? dropped/.exec(heal.stdout)?.[1] ?? NaN);
+    const lost9 = N - got[9];
+    const msg = `udp/9 (matched, loss 50%): ${got[9]} of ${N} arrived (${((lost9 / N) * 100).toFixed(1)} % lost); udp/10 (not matched): ${got[10]} of ${N}; the rule dropped ${dropped}\n${imp.all}\n${heal.all}`;
+    console.log(`      ${msg.split("\n")[0]}`);
+    expect(heal.code, msg).to.equal(0);
+    // 50 % of 400: ±10 points is beyond 4 standard deviations (2.5 points) of a fair coin
+    expect(lost9 / N, msg).to.be.within(0.4, 0.6);
+    // every datagram the matched flow lost, the rule dropped — and nothing else
+    expect(dropped, msg).to.equal(lost9);
+    expect(got[10], msg).to.equal(N);
   });
 
   it("down with active faults clears them (said), ends the owner and leaves nothing of the lab — no wire program either", async () => {
@@ -180,11 +229,12 @@ describe("vpnlab impair / heal on a docker lab held by vpnlab up (another proces
     const delayed = ping(labId, "client", FIREWALL_EDGE, 20);
     const heal = vpnlab(["heal", labId, "wan.edge"]);
     const after = ping(labId, "client", FIREWALL_EDGE, 10);
-    const msg = `RTT ${base.avgMs} ms before, ${delayed.avgMs} ms with delay 100ms (${delayed.received}/20 replies), ${after.avgMs} ms after heal\n${imp.all}\n${heal.all}`;
+    const msg = `RTT median ${base.medianMs} ms before, ${delayed.medianMs} ms with delay 100ms (${delayed.received}/20 replies), ${after.medianMs} ms after heal (means ${base.avgMs}, ${delayed.avgMs}, ${after.avgMs})\n${imp.all}\n${heal.all}`;
     expect(imp.code, msg).to.equal(0);
     expect(imp.stdout, msg).to.contain("served by wire");
     expect(delayed.received, msg).to.be.at.least(18);
-    expect(delayed.avgMs - base.avgMs, msg).to.be.within(90, 190);
+    // within 10 % of the 100 ms asked
+    expect(delayed.medianMs - base.medianMs, msg).to.be.within(90, 110);
     expect(heal.code, msg).to.equal(0);
     expect(after.avgMs - base.avgMs, msg).to.be.below(50);
     const down = vpnlab(["down", labId]);

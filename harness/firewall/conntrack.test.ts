@@ -18,6 +18,14 @@ describe("firewall/conntrack", () => {
     ]);
   });
 
+  it("ESP (no conntrack module: \"unknown 50\") is named esp, and found by its protocol alone", () => {
+    // as this kernel printed it for the esp transport behind a stateful firewall
+    const e = parseConntrack("ipv4     2 unknown  50 599 src=203.0.113.10 dst=192.0.2.10 src=192.0.2.10 dst=203.0.113.10 mark=0 zone=0 use=2\n");
+    expect(e).to.deep.equal([{ proto: "esp", src: "203.0.113.10", dst: "192.0.2.10", sport: undefined, dport: undefined }]);
+    expect(entriesOf(e, { proto: "esp" })).to.have.length(1);
+    expect(entriesOf(parseConntrack(TEXT), { proto: "esp" })).to.have.length(0);
+  });
+
   it("an empty table is no entry; garbage lines are skipped", () => {
     expect(parseConntrack("")).to.deep.equal([]);
     expect(parseConntrack("conntrack v1.4.7: 0 flow entries\nipv4 2 tcp\n")).to.deep.equal([]);

@@ -25,7 +25,8 @@ export function parseConntrack(text: string): ConntrackEntry[] {
   for (const line of text.split("\n")) {
     const f = line.trim().split(/\s+/);
     if (f.length < 6 || (f[0] !== "ipv4" && f[0] !== "ipv6")) continue;
-    const proto = f[2];
+    // a protocol without a conntrack module prints as "unknown" with its number: ESP (50) is the one a lab carries
+    const proto = f[2] === "unknown" && f[3] === "50" ? "esp" : f[2];
     const kv = new Map<string, string>();
     let state: string | undefined;
     for (const tok of f.slice(5)) {
@@ -46,7 +47,7 @@ export function parseConntrack(text: string): ConntrackEntry[] {
   return out;
 }
 
-/** Entries of one flow (either direction: a bypass is both ways). */
-export function entriesOf(entries: readonly ConntrackEntry[], flow: FlowMatch): ConntrackEntry[] {
-  return entries.filter((e) => e.proto === flow.proto && (e.dport === flow.port || e.sport === flow.port));
+/** Entries of one flow (either direction: a bypass is both ways). ESP has no ports: its entries are the protocol's. */
+export function entriesOf(entries: readonly ConntrackEntry[], flow: { proto: string; port?: number }): ConntrackEntry[] {
+  return entries.filter((e) => e.proto === flow.proto && (flow.port === undefined || e.dport === flow.port || e.sport === flow.port));
 }

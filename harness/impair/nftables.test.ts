@@ -20,7 +20,10 @@ describe("impair/nftables", () => {
         "table inet vpnlab_impair_edge {",
         "\tchain egress {",
         "\t\ttype filter hook postrouting priority 0; policy accept;",
-        '\t\toifname "edge" numgen random mod 10000 < 3000 counter drop comment "random loss 30%"',
+        '\t\toifname "edge" meta l4proto tcp numgen random mod 10000 < 3000 counter drop comment "random loss 30% (tcp)"',
+        '\t\toifname "edge" meta l4proto udp numgen random mod 10000 < 3000 counter drop comment "random loss 30% (udp)"',
+        '\t\toifname "edge" meta l4proto esp numgen random mod 10000 < 3000 counter drop comment "random loss 30% (esp)"',
+        '\t\toifname "edge" meta l4proto != { tcp, udp, esp } numgen random mod 10000 < 3000 counter drop comment "random loss 30% (other)"',
         "\t}",
         "}",
         "",
@@ -29,9 +32,16 @@ describe("impair/nftables", () => {
   });
 
   describe("each supported kind", () => {
-    it("random loss: numgen random mod 10000 < percent×100", () => {
+    it("random loss: numgen random mod 10000 < percent×100, a rule per L4 protocol (whose packets it lost)", () => {
       expect(rules({ loss: { kind: "random", percent: 5 } })).to.deep.equal([
-        'oifname "edge" numgen random mod 10000 < 500 counter drop comment "random loss 5%"',
+        'oifname "edge" meta l4proto tcp numgen random mod 10000 < 500 counter drop comment "random loss 5% (tcp)"',
+        'oifname "edge" meta l4proto udp numgen random mod 10000 < 500 counter drop comment "random loss 5% (udp)"',
+        'oifname "edge" meta l4proto esp numgen random mod 10000 < 500 counter drop comment "random loss 5% (esp)"',
+        'oifname "edge" meta l4proto != { tcp, udp, esp } numgen random mod 10000 < 500 counter drop comment "random loss 5% (other)"',
+      ]);
+      // a match that names the protocol: one rule
+      expect(nftDropRules("edge", { loss: { kind: "random", percent: 5 } }, { match: { proto: "udp", dport: 7 } })).to.deep.equal([
+        'oifname "edge" udp dport 7 numgen random mod 10000 < 500 counter drop comment "random loss 5%"',
       ]);
     });
 
@@ -43,7 +53,10 @@ describe("impair/nftables", () => {
 
     it("100% loss drops every draw; 0% loss has no rule", () => {
       expect(rules({ loss: { kind: "random", percent: 100 } })).to.deep.equal([
-        'oifname "edge" counter drop comment "random loss 100%"',
+        'oifname "edge" meta l4proto tcp counter drop comment "random loss 100% (tcp)"',
+        'oifname "edge" meta l4proto udp counter drop comment "random loss 100% (udp)"',
+        'oifname "edge" meta l4proto esp counter drop comment "random loss 100% (esp)"',
+        'oifname "edge" meta l4proto != { tcp, udp, esp } counter drop comment "random loss 100% (other)"',
       ]);
       expect(rules({ loss: { kind: "random", percent: 99.99 } })[0]).to.contain("< 9999 ");
       expect(rules({ loss: { kind: "random", percent: 0 } })).to.deep.equal([]);
@@ -60,9 +73,9 @@ describe("impair/nftables", () => {
 
     it("every Nth and random loss together: the counter sees every packet first", () => {
       const r = rules({ everyNth: 3, loss: { kind: "random", percent: 1 } });
-      expect(r).to.have.length(2);
+      expect(r).to.have.length(5);
       expect(r[0]).to.contain("numgen inc mod 3 == 2");
-      expect(r[1]).to.contain("numgen random mod 10000 < 100");
+      for (const x of r.slice(1)) expect(x).to.contain("numgen random mod 10000 < 100");
     });
 
     it("partition: drop all", () => {

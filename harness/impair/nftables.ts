@@ -87,6 +87,9 @@ export function nftFlowMatch(m: FlowMatch | undefined): string {
   return out.join(" ");
 }
 
+/** The L4 protocols random loss counts apart when its match names none (the firewall counts the same ones). */
+const COUNTED_PROTOS = ["tcp", "udp", "esp"] as const;
+
 /** numgen inc counts 0, 1, 2, ... up to this and wraps: a run never sees the wrap. */
 const COUNT_MODULUS = 4294967295;
 
@@ -123,10 +126,16 @@ export function nftDropRules(dev: string, imp: Impairment, sel: NftSelection = {
   const loss = imp.loss;
   if (loss?.kind === "random" && loss.percent > 0) {
     const n = Math.round((loss.percent * RANDOM_MODULUS) / 100);
-    const comment = `comment "random loss ${formatNumber(loss.percent)}%"`;
     // nft types the constant like the draw (0..modulus-1), so "< 10000" is rejected: 100% is a plain drop.
-    if (n >= RANDOM_MODULUS) rules.push(`${match} counter drop ${comment}`);
-    else rules.push(`${match} numgen random mod ${RANDOM_MODULUS} < ${n} counter drop ${comment}`);
+    const draw = n >= RANDOM_MODULUS ? "" : ` numgen random mod ${RANDOM_MODULUS} < ${n}`;
+    const comment = (what: string) => `comment "random loss ${formatNumber(loss.percent)}%${what}"`;
+    // One rule per L4 protocol when the match names none: each draw is independent, so the loss is the same, and
+    // each rule's counter says whose packets were lost (a transport's own, or another flow's on the same hop).
+    if (sel.match?.proto !== undefined || sel.match?.sport !== undefined || sel.match?.dport !== undefined) rules.push(`${match}${draw} counter drop ${comment("")}`);
+    else {
+      for (const p of COUNTED_PROTOS) rules.push(`${match} meta l4proto ${p}${draw} counter drop ${comment(` (${p})`)}`);
+      rules.push(`${match} meta l4proto != { ${COUNTED_PROTOS.join(", ")} }${draw} counter drop ${comment(" (other)")}`);
+    }
   }
   return rules;
 }

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
+import * as fs from "node:fs";
 import type { Impairment } from "../../impairment";
 import type { FlowMatch } from "../../fault";
 import { Correlated, ETHERNET_HEADER, WireEngine, corruptPacket, mulberry32, restoreTtl, tabledist } from "./engine";
@@ -121,12 +122,35 @@ describe("impair/backends/wire/engine", () => {
     const sd = Math.sqrt(nd.reduce((s, v) => s + (v - mean) ** 2, 0) / nd.length);
     expect(mean).to.be.closeTo(100, 0.5);
     expect(sd).to.be.closeTo(10, 0.5);
-    for (const dist of ["pareto", "paretonormal"] as const) {
-      const ds = feed({ delayMs: 100, jitterMs: 10, delayDistribution: dist }, 5, 5000).ds.map((d) => d.delayMs!);
-      expect(Math.min(...ds), dist).to.be.at.least(60);
-      expect(Math.max(...ds), dist).to.be.at.most(140);
-    }
   });
+
+  // netem's own tables, as iproute2 ships them (netem picks table[random % 4096]: the sorted table is its quantile function)
+  const TC_DIRS = ["/usr/lib/x86_64-linux-gnu/tc", "/usr/lib/tc", "/usr/lib64/tc", "/usr/share/tc"];
+  const netemTable = (dist: string): number[] => {
+    const dir = TC_DIRS.find((d) => fs.existsSync(`${d}/${dist}.dist`));
+    if (!dir) throw new Error(`no ${dist}.dist in ${TC_DIRS.join(", ")}: install iproute2, whose tables this test compares with`);
+    const text = fs.readFileSync(`${dir}/${dist}.dist`, "utf8");
+    const values = text.split("\n").filter((l) => !l.startsWith("#")).join(" ").trim().split(/\s+/).map(Number);
+    expect(values, `${dir}/${dist}.dist`).to.have.length(4096);
+    return values.sort((a, b) => a - b);
+  };
+  for (const dist of ["pareto", "paretonormal"] as const) {
+    it(`delay ${dist}: p50, p90 and p99 within 5 % of netem's own ${dist}.dist`, () => {
+      // mu = sigma = 20 ms: the whole table's shape shows (a pareto sample starts at mu - 0.67 sigma, ends at mu + 4 sigma)
+      const mu = 20;
+      const sigma = 20;
+      const table = netemTable(dist);
+      const ds = feed({ delayMs: mu, jitterMs: sigma, delayDistribution: dist }, 5, 50_000).ds.map((d) => d.delayMs!).sort((a, b) => a - b);
+      const rows = [0.5, 0.9, 0.99].map((p) => {
+        const want = mu + (sigma * table[Math.floor(p * table.length)]) / 8192;
+        const got = ds[Math.ceil(p * ds.length) - 1]; // nearest rank
+        return { p, want, got, off: Math.abs(got - want) / want };
+      });
+      const nums = rows.map((x) => `p${x.p * 100} ${x.got.toFixed(2)} ms, netem ${x.want.toFixed(2)} ms (${(x.off * 100).toFixed(2)} %)`).join("; ");
+      for (const x of rows) expect(x.off, `${dist}: ${nums}`).to.be.at.most(0.05);
+      console.log(`        ${dist}: ${nums}`);
+    });
+  }
 
   it("a correlated uniform keeps its mean and moves less from one draw to the next", () => {
     const r = mulberry32(1);

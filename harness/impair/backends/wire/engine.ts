@@ -99,16 +99,20 @@ export function normalQuantile(p: number): number {
   return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
-/** Pareto (alpha 3, as iproute2's pareto table), shifted to mean 0 and scaled to unit deviation. */
+/**
+ * Pareto, alpha 3, exactly as iproute2 builds pareto.dist (netem/pareto.c): x = (u^(-1/3) - 1.5) × 4/3 for u from 1
+ * down to 0, i.e. shifted by the mean (1.5) and scaled by 4/3 — not to unit deviation (that would be 1/0.866):
+ * netem's own p90 is mu + 0.87 sigma, p99 mu + 4.0 sigma (the int16 ceiling).
+ */
 function paretoQuantile(u: number): number {
   const alpha = 3;
-  const mean = alpha / (alpha - 1);
-  const sd = Math.sqrt(alpha / ((alpha - 1) ** 2 * (alpha - 2)));
-  return (Math.pow(1 - Math.min(u, 1 - 1e-12), -1 / alpha) - mean) / sd;
+  return (Math.pow(1 - Math.min(u, 1 - 1e-12), -1 / alpha) - alpha / (alpha - 1)) * (4 / alpha);
 }
 
-/** netem's tables hold int16 values scaled by 8192: a sample is never beyond ±4 deviations. */
-const TABLE_LIMIT = 4;
+/** netem's tables hold int16 values scaled by 8192 (NETEM_DIST_SCALE): a sample lies in [-32768, 32767] / 8192 deviations. */
+const TABLE_MIN = -32768 / 8192;
+const TABLE_MAX = 32767 / 8192;
+const inTable = (t: number) => Math.max(TABLE_MIN, Math.min(TABLE_MAX, t));
 
 /**
  * netem's tabledist: mu when sigma is 0; uniform in [mu - sigma, mu + sigma) without a
@@ -120,9 +124,9 @@ export function tabledist(mu: number, sigma: number, u: number, dist: Impairment
   let t: number;
   if (dist === "normal") t = normalQuantile(u);
   else if (dist === "pareto") t = paretoQuantile(u);
-  // iproute2's paretonormal table: a quarter normal, three quarters pareto
-  else t = 0.25 * normalQuantile(u) + 0.75 * paretoQuantile(u);
-  return mu + sigma * Math.max(-TABLE_LIMIT, Math.min(TABLE_LIMIT, t));
+  // iproute2's paretonormal table (netem/paretonormal.c): (normal + 3 × pareto) / 4, the pareto part clamped to int16 first
+  else t = 0.25 * normalQuantile(u) + 0.75 * inTable(paretoQuantile(u));
+  return mu + sigma * inTable(t);
 }
 
 /** netem's loss models as state machines over one uniform per draw (two draws per packet, always taken). */

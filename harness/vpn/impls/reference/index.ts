@@ -15,7 +15,8 @@ import { referenceSpec } from "./spec";
 
 // a "-" never appears in a net name, so the tunnel device cannot clash with a link
 export const TUN_NAME = "tun-vpn";
-const TUN_MTU = 1300;
+/** The tunnel devices' MTU: the inner packets' largest size (a suite computes goodputs from it). */
+export const TUN_MTU = 1300;
 const TUNNEL_UP_TIMEOUT_MS = 15000;
 
 type Down = Extract<AgentEvent, { event: "tunnel-down" }>;
