@@ -14,7 +14,9 @@ OUT=/tmp/vpnlab-vm-out
 poweroff_now() {
   sync
   echo o >/proc/sysrq-trigger
-  sleep 10
+  # the power-off is asynchronous and takes the 9p share (and so every program) with it: wait in bash itself
+  local end=$((SECONDS + 10))
+  while ((SECONDS < end)); do :; done
 }
 trap poweroff_now EXIT
 # moved here by the initramfs; mounted afresh should the move not have carried them
