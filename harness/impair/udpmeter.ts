@@ -1,13 +1,14 @@
 // Test support for the netem live suite (netem-live.test.ts): what a stream of
 // UDP datagrams from namespace a to b went through, measured at the receiver —
 // arrival order and times, duplicates, payloads that changed on the way — and
-// round trips of single datagrams echoed back by b. Programs run with the
+// by tcpdump on the kernel's clock at points before and after a netem. Programs run with the
 // host's node inside the namespaces (argv arrays only); the receiver is killed
 // by PID whatever happens. Also the binomial bounds the suite's tolerances
 // come from, and the wait for a qdisc to drain (the event a measurement waits
 // for instead of a fixed sleep).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { run } from "../exec";
 import type { NodeExec } from "../runtime/runtime";
 import type { NetnsPair } from "./testkit";
 
@@ -58,13 +59,12 @@ function payload(tag, seq, size) {
 
 const RECEIVER = `${PAYLOAD}
 const dgram = require("node:dgram");
-const [mode, tag, host, port, size] = process.argv.slice(1);
+const [tag, host, port, size] = process.argv.slice(1);
 const t0 = process.hrtime.bigint();
 const arrivals = [];
 let garbled = 0;
 const s = dgram.createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
-s.on("message", (m, from) => {
-  if (mode === "echo") { s.send(m, from.port, from.address); return; }
+s.on("message", (m) => {
   const tUs = Number((process.hrtime.bigint() - t0) / 1000n);
   const t = m.toString("latin1");
   const parts = t.split(":");
@@ -95,34 +95,11 @@ function batch() {
 batch();
 `;
 
-// one datagram at a time, each waiting for its echo (or 2 s: lost)
-const PINGER = `${PAYLOAD}
-const dgram = require("node:dgram");
-const [tag, host, port, count, size] = process.argv.slice(1).map((v, i) => (i < 2 ? v : Number(v)));
-const s = dgram.createSocket("udp4");
-const rtt = [];
-let seq = 0, sentAt = 0n, timer;
-function next() {
-  if (seq === count) { s.close(); process.stdout.write(JSON.stringify({ rtt }) + "\\n"); return; }
-  timer = setTimeout(() => { rtt.push(null); seq++; next(); }, 2000);
-  sentAt = process.hrtime.bigint();
-  s.send(payload(tag, seq, size), port, host);
-}
-s.on("message", (m) => {
-  if (m.toString("latin1").split(":")[1] !== String(seq)) return; // a late echo of a datagram given up on
-  clearTimeout(timer);
-  rtt.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
-  seq++;
-  setImmediate(next);
-});
-s.bind(0, () => next());
-`;
-
 const randomPort = (): number => 40000 + Math.floor(Math.random() * 20000);
 
-/** Run RECEIVER in b (sink or echo) around BODY; returns BODY's result and what the receiver printed. */
-async function withReceiver<T>(pair: NetnsPair, mode: "sink" | "echo", tag: string, port: number, size: number, body: () => Promise<T>): Promise<{ result: T; receiverOut: string }> {
-  const receiver = spawn("ip", ["netns", "exec", pair.b, process.execPath, "-e", RECEIVER, mode, tag, pair.ipB, String(port), String(size)], {
+/** Run RECEIVER in b around BODY; returns BODY's result and what the receiver printed. */
+async function withReceiver<T>(pair: NetnsPair, tag: string, port: number, size: number, body: () => Promise<T>): Promise<{ result: T; receiverOut: string }> {
+  const receiver = spawn("ip", ["netns", "exec", pair.b, process.execPath, "-e", RECEIVER, tag, pair.ipB, String(port), String(size)], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";
@@ -166,6 +143,8 @@ export interface StreamOptions {
   port?: number;
   /** Waits until nothing is left in flight (e.g. waitQdiscDrained) before the receiver stops counting. */
   drained?: () => Promise<void>;
+  /** The sender's namespace (default a; a Feeder's to cross a's egress after a capture point). */
+  from?: string;
 }
 
 /** Send a stream from a to b and return what b received, in order, with arrival times. */
@@ -174,9 +153,9 @@ export async function udpStream(pair: NetnsPair, o: StreamOptions): Promise<Stre
   const size = o.size ?? 100;
   const port = o.port ?? randomPort();
   const overflowBefore = await snmpCounter(pair.exec, pair.b, "Udp", "RcvbufErrors");
-  const { result, receiverOut } = await withReceiver(pair, "sink", tag, port, size, async () => {
+  const { result, receiverOut } = await withReceiver(pair, tag, port, size, async () => {
     const argv = [process.execPath, "-e", STREAM_SENDER, tag, pair.ipB, String(port), String(o.count), String(size), String(o.perTick ?? 20), String(o.tickMs ?? 2)];
-    const r = await pair.exec.exec(pair.a, argv, { timeoutMs: 300_000 });
+    const r = await pair.exec.exec(o.from ?? pair.a, argv, { timeoutMs: 300_000 });
     await o.drained?.();
     return JSON.parse(r.stdout.trim()) as { sent: number; errors: number };
   });
@@ -190,16 +169,6 @@ export async function udpStream(pair: NetnsPair, o: StreamOptions): Promise<Stre
     garbled: parsed.garbled,
     receiverDropped: (await snmpCounter(pair.exec, pair.b, "Udp", "RcvbufErrors")) - overflowBefore,
   };
-}
-
-/** Round-trip times (ms; null: no echo within 2 s) of COUNT datagrams from a to b's echo, one at a time. */
-export async function udpRoundTrips(pair: NetnsPair, count: number, port = randomPort(), size = 64): Promise<(number | null)[]> {
-  const tag = randomBytes(4).toString("hex");
-  const { result } = await withReceiver(pair, "echo", tag, port, size, async () => {
-    const r = await pair.exec.exec(pair.a, [process.execPath, "-e", PINGER, tag, pair.ipB, String(port), String(count), String(size)], { timeoutMs: 300_000 });
-    return JSON.parse(r.stdout.trim()) as { rtt: (number | null)[] };
-  });
-  return result.rtt;
 }
 
 /** Packets queued in DEV's qdiscs now (`tc -s -j qdisc show`: the sum of their qlen). */
@@ -346,4 +315,65 @@ export async function startCapture(node: string, port: number): Promise<Capture>
       return seen;
     },
   };
+}
+
+/**
+ * A third namespace c behind a (veth c <-> ac, 10.201.0.2 → 10.201.0.1, a
+ * forwarding to b): datagrams sent from c cross a's egress qdisc after
+ * arriving on ac, so a capture in a timestamps each one before ("ac", In)
+ * and after ("a", Out) the netem there — an egress delay measured on the
+ * kernel's clock alone.
+ */
+export interface Feeder {
+  ns: string;
+  destroy(): Promise<void>;
+}
+
+export async function addFeeder(pair: NetnsPair): Promise<Feeder> {
+  const ns = `${pair.a.slice(0, -2)}-c`;
+  await run(["ip", "netns", "add", ns]);
+  // what it added to a and b goes with it: the next feeder (or test) finds them as before
+  const destroy = async (): Promise<void> => {
+    await run(["ip", "netns", "del", ns], { allowFailure: true });
+    await pair.exec.exec(pair.b, ["ip", "route", "del", "10.201.0.0/24"], { allowFailure: true });
+    await pair.exec.exec(pair.a, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=0"], { allowFailure: true });
+  };
+  try {
+    // created inside the namespaces from the start: never visible in the host's
+    await run(["ip", "link", "add", "name", "c", "netns", ns, "type", "veth", "peer", "name", "ac", "netns", pair.a]);
+    const x = pair.exec;
+    await x.exec(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
+    await x.exec(ns, ["ip", "link", "set", "lo", "up"]);
+    await x.exec(ns, ["ip", "addr", "add", "10.201.0.2/24", "dev", "c"]);
+    await x.exec(ns, ["ip", "link", "set", "dev", "c", "up"]);
+    await x.exec(pair.a, ["ip", "addr", "add", "10.201.0.1/24", "dev", "ac"]);
+    await x.exec(pair.a, ["ip", "link", "set", "dev", "ac", "up"]);
+    await x.exec(pair.a, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    await x.exec(ns, ["ip", "route", "add", "10.200.0.0/24", "via", "10.201.0.1"]);
+    await x.exec(pair.b, ["ip", "route", "replace", "10.201.0.0/24", "via", pair.ipA]);
+    // no ARP exchange in the middle of a measurement
+    const mac = async (node: string, dev: string): Promise<string> => (JSON.parse((await x.exec(node, ["ip", "-j", "link", "show", "dev", dev])).stdout) as { address: string }[])[0].address;
+    await x.exec(ns, ["ip", "neigh", "replace", "10.201.0.1", "lladdr", await mac(pair.a, "ac"), "dev", "c", "nud", "permanent"]);
+    await x.exec(pair.a, ["ip", "neigh", "replace", "10.201.0.2", "lladdr", await mac(ns, "c"), "dev", "ac", "nud", "permanent"]);
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+  return { ns, destroy };
+}
+
+/** Per-datagram delay (ms) between two capture points, by sequence number (first sighting at each). */
+export function delaysBetween(seen: readonly CapturedDatagram[], from: { dev: string; dir: string }, to: { dev: string; dir?: string }): Map<number, number> {
+  const t0 = new Map<number, number>();
+  const t1 = new Map<number, number>();
+  for (const d of seen) {
+    if (d.dev === from.dev && d.dir === from.dir && !t0.has(d.seq)) t0.set(d.seq, d.tUs);
+    if (d.dev === to.dev && (to.dir === undefined || d.dir === to.dir) && !t1.has(d.seq)) t1.set(d.seq, d.tUs);
+  }
+  const out = new Map<number, number>();
+  for (const [seq, t] of t1) {
+    const start = t0.get(seq);
+    if (start !== undefined) out.set(seq, (t - start) / 1000);
+  }
+  return out;
 }

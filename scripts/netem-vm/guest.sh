@@ -35,8 +35,11 @@ for m in "${modules[@]}"; do
     echo "vpnlab-vm: modprobe $m failed: $err"
   fi
 done
-# the host's sysctl.d is not applied here; the loopback is enough for nothing else
 ip link set lo up
+# the measuring receivers ask for large socket buffers: an emulated CPU on a busy host can leave
+# them unscheduled for a while, and what overflows there is not netem's doing (this is the VM's
+# kernel, global and throwaway)
+sysctl -q -w net.core.rmem_max=33554432
 
 cd "${vpnlab_repo:?no vpnlab_repo= on the kernel command line}" || exit 1
 IFS=, read -r -a specs <<<"${vpnlab_specs:?no vpnlab_specs= on the kernel command line}"

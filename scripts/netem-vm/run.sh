@@ -107,12 +107,12 @@ qemu=(qemu-system-x86_64 -nodefaults -no-reboot -display none -monitor none -ser
   -virtfs "local,path=$TMP/out,mount_tag=out,security_model=none")
 case "$ACCEL" in
   tcg) qemu+=(-accel tcg,thread=multi -cpu max) ;;
-  kvm) qemu+=(-accel kvm -cpu host) ;;
+  kvm) qemu+=(-accel kvm -cpu "${VPNLAB_VM_CPU:-qemu64}") ;;
   *) die "VPNLAB_VM_ACCEL=$ACCEL: expected tcg or kvm" ;;
 esac
 say "booting $KERNEL ($ACCEL), specs $SPECS"
 # the console (CRs dropped) to this terminal and to a log the summary is read from
-"${qemu[@]}" </dev/null > >(tr -d '\r' | tee "$TMP/console.log") 2>"$TMP/qemu.err" &
+"${qemu[@]}" </dev/null > >(sed -u 's/\r$//' | tee "$TMP/console.log") 2>"$TMP/qemu.err" &
 QEMU_PID=$!
 
 elapsed() { awk -v s="$started" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
