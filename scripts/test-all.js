@@ -49,8 +49,11 @@ const MEASURING = new Set([
   "suites/wire.spec.js",
 ]);
 const MAX_MEASURING = Number(process.env.VPNLAB_TEST_MEASURING || 1);
-/** Suites that look at the whole host (no lab namespace at all, a snapshot of it): beside the unit jobs only, which create nothing. */
-const EXCLUSIVE = new Set(["suites/lifecycle.spec.js", "suites/host-unchanged.spec.js", "suites/isolation.spec.js"]);
+/**
+ * Suites that look at the whole host (no lab namespace at all, a snapshot of it), or need it quiet (overload:
+ * a frozen endpoint must read `degraded` with the sentinel on time): beside the unit jobs only, which create nothing.
+ */
+const EXCLUSIVE = new Set(["suites/lifecycle.spec.js", "suites/host-unchanged.spec.js", "suites/isolation.spec.js", "suites/overload.spec.js"]);
 /**
  * Seconds on 2 cores, for the order of a first run (later runs use reports/test-durations.json):
  * rough, from single-suite runs and commit notes, scaled so that they add up to CI's serial 1104 s.
@@ -63,7 +66,7 @@ const ESTIMATES = {
   "suites/captures.spec.js": 25, "suites/report-browser.spec.js": 25, "suites/firewall-counters.spec.js": 25, "suites/wire.spec.js": 25,
   "suites/docker-runtime.spec.js": 25, "suites/isolation.spec.js": 18, "suites/down.spec.js": 16, "suites/host-unchanged.spec.js": 16,
   "suites/docker-image.spec.js": 16, "suites/test-containers.spec.js": 12, "suites/wire-schedule.spec.js": 10, "suites/cli-select.spec.js": 7,
-  "suites/shard.spec.js": 6, "suites/dockerd-script.spec.js": 4, "suites/merge.spec.js": 3,
+  "suites/shard.spec.js": 6, "suites/overload.spec.js": 50, "suites/dockerd-script.spec.js": 4, "suites/merge.spec.js": 3,
 };
 
 function parseArgs(argv) {
