@@ -25,7 +25,7 @@ import { Spread } from "../harness/runtime/spread";
 import type { ScenarioResult } from "../harness/scenario";
 import { loadTopology, selectScenarios } from "../harness/topology/load";
 import { runTogether, ScenarioResults } from "./host";
-import { cellOf, designVerdict, expectMechanism } from "./mechanism";
+import { cellOf, designVerdict, expectMechanism, formatChecks } from "./mechanism";
 import { requireRuntime } from "./runtimes";
 
 const FILE = path.join(__dirname, "..", "..", "topologies", "asa-ips.yaml");
@@ -95,7 +95,8 @@ describe("docker parity: asa-ips on docker gives the netns verdicts, with the sa
       const cell = cellOf(s);
       expect(n.verdict, `the design's verdict (netns)\n${msg}`).to.equal(designVerdict(cell));
       expectMechanism(cell, n, `netns\n${msg}`);
-      expectMechanism(cell, d, `docker (${d.engine})\n${msg}`);
+      const checks = expectMechanism(cell, d, `docker (${d.engine})\n${msg}`);
+      console.log(`      docker: ${formatChecks(checks).replace(/\n/g, "\n        ")}`);
     });
   }
 

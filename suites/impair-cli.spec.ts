@@ -28,7 +28,8 @@ function ping(labId: string, node: string, to: string, count: number): { receive
   const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? NaN);
   const avgMs = Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? NaN);
   const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-  const medianMs = rtts.length === 0 ? NaN : rtts.length % 2 ? rtts[(rtts.length - 1) / 2] : (rtts[rtts.length / 2 - 1] + rtts[rtts.length / 2]) / 2;
+  const mid = rtts.length === 0 ? NaN : rtts.length % 2 ? rtts[(rtts.length - 1) / 2] : (rtts[rtts.length / 2 - 1] + rtts[rtts.length / 2]) / 2;
+  const medianMs = Math.round(mid * 1000) / 1000; // ping prints µs: no float noise in the messages
   return { received, avgMs, medianMs, out: r.stdout.trim().split("\n").slice(-2).join("; ") };
 }
 
