@@ -141,9 +141,17 @@ describe("mechanism checks (suites/mechanism.ts) on crafted results", () => {
     const missed = dtlsStateful();
     missed.evidence.faults = drops({ tcp: 19, udp: 0 });
     expect(failed(cell("ocserv-dtls-stateful-loss"), missed)).to.deep.equal(["the fault dropped packets of the cell's own transport (udp/443)"]);
+    // a backend that counts only a total (netem): it stands for the transport where that is all that crosses
+    // the hop (ESP), never for a DTLS cell (its TLS channel crosses beside it)
+    const total = (n: number) => ({ droppedPackets: n, interfaces: [{ node: "wan", dev: "edge", packets: n, bytes: n * 836 }] });
     const esp = espStateful();
-    esp.evidence.faults = { droppedPackets: 10, interfaces: [{ node: "wan", dev: "edge", packets: 10, bytes: 8368 }] }; // a backend that cannot tell protocols
+    esp.evidence.faults = total(10);
+    expect(failed(cell("esp-stateful-loss"), esp)).to.deep.equal([]);
+    esp.evidence.faults = total(0);
     expect(failed(cell("esp-stateful-loss"), esp)).to.deep.equal(["the fault dropped packets of the cell's own transport (esp)"]);
+    const dtlsTotal = dtlsStateful();
+    dtlsTotal.evidence.faults = total(19);
+    expect(failed(cell("ocserv-dtls-stateful-loss"), dtlsTotal)).to.deep.equal(["the fault dropped packets of the cell's own transport (udp/443)"]);
     const noloss = espStateful();
     expect(failed(cell("esp-stateful-noloss"), noloss)).to.deep.equal(["no fault, no drop"]);
   });

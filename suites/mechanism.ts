@@ -90,9 +90,14 @@ export interface Check {
 
 const check = (what: string, ok: boolean, measured: string): Check => ({ what, ok, measured });
 
-/** Packets the cell's faults dropped, of one L4 protocol (the nftables drop rules count them apart). */
-export function dropsOf(r: ScenarioResult, proto: string): number {
-  return (r.evidence.faults?.interfaces ?? []).reduce((n, i) => n + (i.byProto?.[proto]?.packets ?? 0), 0);
+/**
+ * Packets the cell's faults dropped, of one L4 protocol (the nftables drop rules count them apart). Where a
+ * backend counts only a total (netem's qdisc drops, on a host that has netem), the total stands for the
+ * transport when `soleProto` says the cell's transport is the only protocol that crosses the faulted hop
+ * (every transport but DTLS, whose TLS control channel crosses beside it); otherwise it counts nothing.
+ */
+export function dropsOf(r: ScenarioResult, proto: string, soleProto = false): number {
+  return (r.evidence.faults?.interfaces ?? []).reduce((n, i) => n + (i.byProto ? (i.byProto[proto]?.packets ?? 0) : soleProto ? i.packets : 0), 0);
 }
 
 const flowName = (f: { proto: string; port?: number }) => (f.port === undefined ? f.proto : `${f.proto}/${f.port}`);
@@ -130,7 +135,7 @@ export function survivalChecks(c: Cell, r: ScenarioResult): Check[] {
   const f = r.evidence.faults;
   const by = JSON.stringify(Object.fromEntries((f?.interfaces ?? []).map((i) => [`${i.node}.${i.dev}`, i.byProto ?? `${i.packets} (by protocol: not counted)`])));
   // 1. the fault hit the transport's own packets
-  if (c.dropFault) out.push(check(`the fault dropped packets of the cell's own transport (${flowName(flow)})`, dropsOf(r, flow.proto) > 0, `${dropsOf(r, flow.proto)} ${flow.proto} packets dropped of ${f?.droppedPackets ?? 0}; by interface and protocol ${by}`));
+  if (c.dropFault) out.push(check(`the fault dropped packets of the cell's own transport (${flowName(flow)})`, dropsOf(r, flow.proto, !c.dtls) > 0, `${dropsOf(r, flow.proto, !c.dtls)} ${flow.proto} packets dropped of ${f?.droppedPackets ?? 0}; by interface and protocol ${by}`));
   else out.push(check("no fault, no drop", (f?.droppedPackets ?? 0) === 0, `${f?.droppedPackets ?? 0} packets dropped; ${by}`));
 
   // 2. how the firewall carried it: forwarded and never proxied, or proxied by a real TCP stack that recovers
@@ -204,7 +209,7 @@ export function survivalChecks(c: Cell, r: ScenarioResult): Check[] {
 export function failureChecks(c: Cell, r: ScenarioResult): Check[] {
   const flow = dataFlow(c);
   return [
-    check(`the fault dropped packets of the cell's own transport (${flowName(flow)})`, dropsOf(r, flow.proto) > 0, `${dropsOf(r, flow.proto)} ${flow.proto} packets dropped of ${r.evidence.faults?.droppedPackets ?? 0}`),
+    check(`the fault dropped packets of the cell's own transport (${flowName(flow)})`, dropsOf(r, flow.proto, !c.dtls) > 0, `${dropsOf(r, flow.proto, !c.dtls)} ${flow.proto} packets dropped of ${r.evidence.faults?.droppedPackets ?? 0}`),
     ...proxyStallChecks(r, c.proxy === "builtin"),
   ];
 }
