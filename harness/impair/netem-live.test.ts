@@ -18,7 +18,8 @@ import { ifbName } from "./ifb";
 import type { Impairment } from "./impairment";
 import { netemReadbackMismatches, tcSeedUnsupportedReason } from "./netem";
 import { INGRESS_PARENT, parseFilterJson, parseQdiscJson, tcFilterShowArgv, tcQdiscShowArgv, VPNLAB_FILTER_PREF, VPNLAB_NETEM_CHILD_HANDLE, VPNLAB_ROOT_HANDLE } from "./tc";
-import { createNetnsPair, isRoot, measureUdpLoss, type NetnsPair, type UdpMeasurement } from "./testkit";
+import { createNetnsPair, isRoot, measureUdpLoss, type NetnsPair } from "./testkit";
+import { addFeeder, binomialBounds, delaysBetween, lossRuns, mean, quantile, sentAhead, snmpCounter, startCapture, stddev, udpStream, waitQdiscDrained } from "./udpmeter";
 
 /** Delays (ms) of a stream's datagrams between two capture points, and what its receiver got. */
 interface TimedStream {
@@ -42,9 +43,7 @@ async function timedStream(
   const seen = await cap.stop();
   return { delays: [...delaysBetween(seen, before, after).values()], received: new Set(s.arrivals.map((a) => a.seq)).size, receiverDropped: s.receiverDropped };
 }
-import { addFeeder, binomialBounds, delaysBetween, lossRuns, mean, quantile, sentAhead, startCapture, stddev, udpStream, waitQdiscDrained } from "./udpmeter";
 
-const show = (m: UdpMeasurement): string => `sent ${m.sent}, received ${m.received}, lost ${m.lossPercent.toFixed(1)}%`;
 const f1 = (n: number): string => n.toFixed(1);
 const f2 = (n: number): string => n.toFixed(2);
 const say = (line: string): void => console.log(`        ${line}`);
@@ -84,7 +83,7 @@ describe("impair/netem on a real kernel (root; veth a <-> b, UDP from a to b)", 
     if (!pair || !ctx) throw new Error("no namespaces");
     return { p: pair, c: ctx };
   };
-  /** a's root qdiscs now (kind and handle). */
+  /** NODE/DEV's qdiscs now ("kind handle"). */
   const qdiscsOf = async (node: string, dev: string): Promise<string[]> =>
     parseQdiscJson((await ready().p.exec.exec(node, tcQdiscShowArgv(dev))).stdout).map((q) => `${q.kind} ${q.handle}`);
   const drainedA = (): Promise<void> => waitQdiscDrained(ready().p.exec, ready().p.a, ready().p.devA);
@@ -263,15 +262,10 @@ describe("impair/netem on a real kernel (root; veth a <-> b, UDP from a to b)", 
     const { p, c } = ready();
     const n = 3000;
     const size = 86;
-    const snmp = async (): Promise<{ udpCsum: number; ipHdr: number }> => {
-      const text = (await p.exec.exec(p.b, ["cat", "/proc/net/snmp"])).stdout;
-      const field = (proto: string, name: string): number => {
-        const lines = text.split("\n").filter((l) => l.startsWith(`${proto}:`));
-        const i = lines[0].split(/\s+/).indexOf(name);
-        return Number(lines[1].split(/\s+/)[i]);
-      };
-      return { udpCsum: field("Udp", "InCsumErrors"), ipHdr: field("Ip", "InHdrErrors") + field("Ip", "InAddrErrors") };
-    };
+    const snmp = async (): Promise<{ udpCsum: number; ipHdr: number }> => ({
+      udpCsum: await snmpCounter(p.exec, p.b, "Udp", "InCsumErrors"),
+      ipHdr: (await snmpCounter(p.exec, p.b, "Ip", "InHdrErrors")) + (await snmpCounter(p.exec, p.b, "Ip", "InAddrErrors")),
+    });
     const before = await snmp();
     await backend.apply(c, p.a, p.devA, { impairment: { corrupt: 20 } });
     const s = await udpStream(p, { count: n, size, perTick: 5, tickMs: 2, drained: drainedA });

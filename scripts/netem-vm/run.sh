@@ -29,8 +29,7 @@ for tool in qemu-system-x86_64 busybox cpio gzip modprobe; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install qemu-system-x86 busybox-static cpio kmod)"
 done
 BUSYBOX=$(command -v busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q "statically linked" || ldd "$BUSYBOX" 2>&1 | grep -q "not a dynamic" \
-  || die "$BUSYBOX is not statically linked (apt-get install busybox-static)"
+[[ "$(LC_ALL=C ldd "$BUSYBOX" 2>&1)" == *"not a dynamic"* ]] || die "$BUSYBOX is not statically linked (apt-get install busybox-static)"
 [[ "$REPO" != *[[:space:]\"]* ]] || die "the repository path $REPO has a space or quote: the kernel command line cannot carry it"
 
 # the kernel: given, or the newest with sch_netem among its modules
@@ -111,7 +110,7 @@ case "$ACCEL" in
   *) die "VPNLAB_VM_ACCEL=$ACCEL: expected tcg or kvm" ;;
 esac
 say "booting $KERNEL ($ACCEL), specs $SPECS"
-# the console (CRs dropped) to this terminal and to a log the summary is read from
+# the console (CRs dropped, line by line) to this terminal and to a log the summary is read from
 "${qemu[@]}" </dev/null > >(sed -u 's/\r$//' | tee "$TMP/console.log") 2>"$TMP/qemu.err" &
 QEMU_PID=$!
 
