@@ -10,11 +10,15 @@ export const STALL_SHARE = 0.5;
 /** The cut-off's floor: a busy but healthy host holds a sleeping process up 20–100 ms. */
 export const STALL_FLOOR_MS = 250;
 /**
- * CPU pressure (PSI some) over the scenario at or above this share means the host starved the lab. "Some"
- * counts any task waiting: on 2 cores with a busy neighbour it read 87 % while labs measured true to the
- * millisecond, so only a host where tasks waited nearly all the time counts as starved by it alone.
+ * CPU pressure (PSI some) over the scenario at or above this share, WITH the sentinel held up at least
+ * STARVED_SENTINEL_MS, means the host starved the lab. "Some" counts any waiting task, the lab's own among
+ * them: on 2 cores beside a busy neighbour it read 87 % while labs measured true to the millisecond, and
+ * endpoints that spin in their own code (a synchronous crypto loop in client and headend) fill both cores
+ * and read ~100 % by themselves — while the sentinel, a sleeper, still runs within milliseconds. So
+ * pressure alone never excuses a verdict: the sentinel must have felt it too.
  */
 export const STARVED_SHARE = 0.95;
+export const STARVED_SENTINEL_MS = 100;
 
 /** The stall at or above which the host is judged overloaded (and an endpoint's own stall is named as evidence). */
 export const stallCutoffMs = (probeTimeoutMs: number | undefined): number => Math.max(STALL_FLOOR_MS, (probeTimeoutMs ?? 0) * STALL_SHARE);
@@ -90,12 +94,12 @@ export function decideVerdict(input: VerdictInput): Outcome {
   if (input.faultFromStart && baseline.delivered === 0) {
     return { kind: "lab-error", reason: `baseline delivery 0/${baseline.sent} under the fault in place from the start: the tunnel carried nothing` };
   }
-  const starved = host?.cpuSomeShare !== undefined && host.cpuSomeShare >= STARVED_SHARE;
+  const starved = host?.cpuSomeShare !== undefined && host.cpuSomeShare >= STARVED_SHARE && host.sentinelStallMs >= STARVED_SENTINEL_MS;
   if (!input.faultFromStart && baseline.delivery < BASELINE_MIN) {
     if (starved) {
       return {
         kind: "lab-error",
-        reason: `the host was overloaded: ${pressure} (≥ ${pct(STARVED_SHARE)}), and baseline delivery fell to ${pct(baseline.delivery)} (${baseline.delivered}/${baseline.sent}) before any fault; the overload sentinel's worst stall ${host!.sentinelStallMs} ms — run fewer labs at once (--jobs)`,
+        reason: `the host was overloaded: ${pressure} (≥ ${pct(STARVED_SHARE)}) and the overload sentinel held up ${host!.sentinelStallMs} ms (≥ ${STARVED_SENTINEL_MS} ms), and baseline delivery fell to ${pct(baseline.delivery)} (${baseline.delivered}/${baseline.sent}) before any fault — run fewer labs at once (--jobs)`,
       };
     }
     return {
@@ -125,7 +129,7 @@ export function decideVerdict(input: VerdictInput): Outcome {
   if (!survives && starved) {
     return {
       kind: "lab-error",
-      reason: `the host was overloaded: ${pressure} (≥ ${pct(STARVED_SHARE)}); the overload sentinel's worst stall ${host!.sentinelStallMs} ms — so ${reasons.length ? "this failure" : "this degradation"} may be the host's, not the VPN's — run fewer labs at once (--jobs)`,
+      reason: `the host was overloaded: ${pressure} (≥ ${pct(STARVED_SHARE)}), and the overload sentinel, a process apart from the lab, was held up ${host!.sentinelStallMs} ms (≥ ${STARVED_SENTINEL_MS} ms) — so ${reasons.length ? "this failure" : "this degradation"} may be the host's, not the VPN's — run fewer labs at once (--jobs)`,
     };
   }
   if (!survives && input.lateStep && input.lateStep.ms >= cutoff) {
