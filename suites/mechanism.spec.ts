@@ -75,7 +75,8 @@ const anyconnectProxy = () =>
 const stall = () =>
   result({
     phases: [{ phase: "recovery", sent: 200, delivered: 0, delivery: 0 }],
-    tcp: { ...tcpOk, survived: false },
+    // as a real base run: the stream's bytes stop at the hole, none in recovery, the connection broken
+    tcp: { ...tcpOk, phases: [{ phase: "baseline", bytes: 100352 }, { phase: "chaos", bytes: 20480 }, { phase: "recovery", bytes: 0 }], bytesReceived: 120832, lasted: false, survived: false },
     evidence: {
       faults: drops({ tcp: 21 }),
       firewall: fw({ mode: "full-proxy", proxy: { name: "builtin", label: "the builtin proxy", accepted: 1, connections: [] }, directions: counters({ proxy_c2h_in: [677, 220048] }), sockets: [socket({ rmemAlloc: 200640, rcvOooPackets: 242, bytesReceived: 141200 })] }),
@@ -185,12 +186,17 @@ describe("mechanism checks (suites/mechanism.ts) on crafted results", () => {
     p.atEnd.stalledBytes = 9000;
     r.evidence.firewall!.sockets = [socket({ bytesReceived: 142500 })];
     r.phases = [{ phase: "recovery", sent: 200, delivered: 120, delivery: 0.6 }] as ScenarioResult["phases"];
+    r.tcp = { ...r.tcp!, phases: [...r.tcp!.phases.slice(0, 2), { phase: "recovery", bytes: 4096, kbitPerSec: 8 }] };
     expect(failed(cell("base"), r)).to.deep.equal([
       "proxy sockets with Recv-Q 0, skmem r > 0 and rcv_ooopack > 0 at the end",
       "in-order bytes the proxy took during recovery",
       "the cTCP client kept sending after the hole",
       "recovery delivery",
+      "the TCP stream inside the tunnel stalled: 0 B in recovery, the connection did not last",
     ]);
+    const lasted = stall();
+    lasted.tcp = { ...lasted.tcp!, survived: true, lasted: true };
+    expect(failed(cell("base"), lasted)).to.deep.equal(["the TCP stream inside the tunnel stalled: 0 B in recovery, the connection did not last"]);
     const noDrop = stall();
     noDrop.evidence.faults = drops({ udp: 3 });
     expect(failed(cell("base"), noDrop)).to.deep.equal(["the fault dropped packets of the cell's own transport (tcp/10000)"]);

@@ -211,7 +211,18 @@ export function failureChecks(c: Cell, r: ScenarioResult): Check[] {
   return [
     check(`the fault dropped packets of the cell's own transport (${flowName(flow)})`, dropsOf(r, flow.proto, !c.dtls) > 0, `${dropsOf(r, flow.proto, !c.dtls)} ${flow.proto} packets dropped of ${r.evidence.faults?.droppedPackets ?? 0}`),
     ...proxyStallChecks(r, c.proxy === "builtin"),
+    ...(c.tcpStream ? [tcpStalled(r)] : []),
   ];
+}
+
+/** A failing cell's TCP stream inside the tunnel: nothing arrived in recovery, and its connection did not last. */
+function tcpStalled(r: ScenarioResult): Check {
+  const rec = r.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
+  return check(
+    "the TCP stream inside the tunnel stalled: 0 B in recovery, the connection did not last",
+    r.tcp !== undefined && rec === 0 && r.tcp.survived === false,
+    `${rec} B in recovery of ${r.tcp?.bytesReceived ?? "?"} B; survived ${r.tcp?.survived ?? "?"} (connections ${r.tcp?.connections ?? "?"}${r.tcp?.error ? `, ${r.tcp.error}` : ""})`,
+  );
 }
 
 /** Every check of the cell, chosen by the design's verdict for it. */

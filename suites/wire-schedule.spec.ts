@@ -47,7 +47,7 @@ describe("wire on a lab: a burst schedule keeps its windows", function () {
       const [on, off] = [steps[i], steps[i + 1]];
       // the echoes sent while the fault was in effect (from its apply's return to its clear's start: a host
       // that ran the step late shortens the window, and the probe is judged on the window the lab really had),
-      // by 100 ms bucket weighted by its overlap, and how many of the overlapping buckets' echoes were lost
+      // and of those the ones lost, each 100 ms bucket weighted by its overlap with the window
       const from = on.effectiveAtMs!;
       const to = off.appliedAtMs;
       let inEffect = 0;
@@ -56,17 +56,17 @@ describe("wire on a lab: a burst schedule keeps its windows", function () {
         const overlap = Math.max(0, Math.min(b.t + 100, to) - Math.max(b.t, from)) / 100;
         if (overlap <= 0) continue;
         inEffect += overlap * b.sent;
-        lost += b.sent - b.delivered;
+        lost += overlap * (b.sent - b.delivered);
       }
-      return { planned: `${on.atMs}-${off.atMs}`, inEffect: `${from}-${to}`, backend: on.backend, sentInEffect: Math.round(inEffect * 10) / 10, lost, late: [on.late ?? false, off.late ?? false] };
+      return { planned: `${on.atMs}-${off.atMs}`, inEffect: `${from}-${to}`, backend: on.backend, sentInEffect: Math.round(inEffect * 10) / 10, lost: Math.round(lost * 10) / 10, late: [on.late ?? false, off.late ?? false] };
     });
     const nums = JSON.stringify(windows);
     console.log(`      windows: ${nums}`);
     expect(steps, nums).to.have.length(6);
     for (const w of windows) {
       expect(w.backend, nums).to.equal("wire");
-      // 100 % loss: what was sent while the window was in effect is lost (at least 80 % of it; the buckets at
-      // its edges also hold echoes sent just outside it); a window in effect under 100 ms measures nothing
+      // 100 % loss: what was sent while the window was in effect is lost (at least 80 % of it: an edge bucket's
+      // echoes are spread evenly by the weighting); a window in effect under 100 ms measures nothing
       expect(w.sentInEffect, `window in effect too briefly to measure\n${nums}`).to.be.at.least(10);
       expect(w.lost, nums).to.be.at.least(0.8 * w.sentInEffect);
     }

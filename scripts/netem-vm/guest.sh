@@ -43,7 +43,8 @@ sysctl -q -w net.core.rmem_max=33554432
 
 cd "${vpnlab_repo:?no vpnlab_repo= on the kernel command line}" || exit 1
 IFS=, read -r -a specs <<<"${vpnlab_specs:?no vpnlab_specs= on the kernel command line}"
-args=(--no-config --reporter spec --timeout 300000 --forbid-only --no-color)
+# --exit: a socket or timer a test left open must not hold the VM until run.sh's timeout
+args=(--no-config --reporter spec --timeout 300000 --forbid-only --no-color --exit)
 [[ -n "${vpnlab_grep:-}" ]] && args+=(--grep "$vpnlab_grep")
 # inside the VM netem must be there: the suite fails instead of skipping
 export VPNLAB_NETEM_REQUIRED=1

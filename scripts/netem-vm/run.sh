@@ -15,7 +15,7 @@
 #   VPNLAB_VM_KERNEL=/boot/vmlinuz-X   kernel (default: the newest one whose modules have sch_netem)
 #   VPNLAB_VM_ACCEL=tcg|kvm            default tcg (a KVM boot hung on some hosts)
 #   VPNLAB_VM_BOOT_TIMEOUT=120         seconds until the guest must say it booted
-#   VPNLAB_VM_TEST_TIMEOUT=1500        seconds for the tests, after the boot
+#   VPNLAB_VM_TEST_TIMEOUT=900         seconds for the tests, after the boot
 #   VPNLAB_VM_SPECS=a.js,b.js          compiled test files (default: the netem live suite)
 #   VPNLAB_VM_GREP=PATTERN             mocha --grep inside the guest
 set -uo pipefail
@@ -52,7 +52,7 @@ GREP=${VPNLAB_VM_GREP:-}
 [[ "$GREP" != *[\"]* ]] || die "VPNLAB_VM_GREP cannot hold a double quote"
 ACCEL=${VPNLAB_VM_ACCEL:-tcg}
 BOOT_TIMEOUT=${VPNLAB_VM_BOOT_TIMEOUT:-120}
-TEST_TIMEOUT=${VPNLAB_VM_TEST_TIMEOUT:-1500}
+TEST_TIMEOUT=${VPNLAB_VM_TEST_TIMEOUT:-900}
 
 TMP=$(mktemp -d /tmp/vpnlab-netem-vm.XXXXXX)
 QEMU_PID=
@@ -99,7 +99,8 @@ done
 mkdir -p "$TMP/out"
 cmdline="console=ttyS0 quiet loglevel=3 panic=-1 vpnlab_guest=$REPO/scripts/netem-vm/guest.sh vpnlab_repo=$REPO vpnlab_specs=$SPECS"
 [[ -n "$GREP" ]] && cmdline+=" vpnlab_grep=\"$GREP\""
-qemu=(qemu-system-x86_64 -nodefaults -no-reboot -display none -monitor none -serial stdio
+# setpriv: qemu dies with this script even when the script is SIGKILLed (its trap cannot run then)
+qemu=(setpriv --pdeathsig KILL qemu-system-x86_64 -nodefaults -no-reboot -display none -monitor none -serial stdio
   -m 1536 -smp 2 -nic none
   -kernel "$KERNEL" -initrd "$TMP/initramfs.gz" -append "$cmdline"
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
