@@ -38,7 +38,7 @@ describe("wire on a lab: a burst schedule keeps its windows", function () {
     await requireRuntime(this, "netns");
   });
 
-  it("each 300 ms window of 100 % loss costs the probe what it sent while the window was in effect (at least 80 %); every step's effect time is recorded", async () => {
+  it("each 300 ms window of 100 % loss costs the probe what it sent while the window was in effect (at least 90 %); every step's effect time is recorded", async () => {
     const [scenario] = selectScenarios(parseTopology(burstTopology(), "wire-schedule.yaml"), ["base"]);
     const r = await runScenario({ ...scenario, runtime: "netns" });
     expect(r.outcome, `${r.error ?? ""} ${r.reasons.join("; ")}`).to.equal("verdict");
@@ -47,7 +47,7 @@ describe("wire on a lab: a burst schedule keeps its windows", function () {
       const [on, off] = [steps[i], steps[i + 1]];
       // the echoes sent while the fault was in effect (from its apply's return to its clear's start: a host
       // that ran the step late shortens the window, and the probe is judged on the window the lab really had),
-      // and of those the ones lost, each 100 ms bucket weighted by its overlap with the window
+      // (each 100 ms bucket weighted by its overlap with the window), and the echoes lost
       const from = on.effectiveAtMs!;
       const to = off.appliedAtMs;
       let inEffect = 0;
@@ -56,19 +56,22 @@ describe("wire on a lab: a burst schedule keeps its windows", function () {
         const overlap = Math.max(0, Math.min(b.t + 100, to) - Math.max(b.t, from)) / 100;
         if (overlap <= 0) continue;
         inEffect += overlap * b.sent;
-        lost += overlap * (b.sent - b.delivered);
+        // every loss of a bucket the window touches: outside the window nothing is lost, so an edge bucket's
+        // losses are exactly its echoes sent inside the window (weighting them by overlap would count them short)
+        lost += b.sent - b.delivered;
       }
-      return { planned: `${on.atMs}-${off.atMs}`, inEffect: `${from}-${to}`, backend: on.backend, sentInEffect: Math.round(inEffect * 10) / 10, lost: Math.round(lost * 10) / 10, late: [on.late ?? false, off.late ?? false] };
+      return { planned: `${on.atMs}-${off.atMs}`, inEffect: `${from}-${to}`, backend: on.backend, sentInEffect: Math.round(inEffect * 10) / 10, lost, late: [on.late ?? false, off.late ?? false] };
     });
     const nums = JSON.stringify(windows);
     console.log(`      windows: ${nums}`);
     expect(steps, nums).to.have.length(6);
     for (const w of windows) {
       expect(w.backend, nums).to.equal("wire");
-      // 100 % loss: what was sent while the window was in effect is lost (at least 80 % of it: an edge bucket's
-      // echoes are spread evenly by the weighting); a window in effect under 100 ms measures nothing
+      // 100 % loss: what was sent while the window was in effect is lost — at least 90 % of it (measured: 104–107 %,
+      // the fault takes hold a little before its apply returns; a wire that stopped dropping 50 ms early: ~80 %);
+      // a window in effect under 100 ms measures nothing
       expect(w.sentInEffect, `window in effect too briefly to measure\n${nums}`).to.be.at.least(10);
-      expect(w.lost, nums).to.be.at.least(0.8 * w.sentInEffect);
+      expect(w.lost, nums).to.be.at.least(0.9 * w.sentInEffect);
     }
     for (const s of steps) {
       expect(s.effectiveAtMs, nums).to.be.a("number");
