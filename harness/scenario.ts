@@ -13,7 +13,7 @@ import { PhaseStates, type PhaseState } from "./phase-state";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { loopLagOf, type LoopLag } from "./agent/protocol";
 import { deliveryBuckets, phaseDelivery, tcpBuckets, tcpPhases, type Bucket, type TcpBucket, type PhaseDelivery, type PhaseWindow, type TcpPhase } from "./probe/phases";
-import { decideVerdict, type VerdictInput } from "./probe/verdict";
+import { decideVerdict, stallCutoffMs, type VerdictInput } from "./probe/verdict";
 import { Sentinel, type HostLoad } from "./sentinel";
 import type { ChaosStep, FaultTarget, Scenario, Verdict } from "./topology/model";
 
@@ -104,6 +104,8 @@ export interface ScenarioResult {
      * stall (sentinelStallAt: ms from the start of the baseline) and the kernel's CPU pressure.
      */
     host?: HostLoad;
+    /** The stall the verdict held the sentinel to (max(250 ms, half the probe timeout)); an endpoint's at or over it is named. */
+    stallCutoffMs?: number;
     /** The longest stall of an agent (a process that carries the tunnel or the probe): evidence, never an excuse. */
     endpointStall?: { what: string; node: string; ms: number; atMs?: number };
   };
@@ -447,6 +449,7 @@ async function playTimeline(
   const downAt = firstDownMs(result);
   const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
   const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
+  result.evidence.stallCutoffMs = stallCutoffMs(probe.timeoutMs);
   const endpoint = endpointStall(result, start, scenario);
   if (endpoint) result.evidence.endpointStall = endpoint;
   const late = lateStep(result);

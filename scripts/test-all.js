@@ -170,16 +170,33 @@ function runJob(job, tmp) {
 }
 
 const running = new Set();
+let tmpDir; // the run's temp dir (the jobs' JSON reports), removed however the run ends
+let stopping = false;
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(sig, () => {
-    for (const c of running) {
-      try {
-        process.kill(-c.pid, "SIGTERM"); // the job's group: mocha and the labs it started tear down on SIGTERM
-      } catch {
-        /* gone */
+    if (stopping) return;
+    stopping = true;
+    const code = sig === "SIGINT" ? 130 : sig === "SIGTERM" ? 143 : 129;
+    const signalAll = (s) => {
+      for (const c of running) {
+        try {
+          process.kill(-c.pid, s); // the job's whole group: mocha and everything it started
+        } catch {
+          /* gone */
+        }
       }
-    }
-    process.exit(sig === "SIGINT" ? 130 : sig === "SIGTERM" ? 143 : 129);
+    };
+    // SIGTERM: mocha tears its labs down (harness/cleanup.ts); wait for that, bounded, before the caller
+    // (.ci/run's trap) stops what the labs stand on; then SIGKILL whatever is left of the groups
+    signalAll("SIGTERM");
+    const deadline = Date.now() + 30_000;
+    const done = () => {
+      if (running.size > 0 && Date.now() < deadline) return void setTimeout(done, 100);
+      signalAll("SIGKILL");
+      if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+      process.exit(code);
+    };
+    done();
   });
 }
 
@@ -290,6 +307,7 @@ async function main() {
   }
   fs.mkdirSync(LOGS, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vpnlab-test-all-"));
+  tmpDir = tmp;
   const known = readDurations();
   const jobs = planJobs(groups, suites, known);
   const started = Date.now();

@@ -30,6 +30,20 @@ const cmdline = (pid: number): string => {
   }
 };
 
+/** The processes this suite has stopped and not yet resumed: resumed whatever ends the run (a failure, a signal). */
+const frozen = new Set<number>();
+const thawAll = () => {
+  for (const pid of frozen) {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      /* gone */
+    }
+  }
+  frozen.clear();
+};
+process.on("exit", thawAll);
+
 /** Stop a process for `ms`, starting `afterMs` into the recovery phase; resolves with when it was stopped and resumed. */
 function freezeIn(pidOf: (e: PhaseEvent) => number, afterMs: number, ms: number) {
   const done: { stoppedAt?: number; resumedAt?: number; pid?: number; error?: string } = {};
@@ -39,10 +53,12 @@ function freezeIn(pidOf: (e: PhaseEvent) => number, afterMs: number, ms: number)
       try {
         const pid = pidOf(e);
         done.pid = pid;
+        frozen.add(pid);
         process.kill(pid, "SIGSTOP");
         done.stoppedAt = Date.now() - e.start;
         setTimeout(() => {
           process.kill(pid, "SIGCONT");
+          frozen.delete(pid);
           done.resumedAt = Date.now() - e.start;
         }, ms);
       } catch (err) {
@@ -64,6 +80,8 @@ describe("overload: a frozen endpoint is the VPN's verdict, a frozen sentinel is
   const [natt] = selectScenarios(loadTopology(TOPO), ["natt"]);
   const long: Scenario = { ...natt, phases: { ...natt.phases, recoveryMs: 20_000 } };
   const runs = new Map<string, { r: ScenarioResult; done: ReturnType<typeof freezeIn>["done"] }>();
+
+  after(thawAll);
 
   before(async function () {
     if (process.getuid?.() !== 0) throw new Error("needs root (network namespaces)");

@@ -42,6 +42,8 @@ export class EchoResponder {
 export class ProbeSender {
   private sock = dgram.createSocket("udp4");
   private timer?: NodeJS.Timeout;
+  /** Sends (or counts unsent) every probe due by now; kept so that stop() completes the schedule up to the stop. */
+  private tick: () => void = () => undefined;
   private readonly record: ProbeRecord & { echoes: number[]; arrivals: number[]; due: number[]; unsent: number[] } = {
     sent: [],
     received: [],
@@ -73,7 +75,7 @@ export class ProbeSender {
     // send on a schedule, not "every period after the last one", so timer drift does not lower the rate;
     // each probe keeps its due time, and one already older than the timeout when we get to it (this
     // process was frozen or starved) is counted lost, never sent late as if the user had waited for it
-    const tick = () => {
+    const tick = (this.tick = () => {
       const now = Date.now();
       const due = Math.floor((now - t0) / periodMs) + 1;
       while (this.record.sent.length < due) {
@@ -81,7 +83,7 @@ export class ProbeSender {
         if (this.cfg.timeoutMs !== undefined && now - dueAt > this.cfg.timeoutMs) this.skipOne(dueAt);
         else this.sendOne(dueAt);
       }
-    };
+    });
     tick();
     this.timer = setInterval(tick, Math.max(1, Math.floor(periodMs / 2)));
   }
@@ -107,6 +109,7 @@ export class ProbeSender {
 
   /** Stop sending, wait for late echoes, return what was measured. */
   async stop(graceMs: number): Promise<ProbeRecord> {
+    this.tick(); // whatever fell due up to now is sent or counted, even if this process was held until the stop
     clearInterval(this.timer);
     await new Promise((r) => setTimeout(r, graceMs));
     this.sock.close();

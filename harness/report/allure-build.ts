@@ -117,7 +117,6 @@ export function scenarioParameters(r: ScenarioResult): Parameter[] {
   ];
 }
 
-/** The scenario in words: what was built, what was done to it, what was expected and what came out. */
 /** The host judged apart from the lab, and an endpoint's own stall (evidence, not an excuse), in a sentence. */
 function stallText(r: ScenarioResult): string {
   const h = r.evidence.host;
@@ -125,10 +124,11 @@ function stallText(r: ScenarioResult): string {
   const host = h
     ? `The overload sentinel, a process apart from the lab, stalled at most ${h.sentinelStallMs} ms${h.cpuSomeShare !== undefined ? `; some task waited for a CPU ${pct(h.cpuSomeShare)} of the scenario` : ""}.`
     : "";
-  const endpoint = e && e.ms >= STALL_FLOOR_MS ? ` ${e.what} stalled ${e.ms} ms${e.atMs !== undefined ? ` at ${sec(e.atMs)}` : ""}: the endpoint's own process, part of what its user saw.` : "";
+  const endpoint = e && e.ms >= (r.evidence.stallCutoffMs ?? STALL_FLOOR_MS) ? ` ${e.what} stalled ${e.ms} ms${e.atMs !== undefined ? ` at ${sec(e.atMs)}` : ""}: the endpoint's own process, part of what its user saw.` : "";
   return `${host}${endpoint}`.trim();
 }
 
+/** The scenario in words: what was built, what was done to it, what was expected and what came out. */
 export function describeInWords(r: ScenarioResult): string {
   const via = r.firewallMode === "none" ? "with no firewall in the path" : r.proxy ? `through a ${r.firewallMode} firewall (${r.proxy})` : `through a ${r.firewallMode} firewall`;
   const steps = r.chaos.map(chaosStepText);

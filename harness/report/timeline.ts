@@ -113,15 +113,16 @@ export interface StallBand {
   what: string;
 }
 
-/** The endpoint's longest stall and the sentinel's, where each reached STALL_FLOOR_MS (ms from the start of the baseline). */
+/** The endpoint's longest stall and the sentinel's, where each reached the verdict's cut-off (ms from the start of the baseline). */
 export function stallBands(r: Pick<ScenarioResult, "evidence">): StallBand[] {
   const out: StallBand[] = [];
+  const cutoff = r.evidence.stallCutoffMs ?? STALL_FLOOR_MS;
   const e = r.evidence.endpointStall;
-  if (e && e.atMs !== undefined && e.ms >= STALL_FLOOR_MS) {
+  if (e && e.atMs !== undefined && e.ms >= cutoff) {
     out.push({ cls: "endpoint-stall", fromMs: e.atMs, toMs: e.atMs + e.ms, label: `${e.node} stalled ${e.ms} ms`, what: `${e.what} stalled ${e.ms} ms: the endpoint's own process (evidence, not an excuse)` });
   }
   const h = r.evidence.host;
-  if (h && h.sentinelStallAt !== undefined && h.sentinelStallMs >= STALL_FLOOR_MS) {
+  if (h && h.sentinelStallAt !== undefined && h.sentinelStallMs >= cutoff) {
     out.push({ cls: "host-stall", fromMs: h.sentinelStallAt, toMs: h.sentinelStallAt + h.sentinelStallMs, label: `host: sentinel stalled ${h.sentinelStallMs} ms`, what: `the overload sentinel (a process apart from the lab) stalled ${h.sentinelStallMs} ms: the host held the lab up` });
   }
   return out;
@@ -175,7 +176,7 @@ export function renderTimeline(r: ScenarioResult): string {
       parts.push(`<text class="chaos-label" x="${n1(x(w.fromMs) + 2)}" y="${TOP + PANEL_H - 4 - w.lane * 11}" font-size="9" fill="#9c4a10">${esc(text)}</text>`);
     }
   }
-  // stalls of STALL_FLOOR_MS or more: an endpoint's own (evidence about it) and the sentinel's (the host), hatched in grey
+  // stalls at or over the verdict's cut-off: an endpoint's own (evidence about it) and the sentinel's (the host), hatched in grey
   for (const st of stallBands(r)) {
     parts.push(
       `<rect class="${st.cls}" data-from-ms="${st.fromMs}" data-to-ms="${st.toMs}" x="${n1(x(st.fromMs))}" y="${TOP}" width="${n1(Math.max(1, x(st.toMs) - x(st.fromMs)))}" height="${bottom - TOP}" fill="${st.cls === "host-stall" ? "#6c757d" : "#7b2cbf"}" fill-opacity="0.18"><title>${esc(st.what)}</title></rect>`,

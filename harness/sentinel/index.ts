@@ -34,6 +34,8 @@ export interface SentinelWindow {
 }
 
 const READY_MS = 10_000;
+/** Stalls kept (the oldest go first): a long-lived vpnlab process on a pathological host stays bounded. */
+const MAX_STALLS = 20_000;
 /** How long a window's close waits for a heartbeat proving the sentinel ran past the window's end. */
 const BEAT_WAIT_MS = 2_000;
 
@@ -71,7 +73,10 @@ class SentinelProcess {
     } catch {
       return;
     }
-    if (m.stall) this.stalls.push(m.stall);
+    if (m.stall) {
+      this.stalls.push(m.stall);
+      if (this.stalls.length > MAX_STALLS) this.stalls.splice(0, this.stalls.length - MAX_STALLS);
+    }
     if (typeof m.hb === "number") this.lastBeat = m.hb;
     this.wake();
   }
