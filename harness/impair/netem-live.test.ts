@@ -314,15 +314,23 @@ describe("impair/netem on a real kernel (root; veth a <-> b, UDP from a to b)", 
     const prio = await p.exec.exec(p.a, ["tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "prio"], { allowFailure: true });
     if (prio.code !== 0) skipOrFail(this, `the kernel has no prio qdisc (tc: ${prio.stderr.trim()})`);
     await p.exec.exec(p.a, ["tc", "qdisc", "del", "dev", "lo", "root"]);
-    await backend.apply(c, p.a, p.devA, { impairment: { partition: true }, match: { proto: "udp", dport: 41234 } });
-    const hit = await udpStream(p, { count: 300, port: 41234, perTick: 5, tickMs: 2, drained: drainedA });
-    const miss = await udpStream(p, { count: 300, port: 41235, perTick: 5, tickMs: 2, drained: drainedA });
-    const what = `match partition: port 41234 sent 300, received ${hit.arrivals.length}; port 41235 sent 300, received ${miss.arrivals.length} (receiver dropped ${miss.receiverDropped})`;
-    say(what);
-    expect(hit.arrivals.length, what).to.equal(0);
-    expect(miss.receiverDropped, what).to.equal(0);
-    expect(new Set(miss.arrivals.map((x) => x.seq)).size, what).to.equal(300);
-    await backend.clear(c, p.a, p.devA, "egress");
+    const fault: Fault = { impairment: { partition: true }, match: { proto: "udp", dport: 41234 } };
+    await backend.apply(c, p.a, p.devA, fault);
+    try {
+      const hit = await udpStream(p, { count: 300, port: 41234, perTick: 5, tickMs: 2, drained: drainedA });
+      const miss = await udpStream(p, { count: 300, port: 41235, perTick: 5, tickMs: 2, drained: drainedA });
+      const drops = await backend.harvest(c, p.a, p.devA, fault, undefined);
+      const what = `match partition: port 41234 sent ${hit.sent} (send errors ${hit.sendErrors}), received ${hit.arrivals.length}, netem dropped ${drops?.packets}; port 41235 sent ${miss.sent}, received ${miss.arrivals.length} (receiver dropped ${miss.receiverDropped})`;
+      say(what);
+      // the matched flow was really sent and really dropped by vpnlab's netem (not lost before it, not unsent)
+      expect([hit.sent, hit.sendErrors], what).to.deep.equal([300, 0]);
+      expect(hit.arrivals.length, what).to.equal(0);
+      expect(drops?.packets, what).to.equal(300);
+      expect(miss.receiverDropped, what).to.equal(0);
+      expect(new Set(miss.arrivals.map((x) => x.seq)).size, what).to.equal(300);
+    } finally {
+      await backend.clear(c, p.a, p.devA, "egress");
+    }
   });
 
   it("a flow match with delay 100ms (prio + u32 on a's egress), per datagram on the kernel's timestamps: the matched port's within 10% of 100 ms, the other port's not delayed at all", async () => {
