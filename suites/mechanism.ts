@@ -180,7 +180,12 @@ export function survivalChecks(c: Cell, r: ScenarioResult): Check[] {
   }
 
   // 4. the TCP stream inside the tunnel lasted
-  if (!c.tcpStream) out.push(check("the TCP stream inside the tunnel lasted", false, "the cell's probe runs no tcp-stream flow: nothing shows a TCP connection lasted"));
+  if (!c.tcpStream && c.transport === "ctcp" && c.impl === "reference") {
+    // no stream (single-drop's cTCP cells: beside one, the drop would as often hit a bare ACK): what carried the
+    // tunnel on is the headend's cTCP receiver stepping over the hole — the gap the drop left, skipped, not waited for
+    const wire = ((r.evidence.headend?.detail ?? {}) as { wire?: { gaps?: number; gapBytes?: number } }).wire ?? {};
+    out.push(check("the headend's cTCP receiver stepped over the hole the drop left (no TCP stream in this cell)", (wire.gaps ?? 0) >= 1 && (wire.gapBytes ?? 0) > 0, `gaps ${wire.gaps ?? "?"}, gap bytes ${wire.gapBytes ?? "?"}`));
+  } else if (!c.tcpStream) out.push(check("the TCP stream inside the tunnel lasted", false, "the cell's probe runs no tcp-stream flow: nothing shows a TCP connection lasted"));
   else {
     const rec = r.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
     out.push(check("the TCP stream inside the tunnel lasted, carrying data in recovery", r.tcp?.survived === true && rec > 0, `one connection ${r.tcp?.lasted ?? "?"} (connections ${r.tcp?.connections ?? "?"}${r.tcp?.error ? `, ${r.tcp.error}` : ""}), ${rec} B in recovery of ${r.tcp?.bytesReceived ?? "?"} B`));

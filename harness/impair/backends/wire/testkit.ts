@@ -145,6 +145,8 @@ export interface UdpRun {
   /** arrivals with a lower seq than one already seen, in percent of arrivals. */
   outOfOrderPercent: number;
   meanDelayMs: number;
+  /** The middle one-way delay: a host that holds the sender or the receiver up now and then moves the mean, not this. */
+  medianDelayMs: number;
 }
 
 export interface UdpOptions {
@@ -185,6 +187,7 @@ export function summarize(count: number, arrivals: [number, number][]): UdpRun {
     duplicatePercent: (100 * (arrivals.length - seen.size)) / count,
     outOfOrderPercent: arrivals.length ? (100 * ooo) / arrivals.length : 0,
     meanDelayMs: arrivals.length ? arrivals.reduce((s, a) => s + a[1], 0) / arrivals.length : NaN,
+    medianDelayMs: arrivals.length ? [...arrivals].map((a) => a[1]).sort((a, b) => a - b)[Math.floor(arrivals.length / 2)] : NaN,
   };
 }
 

@@ -61,8 +61,13 @@ async function hostSnapshot(): Promise<Record<string, string>> {
     routes: (await run(["ip", "route", "show", "table", "all"])).stdout,
     rules: (await run(["ip", "rule", "show"])).stdout,
     links: (await run(["ip", "-o", "link", "show"])).stdout.split("\n").map((l) => l.split(":")[1]).join(","),
-    // `ip netns add` (ours and other engineers' labs) mounts namespace files: not the tunnel's doing
-    mounts: fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => !l.includes("/run/netns")).join("\n"),
+    // `ip netns add` (ours and other engineers' labs) mounts namespace files, and a Docker engine mounts its
+    // containers' layers and network namespaces (test jobs side by side): neither is the tunnel's doing
+    mounts: fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter((l) => !l.includes("/run/netns") && !/ - nsfs /.test(l) && !/\/overlay2\/[0-9a-f]+\/merged /.test(l))
+      .join("\n"),
     etc: ["/etc/strongswan.conf", "/etc/ipsec.conf", "/etc/ipsec.secrets", "/etc/resolv.conf"].map(hash).join(",") + tree("/etc/swanctl").join(",") + tree("/etc/strongswan.d").join(","),
     runCharon: ["/run/charon.pid", "/run/charon.vici", "/run/charon.ctl"].map((p) => `${p}:${fs.existsSync(p)}`).join(","),
   };
