@@ -66,6 +66,13 @@ const ESTIMATES = {
   "suites/shard.spec.js": 6, "suites/dockerd-script.spec.js": 4, "suites/merge.spec.js": 3,
 };
 
+/** Seconds of the slow unit files, for a first run's halves (a 10 s timeout, Java, fuzzing, real timers). */
+const UNIT_ESTIMATES = {
+  "harness/report/generate.test.js": 12, "harness/runtime/docker/engine-reach.test.js": 10, "harness/topology/fuzz.test.js": 8,
+  "harness/impair/backends/wire/engine.test.js": 5, "harness/firewall/proxy.test.js": 3, "harness/cli/lock.test.js": 3,
+  "harness/runtime/docker/image.test.js": 2, "harness/topology/schema.test.js": 2, "harness/wait.test.js": 1.5, "harness/cli/seed.test.js": 1.5,
+};
+
 function parseArgs(argv) {
   let jobs = Number(process.env.VPNLAB_TEST_JOBS || 2);
   let plan = false;
@@ -117,7 +124,7 @@ function planJobs(groups, suites, known) {
     // two halves, balanced by the last run's per-file seconds (the quick loop's slow files: fuzz, Java, a timeout)
     const halves = [[], []];
     const sum = [0, 0];
-    const perFile = (f) => known[`unit:${f}`] ?? 1;
+    const perFile = (f) => known[`unit:${f}`] ?? UNIT_ESTIMATES[f] ?? 0.3;
     for (const f of [...harness].sort((a, b) => perFile(b) - perFile(a))) {
       const i = sum[0] <= sum[1] ? 0 : 1;
       halves[i].push(f);
