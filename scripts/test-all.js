@@ -14,8 +14,9 @@
 // on its own; the longest first (by the durations the last run recorded in
 // reports/test-durations.json, else the estimates below), each free lane
 // taking the next. Two rules keep the measurements honest:
-//  - MEASURING jobs (they hold delays, rates and recoveries to tolerances)
-//    never run beside each other: at most one at a time, beside a quiet one;
+//  - MEASURING jobs (they hold fine timings to tolerances: a delay within
+//    10 %, a 300 ms window) never run beside each other (VPNLAB_TEST_MEASURING
+//    allows more), only beside the other jobs;
 //  - EXCLUSIVE jobs (they check the host has no lab namespace at all, or
 //    snapshot the host) run first, one at a time, beside the unit jobs only
 //    (which create nothing); nothing else starts until they are done.
