@@ -91,7 +91,10 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`test-all: --jobs/VPNLAB_TEST_JOBS must be a positive integer, got ${jobs}`);
   if (suites.length && !groups.includes("lab")) groups.push("lab");
-  return { jobs, plan, groups: groups.length ? groups : ["unit", "root", "lab"], suites };
+  // no group named: VPNLAB_TESTS's (as `VPNLAB_TESTS=lab npm test` meant before), else all three
+  const fromEnv = process.env.VPNLAB_TESTS && process.env.VPNLAB_TESTS !== "all" ? [process.env.VPNLAB_TESTS] : [];
+  for (const g of fromEnv) if (!["unit", "root", "lab"].includes(g)) throw new Error(`test-all: VPNLAB_TESTS=${g}: expected unit, root, lab or all`);
+  return { jobs, plan, groups: groups.length ? groups : fromEnv.length ? fromEnv : ["unit", "root", "lab"], suites };
 }
 
 /** The compiled files under dist/DIR ending in SUFFIX, as paths relative to dist/ (sorted: a stable split). */
