@@ -3,9 +3,8 @@
 // unit tests' in reports/allure-unit-results (a published report shows what the
 // lab tested) — with the host facts a reader of a nightly report needs and the
 // failure categories, and the spec reporter on the console.
-//   VPNLAB_TESTS=GROUP      run one group only (mocha merges a --spec given on
-//                           the command line with this file's, so the npm
-//                           scripts select by this variable instead):
+//   VPNLAB_TESTS=GROUP      run one group only (scripts/test-all.js, which the
+//                           npm scripts run, sets it for each mocha it starts):
 //     unit  harness/**/*.test.js without the "(root" ones: no root, nothing
 //           created outside a temp dir (the lab records go to one), ≤ 60 s
 //     root  harness/**/*.test.js whose describe/it title says "(root…)": they
