@@ -52,6 +52,20 @@ export interface RunPlan {
 }
 
 /**
+ * A lab error that measured nothing about the VPN — a baseline the lab broke before any fault, or a host the
+ * sentinel judged overloaded — is measured once more, saying so; a second one stands (the suite reports it).
+ * Seen on 2 busy cores beside another test lane: a docker lab's client agent held 822 ms in its baseline (disk
+ * I/O the sentinel does not feel), baseline 64 %. A verdict, and any other lab error (a piece that died), is
+ * never re-run.
+ */
+async function remeasured(run: () => Promise<ScenarioResult>): Promise<ScenarioResult> {
+  const first = await run();
+  if (first.outcome !== "lab-error" || first.fault || !/^(baseline delivery|the host was overloaded)/.test(first.error ?? "")) return first;
+  console.log(`      ${first.topology}/${first.variant} on ${first.runtime}: lab error (${first.error}); measured once more`);
+  return run();
+}
+
+/**
  * Run every plan's scenarios in one pool of `jobs` labs side by side (labs mostly wait on timed phases, so a
  * netns and a docker lab share the CPU well). A scenario another suite of this mocha process already ran on the
  * same runtime is not run again: its result is reused (asa-ips and the docker parity suite share the netns run).
@@ -72,7 +86,7 @@ export async function runTogether(plans: readonly RunPlan[], jobs: number): Prom
     }),
   );
   await mapPool(todo, jobs, async (t) => {
-    const r = t.run();
+    const r = remeasured(t.run);
     t.settle(r);
     await r.catch(() => undefined); // the suite that reads it reports the error
   });
