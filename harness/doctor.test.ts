@@ -46,7 +46,8 @@ describe("doctor: the files an implementation declares (strongSwan's kernel-libi
   });
 });
 
-describe("doctor: docker engines", function () {
+// the whole doctor runs: as root its netem probe makes (and removes) a namespace, so it belongs with the root tests
+describe("doctor: docker engines (root: the whole doctor, whose netem probe makes a namespace)", function () {
   this.timeout(60000);
   it("checks every configured engine, each by its URL, with the image build to run on it", async function () {
     const engines = ["unix:///run/vpnlab-no-such-doc-1/docker.sock", "unix:///run/vpnlab-no-such-doc-2/docker.sock"];

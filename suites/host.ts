@@ -49,17 +49,27 @@ const measured = new Map<string, Promise<ScenarioResult>>();
 export interface RunPlan {
   results: ScenarioResults;
   scenarios: readonly Scenario[];
+  /** A measuring suite: a scenario during which the overload sentinel was held this long (ms) is measured once more. */
+  remeasureWhenHeldMs?: number;
 }
 
 /**
  * A lab error that measured nothing about the VPN — a baseline the lab broke before any fault, or a host the
- * sentinel judged overloaded — is measured once more, saying so; a second one stands (the suite reports it).
+ * sentinel judged overloaded — is measured once more, saying so; a second one stands (the suite reports it); so
+ * is, in a measuring suite (RunPlan.remeasureWhenHeldMs), a scenario during which the sentinel itself was held.
  * Seen on 2 busy cores beside another test lane: a docker lab's client agent held 822 ms in its baseline (disk
- * I/O the sentinel does not feel), baseline 64 %. A verdict, and any other lab error (a piece that died), is
- * never re-run.
+ * I/O the sentinel does not feel), baseline 64 %; chaos.yaml's 100 ms delay measured +308 ms with the sentinel
+ * held 276 ms. Any other lab error (a piece that died) is never re-run.
  */
-async function remeasured(run: () => Promise<ScenarioResult>): Promise<ScenarioResult> {
+async function remeasured(run: () => Promise<ScenarioResult>, heldMs: number | undefined): Promise<ScenarioResult> {
   const first = await run();
+  const held = first.evidence.host?.sentinelStallMs ?? 0;
+  // a suite that holds delays and rates to tolerances (heldMs): the host held the sentinel itself that long, so
+  // the numbers measured the host as much as the fault — its verdict stands, its measurement is taken again
+  if (first.outcome === "verdict" && heldMs !== undefined && held >= heldMs) {
+    console.log(`      ${first.topology}/${first.variant} on ${first.runtime}: the overload sentinel was held ${held} ms (≥ ${heldMs}); measured once more`);
+    return run();
+  }
   if (first.outcome !== "lab-error" || first.fault || !/^(baseline delivery|the host was overloaded)/.test(first.error ?? "")) return first;
   console.log(`      ${first.topology}/${first.variant} on ${first.runtime}: lab error (${first.error}); measured once more`);
   return run();
@@ -71,8 +81,8 @@ async function remeasured(run: () => Promise<ScenarioResult>): Promise<ScenarioR
  * same runtime is not run again: its result is reused (asa-ips and the docker parity suite share the netns run).
  */
 export async function runTogether(plans: readonly RunPlan[], jobs: number): Promise<void> {
-  const todo: { run: () => Promise<ScenarioResult>; settle: (r: Promise<ScenarioResult>) => void }[] = [];
-  const wanted = plans.flatMap(({ results, scenarios }) =>
+  const todo: { run: () => Promise<ScenarioResult>; settle: (r: Promise<ScenarioResult>) => void; heldMs?: number }[] = [];
+  const wanted = plans.flatMap(({ results, scenarios, remeasureWhenHeldMs }) =>
     scenarios.map((s) => {
       const key = results.keyOf(s);
       let p = measured.get(key);
@@ -80,13 +90,13 @@ export async function runTogether(plans: readonly RunPlan[], jobs: number): Prom
         let settle!: (r: Promise<ScenarioResult>) => void;
         p = new Promise<ScenarioResult>((resolve) => (settle = resolve));
         measured.set(key, p);
-        todo.push({ run: () => results.runOne(s), settle });
+        todo.push({ run: () => results.runOne(s), settle, ...(remeasureWhenHeldMs !== undefined ? { heldMs: remeasureWhenHeldMs } : {}) });
       }
       return { results, p };
     }),
   );
   await mapPool(todo, jobs, async (t) => {
-    const r = remeasured(t.run);
+    const r = remeasured(t.run, t.heldMs);
     t.settle(r);
     await r.catch(() => undefined); // the suite that reads it reports the error
   });
