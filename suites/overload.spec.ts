@@ -55,12 +55,18 @@ function freezeIn(pidOf: (e: PhaseEvent) => number, afterMs: number, ms: number)
         done.pid = pid;
         frozen.add(pid);
         process.kill(pid, "SIGSTOP");
-        done.stoppedAt = Date.now() - e.start;
-        setTimeout(() => {
+        const stopped = Date.now();
+        done.stoppedAt = stopped - e.start;
+        // a timer may fire a millisecond before its delay by the wall clock (it counts from the loop's cached
+        // time): the process stays stopped until the clock the test reads says `ms` have passed
+        const resume = () => {
+          const left = ms - (Date.now() - stopped);
+          if (left > 0) return void setTimeout(resume, left);
           process.kill(pid, "SIGCONT");
           frozen.delete(pid);
           done.resumedAt = Date.now() - e.start;
-        }, ms);
+        };
+        setTimeout(resume, ms);
       } catch (err) {
         done.error = (err as Error).message;
       }
