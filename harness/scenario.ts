@@ -201,7 +201,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioOptions = {}
     // the judge of the host: a process apart from the lab, shared by the labs this process runs
     const sentinel = await Sentinel.acquire();
     try {
-      await playTimeline(lab, scenario, result, clock, harnessLoop, sentinel, opts.onPhase);
+      await playTimeline({ lab, scenario, result, clock, harnessLoop, sentinel, onPhase: opts.onPhase });
     } finally {
       harnessLoop.disable();
       await sentinel.release();
@@ -248,28 +248,84 @@ interface Clock {
   start?: number; // the start of the baseline (ms since the epoch)
 }
 
-async function playTimeline(
-  lab: Lab,
-  scenario: Scenario,
-  result: ScenarioResult,
-  clock: Clock,
-  harnessLoop: IntervalHistogram,
-  sentinel: Sentinel,
-  onPhase: ScenarioOptions["onPhase"],
-): Promise<void> {
-  const { phases, vpn, probe } = scenario;
-  const tunnel = lab.tunnel;
-  if (!tunnel) throw new Error("the timeline needs a tunnel that is up");
+/** What a timeline works with: the lab, the scenario, the result it fills in and the judges of the host. */
+interface TimelineContext {
+  lab: Lab;
+  scenario: Scenario;
+  result: ScenarioResult;
+  clock: Clock;
+  harnessLoop: IntervalHistogram;
+  sentinel: Sentinel;
+  onPhase: ScenarioOptions["onPhase"];
+}
 
-  const g = <T>(p: Promise<T>): Promise<T> => lab.guard(p);
-  clock.phase = "baseline";
-  const active = new Map<string, string>(); // target and direction → target
-  // the kernel's drop counts of what a step replaced or cleared
-  const droppedSince = (from: number): number | undefined => {
-    const got = lab.impairer.applied.slice(from).filter((a) => a.dropped);
+/** A probe that has been stopped, and the windows its records are cut into. */
+interface Stopped {
+  stopped: Awaited<ReturnType<Lab["stopProbe"]>>;
+  windows: PhaseWindow[];
+}
+
+/** baseline → chaos (the steps at their times) → recovery (every fault cleared) → the measurements → the verdict. */
+async function playTimeline(ctx: TimelineContext): Promise<void> {
+  const t = new Timeline(ctx);
+  await t.prepareLaterSteps();
+  const early = await t.playStepsAtZero();
+  await t.startProbe(early);
+  await t.playChaosSteps();
+  await t.clearAtRecovery();
+  const atRecoveryStart = await t.proxyAtRecoveryStart();
+  await t.waitForEnd();
+  const stopped = await t.stopProbe();
+  t.measureDelivery(stopped);
+  await t.readEvidence(atRecoveryStart);
+  t.decide();
+}
+
+class Timeline {
+  private readonly lab: Lab;
+  private readonly scenario: Scenario;
+  private readonly result: ScenarioResult;
+  private readonly tunnel: NonNullable<Lab["tunnel"]>;
+  /** target and direction → target, for the faults in place */
+  private readonly active = new Map<string, string>();
+  private readonly steps: ChaosStep[];
+  private start = 0;
+  private chaosStart = 0;
+  private recoveryStart = 0;
+  private end = 0;
+  private chaosTold = false;
+  private hostWindow?: ReturnType<Sentinel["open"]>;
+  private states?: PhaseStates;
+
+  constructor(private readonly ctx: TimelineContext) {
+    this.lab = ctx.lab;
+    this.scenario = ctx.scenario;
+    this.result = ctx.result;
+    const tunnel = ctx.lab.tunnel;
+    if (!tunnel) throw new Error("the timeline needs a tunnel that is up");
+    this.tunnel = tunnel;
+    ctx.clock.phase = "baseline";
+    this.steps = [...ctx.scenario.chaos].sort((a, b) => a.atMs - b.atMs);
+  }
+
+  private g<T>(p: Promise<T>): Promise<T> {
+    return this.lab.guard(p);
+  }
+
+  /** The kernel's drop counts of what a step replaced or cleared. */
+  private droppedSince(from: number): number | undefined {
+    const got = this.lab.impairer.applied.slice(from).filter((a) => a.dropped);
     return got.length ? got.reduce((n, a) => n + (a.dropped?.packets ?? 0), 0) : undefined;
-  };
-  const play = async (step: ChaosStep): Promise<ChaosRecord> => {
+  }
+
+  private tell(phase: PhaseEvent["phase"]): void {
+    const { sentinel, onPhase } = this.ctx;
+    onPhase?.({ phase, lab: this.lab, start: this.start, ...(sentinel.pid !== undefined ? { sentinelPid: sentinel.pid } : {}) });
+  }
+
+  /** One step: its fault applied (or, for a clear, the fault there removed), recorded as it was served. */
+  private async play(step: ChaosStep): Promise<ChaosRecord> {
+    const lab = this.lab;
     const f = step.fault;
     const direction = f?.direction ?? step.direction;
     const rec: ChaosRecord = {
@@ -287,204 +343,252 @@ async function playTimeline(
     const key = `${rec.on} ${direction ?? "egress"}`;
     if (!f) {
       // a step's clear ends the fault but keeps the wire's program up for the next step there (clearAll removes it)
-      for (const dev of lab.targetDevices(step.on)) await g(lab.impairer.clear(step.on.node, dev, step.direction ?? "egress", { keep: true }));
-      active.delete(key);
+      for (const dev of lab.targetDevices(step.on)) await this.g(lab.impairer.clear(step.on.node, dev, step.direction ?? "egress", { keep: true }));
+      this.active.delete(key);
     } else {
-      const applied = await g(lab.impair(step.on, f));
-      active.set(key, rec.on);
+      const applied = await this.g(lab.impair(step.on, f));
+      this.active.set(key, rec.on);
       rec.backend = applied.map((a) => a.backend).join(",");
       rec.detail = applied.map((a) => (a.argv ? a.argv.join(" ") : (a.ruleset ?? a.detail ?? "")));
       // an unseeded fault's seed as the backend drew it (the wire): the run replays with it
       const drawn = applied.find((a) => a.seed !== undefined)?.seed;
       if (rec.seed === undefined && drawn !== undefined) rec.seed = drawn;
     }
-    const dropped = droppedSince(from);
+    const dropped = this.droppedSince(from);
     if (dropped !== undefined) rec.dropped = dropped;
     return rec;
-  };
-  const steps = [...scenario.chaos].sort((a, b) => a.atMs - b.atMs);
-  // what a later step's backend runs (the wire's program: 1-2 s to start) is up before the probe, so that
-  // each step is a quick reconfiguration at its time
-  for (const step of steps) {
-    if (step.atMs === 0 || !step.fault) continue;
-    const fault = step.fault;
-    for (const dev of lab.targetDevices(step.on)) await g(lab.impairer.prepare(step.on.node, dev, fault));
-  }
-  // steps at 0 are in place before the probe's first packet: packet #1 a fault sees is the probe's first on that path
-  const early: { rec: ChaosRecord; at: number; effective: number }[] = [];
-  for (const step of steps.filter((x) => x.atMs === 0)) {
-    const at = Date.now();
-    const rec = await play(step);
-    early.push({ rec, at, effective: Date.now() });
   }
 
-  // the clock starts once the flows run: on an overloaded host starting them can outlast the baseline, which
-  // would then hold no probe ("the probe sent nothing in the baseline") instead of a measurement
-  await g(lab.startProbe());
-  const start = Date.now();
-  clock.start = start;
-  result.timing.baselineAt = start;
-  for (const e of early) result.chaos.push({ ...e.rec, appliedAtMs: e.at - start, effectiveAtMs: e.effective - start });
-  await g(lab.loopLag(true)); // the window of the agents' stalls (evidence) starts with the probe
-  // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
-  harnessLoop.enable();
-  const hostWindow = sentinel.open();
-  const tell = (phase: PhaseEvent["phase"]) => onPhase?.({ phase, lab, start, ...(sentinel.pid !== undefined ? { sentinelPid: sentinel.pid } : {}) });
-  tell("baseline");
-  const chaosStart = start + phases.baselineMs;
-  const recoveryStart = chaosStart + phases.chaosMs;
-  const end = recoveryStart + phases.recoveryMs;
-  // the third-party daemons' own state at each phase end, not holding the clock
-  const states = new PhaseStates(tunnel.state ? () => tunnel.state!() : undefined, start);
-  states.at("baseline", chaosStart);
-
-  let chaosTold = false;
-  const chaosBegins = async () => {
-    if (chaosTold) return;
-    chaosTold = true;
-    await g(sleepUntil(chaosStart));
-    tell("chaos");
-  };
-  for (const step of steps.filter((x) => x.atMs > 0)) {
-    if (step.atMs >= phases.baselineMs) await chaosBegins();
-    await g(sleepUntil(start + step.atMs));
-    clock.phase = "chaos";
-    const appliedAtMs = Date.now() - start;
-    const rec = await play(step);
-    const effectiveAtMs = Date.now() - start;
-    const late = effectiveAtMs - step.atMs > LATE_MS;
-    result.chaos.push({
-      ...rec,
-      appliedAtMs,
-      effectiveAtMs,
-      ...(late ? { late, description: `${rec.description ?? rec.action} (in effect ${effectiveAtMs - step.atMs} ms late)` } : {}),
-    });
-  }
-  await chaosBegins();
-  await g(sleepUntil(recoveryStart));
-  states.now("chaos"); // before the faults are cleared
-  clock.phase = "recovery";
-  if (active.size > 0 || lab.impairer.hasKept()) {
-    // recovery means every fault is gone, whatever the steps said; what step clears kept up (the wire's program) goes too
-    const from = lab.impairer.applied.length;
-    const clearedAt = Date.now() - start; // when the clear began: its own nft/tc work is no stall
-    await g(lab.impairer.clearAll());
-    const effectiveAtMs = Date.now() - start;
-    const dropped = droppedSince(from);
-    const on = [...new Set(active.values())].join(",");
-    if (active.size > 0) {
-      result.chaos.push({ atMs: recoveryStart - start, appliedAtMs: clearedAt, effectiveAtMs, on, action: "clear (end of chaos phase)", description: "every fault still in place cleared", ...(dropped === undefined ? {} : { dropped }) });
+  /**
+   * What a later step's backend runs (the wire's program: 1-2 s to start) is up before the probe, so that
+   * each step is a quick reconfiguration at its time.
+   */
+  async prepareLaterSteps(): Promise<void> {
+    for (const step of this.steps) {
+      if (step.atMs === 0 || !step.fault) continue;
+      const fault = step.fault;
+      for (const dev of this.lab.targetDevices(step.on)) await this.g(this.lab.impairer.prepare(step.on.node, dev, fault));
     }
   }
-  tell("recovery");
-  const drops = lab.impairer.dropTotals();
-  result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
-  const measure = async () => {
-    const at = Date.now() - start;
-    const client = await tunnel.counters("client"); // first: see measureProxy
-    return { client, fw: await lab.firewall!.evidence(), at };
-  };
-  const fullProxy = scenario.firewall?.mode === "full-proxy";
-  const atRecoveryStart = fullProxy ? await g(measure()) : undefined;
-  await g(sleepUntil(end));
-  states.now("recovery");
-  const host = await sentinel.close(hostWindow);
-  result.evidence.host = { ...host, ...(host.sentinelStallAt !== undefined ? { sentinelStallAt: host.sentinelStallAt - start } : {}) };
-  result.evidence.loopLag = await g(lab.loopLag(false));
-  harnessLoop.disable();
-  const harnessLag = loopLagOf(harnessLoop);
-  result.evidence.harnessLag = harnessLag;
-  const stopped = await g(lab.stopProbe());
-  const record: ProbeRecord = stopped.udp;
-  clock.phase = "verdict";
 
-  const windows: PhaseWindow[] = [
-    { name: "baseline", start, end: chaosStart },
-    { name: "chaos", start: chaosStart, end: recoveryStart },
-    { name: "recovery", start: recoveryStart, end },
-  ];
-  result.phases = phaseDelivery(record, windows, probe.timeoutMs);
-  result.buckets = deliveryBuckets(record, start, end, probe.timeoutMs);
-  if (stopped.tcp) {
-    const { sender, sink } = stopped.tcp;
-    const phasesTcp = tcpPhases(sink, windows);
-    result.tcp = {
-      phases: phasesTcp,
-      buckets: tcpBuckets(sink, start, end),
-      bytesWritten: sender.bytesWritten,
-      bytesReceived: sink.bytes,
-      connections: sink.connections,
-      connected: sender.connectedAt !== null,
-      ...(sender.error ? { error: sender.error } : {}),
-      // the one connection lasted to the end: not reset, not closed, and the sink never saw a second one
-      lasted: !sender.error && !sender.closed && sink.connections === 1,
-      survived: !sender.error && !sender.closed && sink.connections === 1 && (phasesTcp.find((p) => p.phase === "recovery")?.bytes ?? 0) > 0,
-    };
-  }
-  result.timing.scenarioMs = end - start;
-
-  const clientDown = tunnel.downs().find((d) => d.side === "client");
-  const headendDown = tunnel.downs().find((d) => d.side === "headend");
-  if (clientDown) {
-    result.tunnel.clientDownAtMs = clientDown.at - start;
-    result.tunnel.downReason = clientDown.reason;
-  }
-  if (headendDown) result.tunnel.headendDownAtMs = headendDown.at - start;
-
-  result.evidence.client = await g(tunnel.counters("client"));
-  result.evidence.headend = await g(tunnel.counters("headend"));
-  if (lab.firewall) result.evidence.firewall = await g(lab.firewall.evidence());
-  const daemonState = await g(states.all());
-  if (daemonState.length) result.evidence.daemonState = daemonState;
-  // a piece that died while the numbers were read makes them worthless
-  if (lab.fault) throw new LabFaultError(lab.fault);
-  if (atRecoveryStart) {
-    result.evidence.proxy = {
-      atRecoveryStart: measureProxy(atRecoveryStart.fw, atRecoveryStart.client.wireBytesSent, atRecoveryStart.at),
-      atEnd: measureProxy(result.evidence.firewall, result.evidence.client.wireBytesSent, Date.now() - start),
-    };
+  /** Steps at 0 are in place before the probe's first packet: packet #1 a fault sees is the probe's first on that path. */
+  async playStepsAtZero(): Promise<{ rec: ChaosRecord; at: number; effective: number }[]> {
+    const early: { rec: ChaosRecord; at: number; effective: number }[] = [];
+    for (const step of this.steps.filter((x) => x.atMs === 0)) {
+      const at = Date.now();
+      const rec = await this.play(step);
+      early.push({ rec, at, effective: Date.now() });
+    }
+    return early;
   }
 
-  // the tunnel is down when either end declares it so
-  const downAt = firstDownMs(result);
-  const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
-  const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
-  result.evidence.stallCutoffMs = stallCutoffMs(probe.timeoutMs);
-  const endpoint = endpointStall(result, start, scenario);
-  if (endpoint) result.evidence.endpointStall = endpoint;
-  const late = lateStep(result);
-  const outcome = decideVerdict({
-    tunnelUp: true,
-    probeTimeoutMs: probe.timeoutMs,
-    host: { ...result.evidence.host!, ...(result.evidence.host!.sentinelStallAt !== undefined ? { sentinelStallAtMs: result.evidence.host!.sentinelStallAt } : {}) },
-    ...(endpoint ? { endpointStall: { what: endpoint.what, ms: endpoint.ms, ...(endpoint.atMs !== undefined ? { atMs: endpoint.atMs } : {}) } } : {}),
-    ...(late ? { lateStep: late } : {}),
-    tunnelDownAtMs: downAt,
-    downBy,
-    phases: result.phases,
-    // a fault from before the probe's first packet (a step at 0 s) shapes the baseline too
-    faultFromStart: scenario.chaos.some((x) => x.atMs === 0 && x.fault !== undefined),
-    ...(result.tcp
-      ? {
-          tcp: {
-            recoveryBytes: tcpRecovery,
-            offeredRecoveryBytes: Math.round((lab.tcpStreamBytesPerSec * phases.recoveryMs) / 1000),
-            connected: result.tcp.connected,
-            lasted: result.tcp.lasted,
-            ...(result.tcp.error ? { error: result.tcp.error } : {}),
-          },
-        }
-      : {}),
-  });
-  if (outcome.kind === "lab-error") {
-    result.outcome = "lab-error";
-    result.reasons = [outcome.reason];
-    result.evidence.logs = collectLogs(lab);
-    throw new LabError(outcome.reason);
+  /**
+   * The clock starts once the flows run: on an overloaded host starting them can outlast the baseline, which
+   * would then hold no probe ("the probe sent nothing in the baseline") instead of a measurement.
+   */
+  async startProbe(early: { rec: ChaosRecord; at: number; effective: number }[]): Promise<void> {
+    const { lab, result, ctx } = this;
+    await this.g(lab.startProbe());
+    const start = Date.now();
+    this.start = start;
+    ctx.clock.start = start;
+    result.timing.baselineAt = start;
+    for (const e of early) result.chaos.push({ ...e.rec, appliedAtMs: e.at - start, effectiveAtMs: e.effective - start });
+    await this.g(lab.loopLag(true)); // the window of the agents' stalls (evidence) starts with the probe
+    // vpnlab's own loop too: it sleeps until each chaos step and clears the faults at recovery (labs side by side share it)
+    ctx.harnessLoop.enable();
+    this.hostWindow = ctx.sentinel.open();
+    this.tell("baseline");
+    const { phases } = this.scenario;
+    this.chaosStart = start + phases.baselineMs;
+    this.recoveryStart = this.chaosStart + phases.chaosMs;
+    this.end = this.recoveryStart + phases.recoveryMs;
+    // the third-party daemons' own state at each phase end, not holding the clock
+    const tunnel = this.tunnel;
+    this.states = new PhaseStates(tunnel.state ? () => tunnel.state!() : undefined, start);
+    this.states.at("baseline", this.chaosStart);
   }
-  result.verdict = outcome.verdict;
-  result.reasons = outcome.reasons;
-  result.passed = outcome.verdict === scenario.expect;
+
+  private async chaosBegins(): Promise<void> {
+    if (this.chaosTold) return;
+    this.chaosTold = true;
+    await this.g(sleepUntil(this.chaosStart));
+    this.tell("chaos");
+  }
+
+  /** Each later step at its planned time, marked late when its effect came more than LATE_MS after it. */
+  async playChaosSteps(): Promise<void> {
+    const { start, result } = this;
+    for (const step of this.steps.filter((x) => x.atMs > 0)) {
+      if (step.atMs >= this.scenario.phases.baselineMs) await this.chaosBegins();
+      await this.g(sleepUntil(start + step.atMs));
+      this.ctx.clock.phase = "chaos";
+      const appliedAtMs = Date.now() - start;
+      const rec = await this.play(step);
+      const effectiveAtMs = Date.now() - start;
+      const late = effectiveAtMs - step.atMs > LATE_MS;
+      result.chaos.push({
+        ...rec,
+        appliedAtMs,
+        effectiveAtMs,
+        ...(late ? { late, description: `${rec.description ?? rec.action} (in effect ${effectiveAtMs - step.atMs} ms late)` } : {}),
+      });
+    }
+    await this.chaosBegins();
+  }
+
+  /** Recovery means every fault is gone, whatever the steps said; what a step's clear kept up (the wire's program) goes too. */
+  async clearAtRecovery(): Promise<void> {
+    const { lab, start, result } = this;
+    await this.g(sleepUntil(this.recoveryStart));
+    this.states!.now("chaos"); // before the faults are cleared
+    this.ctx.clock.phase = "recovery";
+    if (this.active.size > 0 || lab.impairer.hasKept()) {
+      const from = lab.impairer.applied.length;
+      const clearedAt = Date.now() - start; // when the clear began: its own nft/tc work is no stall
+      await this.g(lab.impairer.clearAll());
+      const effectiveAtMs = Date.now() - start;
+      const dropped = this.droppedSince(from);
+      const on = [...new Set(this.active.values())].join(",");
+      if (this.active.size > 0) {
+        result.chaos.push({ atMs: this.recoveryStart - start, appliedAtMs: clearedAt, effectiveAtMs, on, action: "clear (end of chaos phase)", description: "every fault still in place cleared", ...(dropped === undefined ? {} : { dropped }) });
+      }
+    }
+    this.tell("recovery");
+    const drops = lab.impairer.dropTotals();
+    result.evidence.faults = { droppedPackets: drops.reduce((n, d) => n + d.packets, 0), interfaces: drops };
+  }
+
+  private async proxyReading(): Promise<{ client: TunnelCounters; fw: FirewallEvidence; at: number }> {
+    const at = Date.now() - this.start;
+    const client = await this.tunnel.counters("client"); // first: see measureProxy
+    return { client, fw: await this.lab.firewall!.evidence(), at };
+  }
+
+  /** A full proxy's stall as the faults are cleared: bytes it holds behind the gap while the client still sends. */
+  async proxyAtRecoveryStart(): Promise<{ client: TunnelCounters; fw: FirewallEvidence; at: number } | undefined> {
+    return this.scenario.firewall?.mode === "full-proxy" ? await this.g(this.proxyReading()) : undefined;
+  }
+
+  /** The end of recovery: the host's window closes (the sentinel, the agents' and vpnlab's own loops). */
+  async waitForEnd(): Promise<void> {
+    const { result, ctx, start } = this;
+    await this.g(sleepUntil(this.end));
+    this.states!.now("recovery");
+    const host = await ctx.sentinel.close(this.hostWindow!);
+    result.evidence.host = { ...host, ...(host.sentinelStallAt !== undefined ? { sentinelStallAt: host.sentinelStallAt - start } : {}) };
+    result.evidence.loopLag = await this.g(this.lab.loopLag(false));
+    ctx.harnessLoop.disable();
+    result.evidence.harnessLag = loopLagOf(ctx.harnessLoop);
+  }
+
+  async stopProbe(): Promise<Stopped> {
+    const stopped = await this.g(this.lab.stopProbe());
+    this.ctx.clock.phase = "verdict";
+    const windows: PhaseWindow[] = [
+      { name: "baseline", start: this.start, end: this.chaosStart },
+      { name: "chaos", start: this.chaosStart, end: this.recoveryStart },
+      { name: "recovery", start: this.recoveryStart, end: this.end },
+    ];
+    return { stopped, windows };
+  }
+
+  /** What was delivered per phase and per bucket, for the probe's datagrams and the TCP stream. */
+  measureDelivery({ stopped, windows }: Stopped): void {
+    const { result, start, end } = this;
+    const record: ProbeRecord = stopped.udp;
+    result.phases = phaseDelivery(record, windows, this.scenario.probe.timeoutMs);
+    result.buckets = deliveryBuckets(record, start, end, this.scenario.probe.timeoutMs);
+    if (stopped.tcp) {
+      const { sender, sink } = stopped.tcp;
+      const phasesTcp = tcpPhases(sink, windows);
+      result.tcp = {
+        phases: phasesTcp,
+        buckets: tcpBuckets(sink, start, end),
+        bytesWritten: sender.bytesWritten,
+        bytesReceived: sink.bytes,
+        connections: sink.connections,
+        connected: sender.connectedAt !== null,
+        ...(sender.error ? { error: sender.error } : {}),
+        // the one connection lasted to the end: not reset, not closed, and the sink never saw a second one
+        lasted: !sender.error && !sender.closed && sink.connections === 1,
+        survived: !sender.error && !sender.closed && sink.connections === 1 && (phasesTcp.find((p) => p.phase === "recovery")?.bytes ?? 0) > 0,
+      };
+    }
+    result.timing.scenarioMs = end - start;
+  }
+
+  /** When each end declared the tunnel down, the counters at both ends and the firewall, the daemons' state. */
+  async readEvidence(atRecoveryStart: { client: TunnelCounters; fw: FirewallEvidence; at: number } | undefined): Promise<void> {
+    const { result, tunnel, lab, start } = this;
+    const clientDown = tunnel.downs().find((d) => d.side === "client");
+    const headendDown = tunnel.downs().find((d) => d.side === "headend");
+    if (clientDown) {
+      result.tunnel.clientDownAtMs = clientDown.at - start;
+      result.tunnel.downReason = clientDown.reason;
+    }
+    if (headendDown) result.tunnel.headendDownAtMs = headendDown.at - start;
+
+    result.evidence.client = await this.g(tunnel.counters("client"));
+    result.evidence.headend = await this.g(tunnel.counters("headend"));
+    if (lab.firewall) result.evidence.firewall = await this.g(lab.firewall.evidence());
+    const daemonState = await this.g(this.states!.all());
+    if (daemonState.length) result.evidence.daemonState = daemonState;
+    // a piece that died while the numbers were read makes them worthless
+    if (lab.fault) throw new LabFaultError(lab.fault);
+    if (atRecoveryStart) {
+      result.evidence.proxy = {
+        atRecoveryStart: measureProxy(atRecoveryStart.fw, atRecoveryStart.client.wireBytesSent, atRecoveryStart.at),
+        atEnd: measureProxy(result.evidence.firewall, result.evidence.client.wireBytesSent, Date.now() - start),
+      };
+    }
+  }
+
+  /** The verdict from what was measured; a host judged overloaded (or a late step) throws a LabError instead. */
+  decide(): void {
+    const { result, scenario, lab, start } = this;
+    const { phases, probe } = scenario;
+    // the tunnel is down when either end declares it so
+    const downAt = firstDownMs(result);
+    const downBy = downAt === undefined ? undefined : downAt === result.tunnel.clientDownAtMs ? "client" : "headend";
+    const tcpRecovery = result.tcp?.phases.find((p) => p.phase === "recovery")?.bytes ?? 0;
+    result.evidence.stallCutoffMs = stallCutoffMs(probe.timeoutMs);
+    const endpoint = endpointStall(result, start, scenario);
+    if (endpoint) result.evidence.endpointStall = endpoint;
+    const late = lateStep(result);
+    const outcome = decideVerdict({
+      tunnelUp: true,
+      probeTimeoutMs: probe.timeoutMs,
+      host: { ...result.evidence.host!, ...(result.evidence.host!.sentinelStallAt !== undefined ? { sentinelStallAtMs: result.evidence.host!.sentinelStallAt } : {}) },
+      ...(endpoint ? { endpointStall: { what: endpoint.what, ms: endpoint.ms, ...(endpoint.atMs !== undefined ? { atMs: endpoint.atMs } : {}) } } : {}),
+      ...(late ? { lateStep: late } : {}),
+      tunnelDownAtMs: downAt,
+      downBy,
+      phases: result.phases,
+      // a fault from before the probe's first packet (a step at 0 s) shapes the baseline too
+      faultFromStart: scenario.chaos.some((x) => x.atMs === 0 && x.fault !== undefined),
+      ...(result.tcp
+        ? {
+            tcp: {
+              recoveryBytes: tcpRecovery,
+              offeredRecoveryBytes: Math.round((lab.tcpStreamBytesPerSec * phases.recoveryMs) / 1000),
+              connected: result.tcp.connected,
+              lasted: result.tcp.lasted,
+              ...(result.tcp.error ? { error: result.tcp.error } : {}),
+            },
+          }
+        : {}),
+    });
+    if (outcome.kind === "lab-error") {
+      result.outcome = "lab-error";
+      result.reasons = [outcome.reason];
+      result.evidence.logs = collectLogs(lab);
+      throw new LabError(outcome.reason);
+    }
+    result.verdict = outcome.verdict;
+    result.reasons = outcome.reasons;
+    result.passed = outcome.verdict === scenario.expect;
+  }
 }
 
 export class LabError extends Error {}

@@ -36,7 +36,42 @@ export function directionCounters(mode: FirewallSpec["mode"]): string[] {
   return mode === "full-proxy" ? [...fwd, "proxy_c2h_in", "proxy_c2h_out", "proxy_h2c_in", "proxy_h2c_out"] : fwd;
 }
 
+/** What the ruleset is built from once the spec is checked: the flows each chain names. */
+interface Plan {
+  spec: FirewallSpec;
+  proxyPort: number;
+  outside?: string;
+  bypass: FlowMatch[];
+  /** Inspected flows that no bypass wins over: redirected to the proxy. */
+  redirected: FlowMatch[];
+}
+
+/** The ruleset's text, indented by nesting level. */
+class Lines {
+  private readonly out: string[] = [];
+  line(indent: number, text: string): void {
+    this.out.push(`${"  ".repeat(indent)}${text}`);
+  }
+  text(): string {
+    return this.out.join("\n") + "\n";
+  }
+}
+
 export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): string {
+  const plan = planRuleset(spec, opts);
+  const w = new Lines();
+  writeHeader(w, plan);
+  writeCounters(w, plan);
+  writeRawChains(w, plan);
+  writeNatChain(w, plan);
+  writeForwardChain(w, plan);
+  writeProxyChains(w, plan);
+  w.line(0, "}");
+  return w.text();
+}
+
+/** The spec checked (ports, the outside device's name, TCP-only inspection) and its flows deduplicated. */
+function planRuleset(spec: FirewallSpec, opts: RulesetOptions): Plan {
   checkPort("proxyPort", opts.proxyPort);
   const outside = opts.outside;
   if (outside !== undefined && !/^[A-Za-z0-9_.@-]{1,15}$/.test(outside)) throw new Error(`firewall ruleset: outside interface ${JSON.stringify(outside)} is not a device name`);
@@ -55,134 +90,137 @@ export function firewallRuleset(spec: FirewallSpec, opts: RulesetOptions): strin
   // A flow both inspected and bypassed is bypassed: that is what a state
   // bypass rule on a real firewall does (it wins over the inspection policy).
   const redirected = inspect.filter((f) => !bypass.some((b) => b.proto === f.proto && b.port === f.port));
+  return { spec, proxyPort: opts.proxyPort, ...(outside !== undefined ? { outside } : {}), bypass, redirected };
+}
 
-  const out: string[] = [];
-  const line = (indent: number, text: string): void => {
-    out.push(`${"  ".repeat(indent)}${text}`);
-  };
+function writeHeader(w: Lines, { spec, proxyPort }: Plan): void {
+  w.line(0, `# vpnlab firewall node ${spec.node}: mode ${spec.mode}`);
+  if (spec.mode === "full-proxy") w.line(0, `# proxy: ${spec.proxy} on port ${proxyPort}`);
+  w.line(0, `# Re-applicable: declare the table (a no-op if it exists), delete it, then`);
+  w.line(0, `# create it afresh, all in one atomic nft transaction.`);
+  w.line(0, `table inet ${FIREWALL_TABLE} {}`);
+  w.line(0, `delete table inet ${FIREWALL_TABLE}`);
+  w.line(0, "");
+  w.line(0, `table inet ${FIREWALL_TABLE} {`);
+}
 
-  line(0, `# vpnlab firewall node ${spec.node}: mode ${spec.mode}`);
-  if (spec.mode === "full-proxy") line(0, `# proxy: ${spec.proxy} on port ${opts.proxyPort}`);
-  line(0, `# Re-applicable: declare the table (a no-op if it exists), delete it, then`);
-  line(0, `# create it afresh, all in one atomic nft transaction.`);
-  line(0, `table inet ${FIREWALL_TABLE} {}`);
-  line(0, `delete table inet ${FIREWALL_TABLE}`);
-  line(0, "");
-  line(0, `table inet ${FIREWALL_TABLE} {`);
-  if (outside !== undefined) {
-    line(1, `# per-direction evidence, read back by name (nft -j list counters); outside is ${outside}`);
-    for (const c of directionCounters(spec.mode)) line(1, `counter ${c} {}`);
-    line(0, "");
-  }
+function writeCounters(w: Lines, { spec, outside }: Plan): void {
+  if (outside === undefined) return;
+  w.line(1, `# per-direction evidence, read back by name (nft -j list counters); outside is ${outside}`);
+  for (const c of directionCounters(spec.mode)) w.line(1, `counter ${c} {}`);
+  w.line(0, "");
+}
 
-  // --- raw: conntrack exemptions, before conntrack sees the packet ---------
+/** priority raw: conntrack exemptions, before conntrack sees the packet. */
+function writeRawChains(w: Lines, { spec, bypass }: Plan): void {
   const rawChain = (name: string, hook: "prerouting" | "output", what: string): void => {
-    line(1, `# ${what}`);
-    line(1, `chain ${name} {`);
-    line(2, `type filter hook ${hook} priority raw; policy accept;`);
+    w.line(1, `# ${what}`);
+    w.line(1, `chain ${name} {`);
+    w.line(2, `type filter hook ${hook} priority raw; policy accept;`);
     for (const f of bypass) {
-      line(2, `# state bypass ${f.proto}/${f.port}: never tracked, both directions`);
-      line(2, `${f.proto} dport ${f.port} notrack`);
-      line(2, `${f.proto} sport ${f.port} notrack`);
+      w.line(2, `# state bypass ${f.proto}/${f.port}: never tracked, both directions`);
+      w.line(2, `${f.proto} dport ${f.port} notrack`);
+      w.line(2, `${f.proto} sport ${f.port} notrack`);
     }
     if (spec.mode === "route") {
-      line(2, "# route mode: a plain router keeps no state at all");
-      line(2, "notrack");
+      w.line(2, "# route mode: a plain router keeps no state at all");
+      w.line(2, "notrack");
     }
-    line(1, "}");
+    w.line(1, "}");
   };
   if (bypass.length > 0 || spec.mode === "route") {
     rawChain("raw_prerouting", "prerouting", "priority raw (-300) runs before conntrack (-200)");
-    line(0, "");
+    w.line(0, "");
     rawChain("raw_output", "output", "the node's own packets get the same exemptions");
-    line(0, "");
+    w.line(0, "");
   }
+}
 
-  // --- nat: the full proxy's interception -----------------------------------
-  if (redirected.length > 0) {
-    line(1, "# Inspected TCP flows are redirected to the local proxy. The proxy");
-    line(1, "# reads the original destination (SO_ORIGINAL_DST) and opens its own");
-    line(1, "# connection to it. Bypassed flows never get here: nat chains are only");
-    line(1, "# consulted for packets that have a conntrack entry, and a notracked");
-    line(1, "# packet has none (ct state untracked), so it skips nat entirely.");
-    line(1, "chain nat_prerouting {");
-    line(2, "type nat hook prerouting priority dstnat; policy accept;");
-    for (const f of redirected) {
-      line(2, `tcp dport ${f.port} redirect to :${opts.proxyPort}`);
-    }
-    line(1, "}");
-    line(0, "");
+/** nat: the full proxy's interception. */
+function writeNatChain(w: Lines, { redirected, proxyPort }: Plan): void {
+  if (redirected.length === 0) return;
+  w.line(1, "# Inspected TCP flows are redirected to the local proxy. The proxy");
+  w.line(1, "# reads the original destination (SO_ORIGINAL_DST) and opens its own");
+  w.line(1, "# connection to it. Bypassed flows never get here: nat chains are only");
+  w.line(1, "# consulted for packets that have a conntrack entry, and a notracked");
+  w.line(1, "# packet has none (ct state untracked), so it skips nat entirely.");
+  w.line(1, "chain nat_prerouting {");
+  w.line(2, "type nat hook prerouting priority dstnat; policy accept;");
+  for (const f of redirected) {
+    w.line(2, `tcp dport ${f.port} redirect to :${proxyPort}`);
   }
+  w.line(1, "}");
+  w.line(0, "");
+}
 
-  // --- forward --------------------------------------------------------------
-  line(1, "chain forward {");
+/** forward: the stateful policy (or none, in route mode), counted first by direction and protocol. */
+function writeForwardChain(w: Lines, { spec, outside, bypass }: Plan): void {
+  w.line(1, "chain forward {");
   const countForward = (): void => {
     if (outside === undefined) return;
-    line(2, "# count first, before any verdict: every forwarded packet, by direction and protocol");
+    w.line(2, "# count first, before any verdict: every forwarded packet, by direction and protocol");
     for (const [d, side] of [["c2h", "iifname"], ["h2c", "oifname"]] as const) {
-      for (const p of COUNTED_PROTOS) line(2, `${side} "${outside}" meta l4proto ${p} counter name "fwd_${d}_${p}"`);
-      line(2, `${side} "${outside}" meta l4proto != { ${COUNTED_PROTOS.join(", ")} } counter name "fwd_${d}_other"`);
+      for (const p of COUNTED_PROTOS) w.line(2, `${side} "${outside}" meta l4proto ${p} counter name "fwd_${d}_${p}"`);
+      w.line(2, `${side} "${outside}" meta l4proto != { ${COUNTED_PROTOS.join(", ")} } counter name "fwd_${d}_other"`);
     }
   };
   if (spec.mode === "route") {
-    line(2, "type filter hook forward priority filter; policy accept;");
+    w.line(2, "type filter hook forward priority filter; policy accept;");
     countForward();
-    line(2, "# route mode: forward everything");
+    w.line(2, "# route mode: forward everything");
   } else {
-    line(2, "type filter hook forward priority filter; policy drop;");
+    w.line(2, "type filter hook forward priority filter; policy drop;");
     countForward();
     for (const f of bypass) {
-      line(2, `# state bypass ${f.proto}/${f.port}: forwarded without state checks`);
-      line(2, `${f.proto} dport ${f.port} accept`);
-      line(2, `${f.proto} sport ${f.port} accept`);
+      w.line(2, `# state bypass ${f.proto}/${f.port}: forwarded without state checks`);
+      w.line(2, `${f.proto} dport ${f.port} accept`);
+      w.line(2, `${f.proto} sport ${f.port} accept`);
     }
-    line(2, "# ESP (IP protocol 50) has no ports and no handshake: conntrack knows it only by addresses");
-    line(2, "# (new, then established). The tunnel must pass both ways whatever its state; never proxied.");
-    line(2, "meta l4proto esp accept");
-    line(2, "ct state established,related accept");
-    line(2, "ct state invalid drop");
-    line(2, "# a new TCP flow must start with a bare SYN");
-    line(2, "meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) != syn drop");
-    line(2, "meta l4proto { icmp, ipv6-icmp } accept");
-    line(2, "# no inspection policy: every other new flow is allowed");
-    line(2, "ct state new accept");
+    w.line(2, "# ESP (IP protocol 50) has no ports and no handshake: conntrack knows it only by addresses");
+    w.line(2, "# (new, then established). The tunnel must pass both ways whatever its state; never proxied.");
+    w.line(2, "meta l4proto esp accept");
+    w.line(2, "ct state established,related accept");
+    w.line(2, "ct state invalid drop");
+    w.line(2, "# a new TCP flow must start with a bare SYN");
+    w.line(2, "meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) != syn drop");
+    w.line(2, "meta l4proto { icmp, ipv6-icmp } accept");
+    w.line(2, "# no inspection policy: every other new flow is allowed");
+    w.line(2, "ct state new accept");
   }
-  line(1, "}");
+  w.line(1, "}");
+}
 
-  // --- input/output: the proxy's own sockets --------------------------------
-  if (spec.mode === "full-proxy") {
-    line(0, "");
-    line(1, "chain input {");
-    line(2, "type filter hook input priority filter; policy drop;");
-    if (outside !== undefined) {
-      line(2, "# the proxy's TCP: from the client in on the outside, from the headend on any other non-loopback");
-      line(2, `iifname "${outside}" meta l4proto tcp counter name "proxy_c2h_in"`);
-      line(2, `iifname != { "lo", "${outside}" } meta l4proto tcp counter name "proxy_h2c_in"`);
-    }
-    line(2, 'iif "lo" accept');
-    for (const f of bypass) {
-      line(2, `${f.proto} dport ${f.port} accept`);
-      line(2, `${f.proto} sport ${f.port} accept`);
-    }
-    line(2, "ct state established,related accept");
-    line(2, "ct state invalid drop");
-    line(2, "# only redirected connections reach the proxy (a direct one would loop)");
-    line(2, `tcp dport ${opts.proxyPort} ct status dnat accept`);
-    line(2, "meta l4proto { icmp, ipv6-icmp } accept");
-    line(1, "}");
-    line(0, "");
-    line(1, "chain output {");
-    line(2, "type filter hook output priority filter; policy accept;");
-    line(2, "# the proxy's connections to the original destinations");
-    if (outside !== undefined) {
-      line(2, `oifname "${outside}" meta l4proto tcp counter name "proxy_h2c_out"`);
-      line(2, `oifname != { "lo", "${outside}" } meta l4proto tcp counter name "proxy_c2h_out"`);
-    }
-    line(1, "}");
+/** input/output (full-proxy only): the proxy's own sockets, and its counters. */
+function writeProxyChains(w: Lines, { spec, outside, bypass, proxyPort }: Plan): void {
+  if (spec.mode !== "full-proxy") return;
+  w.line(0, "");
+  w.line(1, "chain input {");
+  w.line(2, "type filter hook input priority filter; policy drop;");
+  if (outside !== undefined) {
+    w.line(2, "# the proxy's TCP: from the client in on the outside, from the headend on any other non-loopback");
+    w.line(2, `iifname "${outside}" meta l4proto tcp counter name "proxy_c2h_in"`);
+    w.line(2, `iifname != { "lo", "${outside}" } meta l4proto tcp counter name "proxy_h2c_in"`);
   }
-
-  line(0, "}");
-  return out.join("\n") + "\n";
+  w.line(2, 'iif "lo" accept');
+  for (const f of bypass) {
+    w.line(2, `${f.proto} dport ${f.port} accept`);
+    w.line(2, `${f.proto} sport ${f.port} accept`);
+  }
+  w.line(2, "ct state established,related accept");
+  w.line(2, "ct state invalid drop");
+  w.line(2, "# only redirected connections reach the proxy (a direct one would loop)");
+  w.line(2, `tcp dport ${proxyPort} ct status dnat accept`);
+  w.line(2, "meta l4proto { icmp, ipv6-icmp } accept");
+  w.line(1, "}");
+  w.line(0, "");
+  w.line(1, "chain output {");
+  w.line(2, "type filter hook output priority filter; policy accept;");
+  w.line(2, "# the proxy's connections to the original destinations");
+  if (outside !== undefined) {
+    w.line(2, `oifname "${outside}" meta l4proto tcp counter name "proxy_h2c_out"`);
+    w.line(2, `oifname != { "lo", "${outside}" } meta l4proto tcp counter name "proxy_c2h_out"`);
+  }
+  w.line(1, "}");
 }
 
 function dedupe(flows: readonly FlowMatch[]): FlowMatch[] {
