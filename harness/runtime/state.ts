@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ImpairBackend } from "../impair/backends/types";
 import type { Direction, Fault } from "../impair/fault";
-import type { RuntimeKind } from "./runtime";
+import type { RuntimeKind } from "../topology/model";
 
 export const STATE_ROOT = process.env.VPNLAB_STATE_DIR ?? "/run/vpnlab";
 /** Every namespace a lab creates is named `vl-<labId>-...`; gc relies on this. */
