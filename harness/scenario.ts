@@ -8,6 +8,7 @@ import type { CaptureRecord } from "./capture";
 import { measureProxy, type ProxyMechanism } from "./firewall/mechanism";
 import type { FirewallEvidence } from "./firewall/start";
 import type { DropTotal } from "./impair/apply";
+import { chaosRefusal } from "./impair/preflight";
 import { Lab, LabFaultError } from "./lab";
 import { PhaseStates, type PhaseState } from "./phase-state";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
@@ -165,7 +166,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioOptions = {}
     evidence: {},
   };
   // what no backend on this host can serve is refused before any lab is built, never mid-run
-  const { chaosRefusal } = await import("./impair/preflight");
   const refused = await chaosRefusal(scenario);
   if (refused) {
     result.error = refused;
