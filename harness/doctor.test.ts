@@ -2,7 +2,8 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { doctor, fileCheck, findProgram } from "./doctor";
+import { doctor, fileCheck } from "./doctor";
+import { findProgram } from "./host/programs";
 import { implSpec } from "./vpn/impls";
 
 describe("doctor: findProgram", () => {

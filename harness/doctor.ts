@@ -1,5 +1,6 @@
 // `vpnlab doctor`: what this host can do, each capability found or missing
 // and what to install. Capabilities are probed, not assumed.
+import { findProgram } from "./host/programs";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { run } from "./exec";
@@ -18,21 +19,6 @@ const PACKAGE_OF: Record<string, string> = {
   occtl: "ocserv",
   certtool: "gnutls-bin",
 };
-
-/** Where a program is: on PATH, or in the libexec directory Debian uses for charon. */
-export function findProgram(name: string, pathEnv = process.env.PATH ?? ""): string | undefined {
-  const dirs = [...pathEnv.split(":").filter(Boolean), "/usr/sbin", "/sbin", "/usr/lib/ipsec"];
-  for (const d of dirs) {
-    const f = `${d}/${name}`;
-    try {
-      fs.accessSync(f, fs.constants.X_OK);
-      if (fs.statSync(f).isFile()) return f;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** A file an implementation declares it needs (ImplSpec.files); `root` stands for / (tests). */
 export function fileCheck(f: RequiredFile, impl: string, root = "/"): Check {

@@ -2,7 +2,6 @@
 // A subcommand module imports only what parsing needs at the top; whatever
 // touches the system (labs, runtime, the native addon) it imports inside
 // `run`, so `vpnlab check` and `--help` load none of it and need no root.
-import * as path from "node:path";
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { didYouMean } from "../topology/errors";
 import { selectScenarios } from "../topology/load";
@@ -12,9 +11,6 @@ import { withSeed } from "../topology/chaos";
 
 /** Bad usage: exit 2 with the message (yargs' own validation failures end the same way). */
 export class UsageError extends Error {}
-
-/** The repository / package root (this file is dist/harness/cli/command.js once built). */
-export const PACKAGE_ROOT = path.join(__dirname, "..", "..", "..");
 
 export interface Command<A> {
   /** yargs command string: name and positionals, e.g. "run <file>". */

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { dispatch } from "../cli";
 import { scenarioResult } from "../report/testkit";
 import { spawnSync } from "node:child_process";
-import { PACKAGE_ROOT } from "./command";
+import { PACKAGE_ROOT } from "../host/paths";
 import { NIGHTLY_EXIT, defaultTopologyDir, nightlyExit, nightlyPaths, nightlySummary, topologyFiles, verdictLine } from "./nightly";
 
 describe("cli/nightly", () => {

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import type { ScenarioResult } from "../scenario";
 import type { RuntimeKind, Scenario } from "../topology/model";
 import { RUNTIME_KINDS } from "../topology/model";
-import { PACKAGE_ROOT, UsageError, knownList, seeded, selectCells, withSeedOption, type Command } from "./command";
+import { PACKAGE_ROOT } from "../host/paths";
+import { UsageError, knownList, seeded, selectCells, withSeedOption, type Command } from "./command";
 import { err, out } from "./output";
 import { runSummary, seedText } from "./summary";
 

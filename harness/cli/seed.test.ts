@@ -3,7 +3,8 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { mixSeed } from "../impair/fault";
 import { loadTopology } from "../topology/load";
-import { PACKAGE_ROOT, UsageError, parseSeedOption, seeded } from "./command";
+import { PACKAGE_ROOT } from "../host/paths";
+import { UsageError, parseSeedOption, seeded } from "./command";
 import { seedText } from "./summary";
 
 const FAULTS = path.join(PACKAGE_ROOT, "harness/topology/fixtures/good/faults.yaml");

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Status } from "allure-js-commons";
-import { findProgram } from "../doctor";
+import { findProgram } from "../host/programs";
 import { engineOf, type Engine } from "../runtime/docker/engines";
 
 /** Allure 2's categories: matched against a result's status and its statusDetails.message (whole message, Java regex). */

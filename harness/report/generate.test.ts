@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PACKAGE_ROOT } from "../cli/command";
+import { PACKAGE_ROOT } from "../host/paths";
 import { findJava, generateArgv, generateReport } from "./generate";
 
 /** Minimal Allure results: `statuses` one scenario each, as a writer leaves them (<uuid>-result.json). */

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { PACKAGE_ROOT } from "../cli/command";
+import { PACKAGE_ROOT } from "../host/paths";
 import { carryHistory, trendRuns } from "./history";
 
 export const ALLURE_BIN = path.join(PACKAGE_ROOT, "node_modules", "allure-commandline", "dist", "bin", "allure");

@@ -2,6 +2,7 @@
 // package (dist/ beside package.json). A runtime places the package — the
 // host's checkout for netns, the image's copy for docker — and names the Node
 // binary that runs them there.
+import { PACKAGE_ROOT } from "../host/paths";
 import * as path from "node:path";
 import type { HarnessProgram } from "./runtime";
 
@@ -11,8 +12,8 @@ const ENTRY: Record<Exclude<HarnessProgram, "node">, string> = {
   wire: "dist/harness/impair/backends/wire/main.js",
 };
 
-/** This checkout's package root (this file is dist/harness/runtime/programs.js). */
-export const HOST_PACKAGE_ROOT = path.join(__dirname, "..", "..", "..");
+/** This checkout's package root. */
+export const HOST_PACKAGE_ROOT = PACKAGE_ROOT;
 
 /** argv of a harness program run by `nodeBinary` from the package at `packageRoot`. Pure, for tests. */
 export function programArgv(nodeBinary: string, packageRoot: string, program: HarnessProgram, args: readonly string[] = []): string[] {

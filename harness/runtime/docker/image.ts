@@ -10,6 +10,7 @@
 // removal does not download again (rootfs.ts). Docker tags an image only once it is
 // complete; what a build creates besides (temp dirs, debootstrap) is removed on failure
 // and on signals (scratch.ts).
+import { PACKAGE_ROOT } from "../../host/paths";
 import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -33,7 +34,6 @@ export const LABEL_KIND = "vpnlab.image";
 export const LABEL_APP = "vpnlab.app";
 export const LABEL_BASE = "vpnlab.base";
 
-const PACKAGE_ROOT = path.join(__dirname, "..", "..", "..", "..");
 
 // ---------------------------------------------------------------- pure parts
 

@@ -1,6 +1,7 @@
 // The Debian root filesystem of the base image: the host's release and the
 // mirror its apt uses, debootstrap into a temp dir, and the checks that the
 // host's Node binary and native addon will run on the result (glibc, ldd).
+import { findProgram } from "../../host/programs";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -116,7 +117,6 @@ export function versionLess(a: string, b: string): boolean {
 
 /** debootstrap SUITE from MIRROR into a temp dir, then publish it as CACHED/rootfs (with CACHED/complete) in one rename. */
 export async function debootstrap(suite: string, mirror: string, cached: string, progress: Progress, scratch: Scratch): Promise<void> {
-  const { findProgram } = await import("../../doctor"); // loaded here: doctor imports this module for its docker line
   if (!findProgram("debootstrap")) {
     throw new Error("debootstrap not found: apt-get install debootstrap (it builds the image's root filesystem from Debian's packages)");
   }
